@@ -1,0 +1,29 @@
+# Two commands a newcomer needs: `make quickstart` (the main job) and `make test`.
+# Each creates/updates the local virtual environment from the pinned
+# requirements.txt first, so it works on a fresh clone with only Python 3.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: venv test quickstart clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt setup.cfg
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+quickstart: $(STAMP)
+	$(BIN)/tfdis_study --study=quickstart --output_dir=runs/quickstart $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,29 @@
+"""Ground-truth datasets: ``get_dataset(name, **options)`` and the interface.
+
+Registered names (see ``tfdis.registry.DATASETS``) are the flag values of
+``--dataset``. Procedural datasets render on demand and need no files; the
+official benchmarks load their TFDS builds into memory.
+"""
+
+from tfdis.data.ground_truth import (GroundTruthData, InMemoryGroundTruthData,
+                                     as_random_state)
+from tfdis.data.procedural_dsprites import ProceduralDSprites
+from tfdis.registry import DATASETS
+
+DATASETS.register("procedural_dsprites",
+                  lambda config="full", **kw: ProceduralDSprites(config, **kw))
+DATASETS.register("procedural_dsprites_small",
+                  lambda **kw: ProceduralDSprites("small", **kw))
+
+
+def get_dataset(name: str, **options) -> GroundTruthData:
+  """Returns the ground-truth data object registered under ``name``."""
+  return DATASETS.get(name)(**options)
+
+
+def dataset_names() -> list:
+  return DATASETS.names()
+
+
+__all__ = ["GroundTruthData", "InMemoryGroundTruthData", "ProceduralDSprites",
+           "as_random_state", "get_dataset", "dataset_names"]

@@ -1,0 +1,1 @@
+"""SavedModel contract: writing (``saved_model``) and signature-based loading (``load``)."""

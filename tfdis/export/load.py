@@ -1,0 +1,146 @@
+"""Load tfdis SavedModels by signature alone (no tfdis model classes needed).
+
+Contract (see README "SavedModel contract"): ``<model_dir>/saved_model/`` with
+signatures ``gaussian_encoder`` (images -> mean, logvar), ``mean_encoder`` and
+``serving_default`` (images -> representation), ``decoder`` (latents -> images
+logits), ``reconstructions`` (images -> images logits) and the asset
+``tfdis_metadata.json``. Models exported elsewhere with the same signatures
+load too; missing metadata is tolerated where the caller passes what it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+METADATA_FILE = "tfdis_metadata.json"
+REQUIRED_SIGNATURES = ("gaussian_encoder", "mean_encoder")
+
+
+class NotASavedModelError(ValueError):
+  """The directory does not hold a SavedModel with the tfdis signatures."""
+
+
+def saved_model_dir(model_dir: str) -> str:
+  """Accepts a model directory (with saved_model/) or the SavedModel itself."""
+  model_dir = os.fspath(model_dir)
+  if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
+    return model_dir
+  inner = os.path.join(model_dir, "saved_model")
+  if os.path.isfile(os.path.join(inner, "saved_model.pb")):
+    return inner
+  if not os.path.isdir(model_dir):
+    raise NotASavedModelError(f"{model_dir!r} does not exist.")
+  raise NotASavedModelError(
+      f"{model_dir!r} is not a SavedModel: neither it nor {inner!r} contains "
+      "saved_model.pb. Pass a model directory written by tfdis_train (or "
+      "export one with `tfdis_train --export_only --model_dir=...`).")
+
+
+def read_metadata(model_dir: str) -> Dict:
+  """The tfdis_metadata.json asset of a SavedModel ({} if absent)."""
+  path = os.path.join(saved_model_dir(model_dir), "assets", METADATA_FILE)
+  if not os.path.isfile(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+class LoadedModel:
+  """A SavedModel seen through its signatures, callable on numpy batches.
+
+  Attributes: ``path``, ``metadata`` (dict), ``latent_dim``,
+  ``observation_shape``. Methods take/return numpy and batch internally.
+  """
+
+  def __init__(self, model_dir: str, batch_size: int = 256):
+    import tensorflow as tf  # local: keeps `import tfdis.export.load` cheap
+
+    self.model_dir = os.fspath(model_dir)
+    self.path = saved_model_dir(model_dir)
+    try:
+      self._module = tf.saved_model.load(self.path)
+    except Exception as e:  # corrupt or foreign files
+      raise NotASavedModelError(
+          f"{self.path!r} could not be loaded as a SavedModel: {e}") from e
+    sigs = self._module.signatures
+    missing = [s for s in REQUIRED_SIGNATURES if s not in sigs]
+    if missing:
+      raise NotASavedModelError(
+          f"SavedModel {self.path!r} lacks the signature(s) {missing} "
+          f"(it has {sorted(sigs)}). tfdis needs 'gaussian_encoder' "
+          "(images -> mean, logvar) and 'mean_encoder' (images -> "
+          "representation); re-export it with tfdis_train --export_only.")
+    self._sigs = sigs
+    self.batch_size = int(batch_size)
+    self.metadata = read_metadata(model_dir)
+    spec = sigs["gaussian_encoder"].structured_input_signature[1]
+    image_spec = next(iter(spec.values()))
+    self._input_name = next(iter(spec))
+    self.observation_shape = tuple(int(s) for s in image_spec.shape[1:])
+    out = sigs["gaussian_encoder"].structured_outputs
+    self.latent_dim = int(out["mean"].shape[-1])
+
+  def _check_images(self, images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3 and self.observation_shape[-1] == 1:
+      images = images[..., None]
+    if tuple(images.shape[1:]) != self.observation_shape:
+      raise ValueError(
+          f"images of shape {images.shape[1:]} do not match the model's "
+          f"observation shape {self.observation_shape} ({self.path})")
+    return images
+
+  def _batched(self, signature: str, inputs: np.ndarray, input_name: str,
+               ) -> Dict[str, np.ndarray]:
+    import tensorflow as tf
+
+    fn = self._sigs[signature]
+    outs = []
+    for start in range(0, max(len(inputs), 1), self.batch_size):
+      chunk = tf.constant(inputs[start:start + self.batch_size])
+      outs.append({k: v.numpy() for k, v in fn(**{input_name: chunk}).items()})
+    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+  def gaussian_encoder(self, images) -> Tuple[np.ndarray, np.ndarray]:
+    out = self._batched("gaussian_encoder", self._check_images(images),
+                        self._input_name)
+    return out["mean"], out["logvar"]
+
+  def mean_encoder(self, images) -> np.ndarray:
+    return self._batched("mean_encoder", self._check_images(images),
+                         self._input_name)["representation"]
+
+  def sampled_encoder(self, images, random_state) -> np.ndarray:
+    mean, logvar = self.gaussian_encoder(images)
+    eps = random_state.normal(size=mean.shape).astype(np.float32)
+    return mean + np.exp(logvar / 2) * eps
+
+  def decoder(self, latents) -> np.ndarray:
+    """Logits [N, H, W, C]; apply a sigmoid for images."""
+    latents = np.asarray(latents, dtype=np.float32)
+    spec = self._sigs["decoder"].structured_input_signature[1]
+    return self._batched("decoder", latents, next(iter(spec)))["images"]
+
+  def reconstructions(self, images) -> np.ndarray:
+    return self._batched("reconstructions", self._check_images(images),
+                         self._input_name)["images"]
+
+  def representation_fn(self, representation: str = "mean",
+                        random_state: Optional[np.random.RandomState] = None
+                        ) -> Callable[[np.ndarray], np.ndarray]:
+    """``images -> codes`` for metrics: 'mean' or 'sampled'."""
+    if representation == "mean":
+      return self.mean_encoder
+    if representation == "sampled":
+      rs = random_state or np.random.RandomState(0)
+      return lambda images: self.sampled_encoder(images, rs)
+    raise ValueError(
+        f"Unknown representation {representation!r}; use 'mean' or 'sampled'")
+
+
+def load_saved_model(model_dir: str, batch_size: int = 256) -> LoadedModel:
+  return LoadedModel(model_dir, batch_size=batch_size)
