@@ -1,0 +1,1 @@
+"""Thin absl binaries; each validates flags and calls one library function."""
