@@ -8,12 +8,14 @@ official benchmarks load their TFDS builds into memory.
 from tfdis.data.ground_truth import (GroundTruthData, InMemoryGroundTruthData,
                                      as_random_state)
 from tfdis.data.procedural_dsprites import ProceduralDSprites
+from tfdis.data.identity import IdentityData
 from tfdis.registry import DATASETS
 
 DATASETS.register("procedural_dsprites",
                   lambda config="full", **kw: ProceduralDSprites(config, **kw))
 DATASETS.register("procedural_dsprites_small",
                   lambda **kw: ProceduralDSprites("small", **kw))
+DATASETS.register("identity", IdentityData)  # metric known-answer tests
 
 
 def get_dataset(name: str, **options) -> GroundTruthData:

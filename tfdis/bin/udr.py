@@ -1,0 +1,116 @@
+"""tfdis_udr: Unsupervised Disentanglement Ranking over SavedModels.
+
+  tfdis_udr --model_dirs='runs/x/*' --output_dir=runs/x/udr --mode=hyper \
+      --correlation=lasso --num_data_points=10000
+
+Writes udr.json, udr.csv, similarity.npz and heat-maps (paper 001; see
+tfdis.udr.run_udr_study).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import List
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_list("model_dirs", None,
+                  "Comma-separated model directories (or SavedModels); each "
+                  "item may be a glob, e.g. 'runs/x/*'.")
+flags.DEFINE_string("output_dir", None, "Where udr.json, udr.csv, "
+                    "similarity.npz and the PNG heat-maps go.")
+flags.DEFINE_enum("mode", "hyper", ["hyper", "a2a"],
+                  "hyper: compare with models of the same hyperparameters "
+                  "(other seeds); a2a: compare with any other model.")
+flags.DEFINE_enum("correlation", "lasso", ["lasso", "spearman"],
+                  "Similarity matrix: lasso (UDR_L) or spearman (UDR_S).")
+flags.DEFINE_integer("num_pairs", None, "Partners P per model, sampled with "
+                     "--seed; default: all available.", lower_bound=1)
+flags.DEFINE_integer("num_data_points", 10000, "Images encoded by every model "
+                     "(paper A.5: 10000 for lasso).", lower_bound=2)
+flags.DEFINE_integer("seed", 0, "Seeds the image draw, partner sampling and "
+                     "the lasso.")
+flags.DEFINE_float("kl_filter_threshold", 0.01, "A latent is informative if "
+                   "its KL exceeds this (paper Eq. 3).", lower_bound=0.0)
+flags.DEFINE_bool("filter_low_kl", True, "Score only informative latents.")
+flags.DEFINE_string("alpha", "0.1", "Lasso penalty (a positive float) or "
+                    "'cv' for MultiTaskLassoCV.")
+flags.DEFINE_enum("aggregation", "relative_strength",
+                  ["relative_strength", "paper"],
+                  "Pair score: dlib's relative strength or paper Eq. 2.")
+flags.DEFINE_string("dataset", "auto", "'auto' (from the models' metadata) or "
+                    "a registered dataset name.")
+flags.DEFINE_integer("batch_size", 256, "Encoder batch size.", lower_bound=1)
+
+flags.mark_flags_as_required(["model_dirs", "output_dir"])
+
+
+def _parse_alpha(value: str):
+  if value == "cv":
+    return "cv"
+  try:
+    alpha = float(value)
+  except ValueError:
+    return None
+  return alpha if alpha > 0 else None
+
+
+flags.register_validator(
+    "alpha", lambda v: _parse_alpha(v) is not None,
+    message="--alpha must be a positive number (e.g. 0.1) or 'cv'.")
+
+
+def expand_model_dirs(items: List[str]) -> List[str]:
+  """Expands globs in the comma list; keeps order, drops duplicates."""
+  out = []
+  for item in items:
+    item = item.strip()
+    if not item:
+      continue
+    if glob.has_magic(item):
+      matches = sorted(p for p in glob.glob(item) if os.path.isdir(p))
+      if not matches:
+        raise app.UsageError(f"--model_dirs pattern {item!r} matches no "
+                             "directory")
+      out.extend(matches)
+    else:
+      if not os.path.isdir(item):
+        raise app.UsageError(f"--model_dirs entry {item!r} is not a directory")
+      out.append(item)
+  out = list(dict.fromkeys(out))
+  if len(out) < 2:
+    raise app.UsageError(f"UDR needs at least 2 model directories; "
+                         f"--model_dirs gave {out}")
+  return out
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from tfdis.udr import run_udr_study
+
+  model_dirs = expand_model_dirs(FLAGS.model_dirs)
+  logging.info("UDR over %d models -> %s", len(model_dirs), FLAGS.output_dir)
+  result = run_udr_study(
+      model_dirs, FLAGS.output_dir, mode=FLAGS.mode,
+      correlation=FLAGS.correlation, num_pairs=FLAGS.num_pairs,
+      num_data_points=FLAGS.num_data_points, seed=FLAGS.seed,
+      kl_filter_threshold=FLAGS.kl_filter_threshold,
+      filter_low_kl=FLAGS.filter_low_kl, alpha=_parse_alpha(FLAGS.alpha),
+      aggregation=FLAGS.aggregation, dataset=FLAGS.dataset,
+      batch_size=FLAGS.batch_size)
+  for model_dir, score in result["model_scores"].items():
+    logging.info("UDR %.4f  %s", score, model_dir)
+  print(f"UDR written to {FLAGS.output_dir}: "
+        + ", ".join(sorted(result["outputs"])))
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,143 @@
+"""DCI disentanglement, completeness, informativeness (Eastwood & Williams
+2018, "A framework for the quantitative evaluation of disentangled
+representations", Sec. 3; dlib ``dci.py``).
+
+Per factor j a ``GradientBoostingClassifier()`` (scikit-learn defaults)
+predicts f_j from all codes; R[:, j] = |feature_importances_|. With
+P_ij = R_ij / Σ_j R_ij: D = Σ_i ρ_i (1 − H_K(P_i·)), ρ_i = Σ_j R_ij / Σ R;
+completeness C is the same on Rᵀ (entropy base = number of codes);
+informativeness = mean prediction accuracy over factors (train / test).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import scipy.stats
+from sklearn.ensemble import GradientBoostingClassifier
+
+from tfdis.metrics import utils
+
+DEFAULTS = dict(num_train=10000, num_test=5000)
+
+
+def _entropy_rows(p: np.ndarray, base: int) -> np.ndarray:
+  """Normalised entropy of each row of non-negative weights (base ``base``).
+
+  dlib: ``scipy.stats.entropy(row + 1e-11, base)`` — the 1e-11 keeps an
+  all-zero row (a dead code) finite: it becomes uniform, H = 1, and gets
+  weight 0 anyway. With one category (base 1) the entropy is 0 by definition
+  (dlib divided by log 1 = 0).
+  """
+  if base <= 1:
+    return np.zeros(p.shape[0])
+  return scipy.stats.entropy((p + 1e-11).T, base=base)
+
+
+def dci_disentanglement(importance_matrix) -> float:
+  """D from an importance matrix [num_codes, num_factors] (Eq. 2 of the paper)."""
+  r = np.abs(np.asarray(importance_matrix, dtype=np.float64))
+  per_code = 1.0 - _entropy_rows(r, r.shape[1])
+  if r.sum() == 0.0:
+    r = np.ones_like(r)
+  code_importance = r.sum(axis=1) / r.sum()
+  return float(np.sum(per_code * code_importance))
+
+
+def dci_completeness(importance_matrix) -> float:
+  """C from an importance matrix [num_codes, num_factors] (Eq. 3 of the paper)."""
+  r = np.abs(np.asarray(importance_matrix, dtype=np.float64))
+  per_factor = 1.0 - _entropy_rows(r.T, r.shape[0])
+  if r.sum() == 0.0:
+    r = np.ones_like(r)
+  factor_importance = r.sum(axis=0) / r.sum()
+  return float(np.sum(per_factor * factor_importance))
+
+
+def _fit_factor(x_train, y_train, x_test, y_test, seed
+                ) -> Tuple[np.ndarray, float, float]:
+  """One factor's GBT: (|importances|, train accuracy, test accuracy)."""
+  if len(np.unique(y_train)) < 2:
+    # A factor constant in the sample: nothing to learn, no code matters.
+    model = utils.ConstantClassifier(y_train[0])
+    importance = np.zeros(x_train.shape[1])
+  else:
+    model = GradientBoostingClassifier(random_state=seed)
+    model.fit(x_train, y_train)
+    importance = np.abs(model.feature_importances_)
+  return (importance, float(np.mean(model.predict(x_train) == y_train)),
+          float(np.mean(model.predict(x_test) == y_test)))
+
+
+def _seeds(random_state, num: int) -> list:
+  if random_state is None or isinstance(random_state, (int, np.integer)):
+    return [None if random_state is None else int(random_state)] * num
+  rs = utils.as_random_state(random_state)
+  return [utils.randint(rs, 2**31 - 1) for _ in range(num)]
+
+
+def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
+                          random_state=0, n_jobs: Optional[int] = None
+                          ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(R [num_codes, num_factors], train accuracies [K], test accuracies [K]).
+
+  The K factor fits are independent and run in parallel (``n_jobs``; None =
+  all cores). ``random_state`` (int) seeds every GBT, so the result does not
+  depend on ``n_jobs``.
+  """
+  x_train, y_train, x_test, y_test = utils.check_train_test(
+      codes_train, factors_train, codes_test, factors_test)
+  k = y_train.shape[1]
+  seeds = _seeds(random_state, k)
+  fits = utils.parallel_map(
+      _fit_factor,
+      [(x_train, y_train[:, j], x_test, y_test[:, j], seeds[j])
+       for j in range(k)], n_jobs)
+  importance = np.stack([f[0] for f in fits], axis=1)
+  return (importance, np.array([f[1] for f in fits]),
+          np.array([f[2] for f in fits]))
+
+
+def dci_from_codes(codes_train, factors_train, codes_test, factors_test,
+                   random_state=0, n_jobs: Optional[int] = None
+                   ) -> Dict[str, float]:
+  """``disentanglement``, ``completeness``, ``informativeness_train/_test``."""
+  importance, train_acc, test_acc = dci_importance_matrix(
+      codes_train, factors_train, codes_test, factors_test, random_state,
+      n_jobs)
+  return {
+      "disentanglement": dci_disentanglement(importance),
+      "completeness": dci_completeness(importance),
+      "informativeness_train": float(np.mean(train_acc)),
+      "informativeness_test": float(np.mean(test_acc)),
+  }
+
+
+def compute_dci(ground_truth_data, representation_fn, random_state,
+                num_train: int = DEFAULTS["num_train"],
+                num_test: int = DEFAULTS["num_test"],
+                n_jobs: Optional[int] = None,
+                encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                ) -> Dict:
+  """DCI with dlib's defaults (10000 train, 5000 test points, default GBT).
+
+  The GBT seed is drawn from ``random_state`` (dlib left it unseeded, so its
+  scores were not reproducible); it is recorded as ``gbt_seed``.
+  """
+  num_train = utils.check_count("num_train", num_train, 2)
+  num_test = utils.check_count("num_test", num_test, 1)
+  rs = utils.as_random_state(random_state)
+  codes_train, factors_train = utils.sample_codes_and_factors(
+      ground_truth_data, representation_fn, num_train, rs, encode_batch_size)
+  codes_test, factors_test = utils.sample_codes_and_factors(
+      ground_truth_data, representation_fn, num_test, rs, encode_batch_size)
+  gbt_seed = utils.randint(rs, 2**31 - 1)
+  scores = dci_from_codes(codes_train, factors_train, codes_test, factors_test,
+                          gbt_seed, n_jobs)
+  return utils.make_result(
+      scores, dict(num_train=num_train, num_test=num_test,
+                   predictor="GradientBoostingClassifier()",
+                   gbt_seed=gbt_seed),
+      ["GBTs are seeded (gbt_seed) so scores are reproducible; dlib left "
+       "them unseeded"], random_state)

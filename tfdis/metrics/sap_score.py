@@ -1,0 +1,110 @@
+"""Separated Attribute Predictability (Kumar et al. 2018, "Variational
+inference of disentangled latent concepts from unlabeled observations",
+Sec. 3; dlib ``sap_score.py``).
+
+Score matrix S[i, j] = how well code i alone predicts factor j: for discrete
+factors the test accuracy of ``LinearSVC(C=0.01, class_weight="balanced")``
+trained on code i; for continuous factors the squared correlation
+cov(c_i, f_j)² / (var c_i · var f_j). SAP = mean_j (top1 − top2 of S[:, j]).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+from sklearn.svm import LinearSVC
+
+from tfdis.metrics import utils
+
+DEFAULTS = dict(num_train=10000, num_test=5000, continuous_factors=False)
+
+
+def _svc_accuracy(x_train, y_train, x_test, y_test) -> float:
+  """Test accuracy of a LinearSVC on one code (one feature) for one factor."""
+  if len(np.unique(y_train)) < 2:
+    model = utils.ConstantClassifier(y_train[0])
+  else:
+    model = LinearSVC(C=0.01, class_weight="balanced")
+    model.fit(x_train[:, None], y_train)
+  return float(np.mean(model.predict(x_test[:, None]) == y_test))
+
+
+def _svc_column(x_train, y_train, x_test, y_test) -> np.ndarray:
+  """S[:, j] for one factor: one SVC per code (one parallel task per factor)."""
+  return np.array([
+      _svc_accuracy(x_train[:, i], y_train, x_test[:, i], y_test)
+      for i in range(x_train.shape[1])
+  ])
+
+
+def sap_score_matrix(codes_train, factors_train, codes_test, factors_test,
+                     continuous_factors: bool = False,
+                     n_jobs: Optional[int] = None) -> np.ndarray:
+  """S [num_codes, num_factors] (see module docstring).
+
+  Continuous: a code with variance ≤ 1e-12 scores 0 (dlib); so does a factor
+  with zero variance in the sample (dlib divided by 0 and produced NaN).
+  """
+  x_train, y_train, x_test, y_test = utils.check_train_test(
+      codes_train, factors_train, codes_test, factors_test)
+  num_codes, num_factors = x_train.shape[1], y_train.shape[1]
+  if continuous_factors:
+    y = y_train.astype(np.float64)
+    xc = x_train - x_train.mean(axis=0)
+    yc = y - y.mean(axis=0)
+    n = x_train.shape[0]
+    cov = xc.T @ yc / (n - 1)  # [num_codes, num_factors], ddof 1 as np.cov
+    var_x = (xc**2).sum(axis=0) / (n - 1)
+    var_y = (yc**2).sum(axis=0) / (n - 1)
+    denom = var_x[:, None] * var_y[None, :]
+    ok = (var_x[:, None] > 1e-12) & (var_y[None, :] > 0)
+    return np.where(ok, cov**2 / np.where(ok, denom, 1.0), 0.0)
+  columns = utils.parallel_map(
+      _svc_column,
+      [(x_train, y_train[:, j], x_test, y_test[:, j])
+       for j in range(num_factors)], n_jobs)
+  return np.stack(columns, axis=1).reshape(num_codes, num_factors)
+
+
+def sap_from_matrix(score_matrix) -> float:
+  """Mean over factors of the gap between the two best codes."""
+  s = np.sort(np.asarray(score_matrix, dtype=np.float64), axis=0)
+  if s.shape[0] < 2:
+    return float(np.mean(s[-1]))
+  return float(np.mean(s[-1] - s[-2]))
+
+
+def sap_from_codes(codes_train, factors_train, codes_test, factors_test,
+                   continuous_factors: bool = False,
+                   n_jobs: Optional[int] = None) -> Dict[str, float]:
+  """``{"SAP_score": ...}``; the test split is unused for continuous factors."""
+  matrix = sap_score_matrix(codes_train, factors_train, codes_test,
+                            factors_test, continuous_factors, n_jobs)
+  return {"SAP_score": sap_from_matrix(matrix)}
+
+
+def compute_sap_score(ground_truth_data, representation_fn, random_state,
+                      num_train: int = DEFAULTS["num_train"],
+                      num_test: int = DEFAULTS["num_test"],
+                      continuous_factors: bool = DEFAULTS[
+                          "continuous_factors"],
+                      n_jobs: Optional[int] = None,
+                      encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                      ) -> Dict:
+  """SAP with dlib's defaults (10000 train, 5000 test, discrete factors)."""
+  num_train = utils.check_count("num_train", num_train, 2)
+  num_test = utils.check_count("num_test", num_test, 1)
+  rs = utils.as_random_state(random_state)
+  codes_train, factors_train = utils.sample_codes_and_factors(
+      ground_truth_data, representation_fn, num_train, rs, encode_batch_size)
+  codes_test, factors_test = utils.sample_codes_and_factors(
+      ground_truth_data, representation_fn, num_test, rs, encode_batch_size)
+  scores = sap_from_codes(codes_train, factors_train, codes_test, factors_test,
+                          bool(continuous_factors), n_jobs)
+  predictor = ("squared correlation" if continuous_factors else
+               "LinearSVC(C=0.01, class_weight='balanced')")
+  return utils.make_result(
+      scores, dict(num_train=num_train, num_test=num_test,
+                   continuous_factors=bool(continuous_factors),
+                   predictor=predictor), [], random_state)

@@ -1,0 +1,182 @@
+"""A self-contained HTML report of an aggregated results table.
+
+Tables are HTML; plots (PNG) and the traversal GIFs of the best and worst model
+by UDR are embedded as base64 data URIs, so the single ``report.html`` can be
+mailed or opened anywhere (the PNGs also stay beside it in ``plots/``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import glob
+import html
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import pandas as pd
+
+from tfdis.io_utils import write_text
+from tfdis.results import columns as C
+
+_CSS = """
+body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif;
+       margin: 2em auto; max-width: 1400px; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em;
+     border-bottom: 1px solid #ccc; } h3 { font-size: 1.05em; }
+table.results { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0; }
+table.results th, table.results td { border: 1px solid #ddd; padding: 3px 6px;
+                                     text-align: right; }
+table.results th { background: #f3f3f3; }
+table.results td:first-child, table.results th:first-child { text-align: left; }
+figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #555; }
+img.plot { max-width: 100%; border: 1px solid #eee; }
+.models { display: flex; gap: 2em; flex-wrap: wrap; }
+.model { flex: 1 1 400px; } .model img { max-width: 100%; image-rendering: pixelated; }
+.meta { color: #555; font-size: 0.9em; }
+"""
+
+
+def _data_uri(path: str) -> str:
+  ext = os.path.splitext(path)[1].lower().lstrip(".")
+  mime = {"png": "image/png", "gif": "image/gif", "jpg": "image/jpeg",
+          "jpeg": "image/jpeg"}.get(ext, "application/octet-stream")
+  with open(path, "rb") as f:
+    return f"data:{mime};base64," + base64.b64encode(f.read()).decode("ascii")
+
+
+def _table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
+  if frame is None or not len(frame):
+    return "<p><i>(empty)</i></p>"
+  return frame.to_html(classes="results", border=0, na_rep="–",
+                       float_format=lambda v: float_format.format(v),
+                       escape=True)
+
+
+def _figure(path: str, caption: str) -> str:
+  return (f'<figure><img class="plot" src="{_data_uri(path)}" '
+          f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+          f" (<code>{html.escape(os.path.basename(path))}</code>)</figcaption>"
+          "</figure>")
+
+
+def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
+  """Median of each score per (dataset, family, hyperparameters), with counts."""
+  scores = C.udr_columns(frame) + C.headline_columns(frame)
+  extra = [c for c in ("train.elbo", "train.reconstruction_loss") if c in frame]
+  keys = [c for c in ("dataset", "model", "hyperparameters") if c in frame]
+  if not keys or not len(frame):
+    return pd.DataFrame()
+  grouped = frame.groupby(keys, dropna=False, sort=True)
+  table = grouped[scores + extra].median() if scores + extra else (
+      grouped.size().to_frame("models"))
+  table.insert(0, "models", grouped.size())
+  table.columns = [C.display_name(c) if c in scores else c
+                   for c in table.columns]
+  table.columns = [("median " + c) if c not in ("models",) else c
+                   for c in table.columns]
+  return table
+
+
+def model_table(frame: pd.DataFrame) -> pd.DataFrame:
+  """Per-model rows with the identifying and headline columns, best UDR first."""
+  scores = C.udr_columns(frame) + C.headline_columns(frame)
+  extra = [c for c in ("udr.num_informative_latents", "train.elbo", "steps")
+           if c in frame]
+  keep = [c for c in ("model_id", "dataset", "model", "hyperparameters",
+                      "seed") if c in frame] + scores + extra
+  table = frame[keep].copy()
+  if "udr" in table:
+    table = table.sort_values("udr", ascending=False, na_position="last")
+  table = table.rename(columns={c: C.display_name(c) for c in scores})
+  return table.set_index("model_id") if "model_id" in table else table
+
+
+def _visuals(root: str, model_dir: str) -> Tuple[Optional[str], Optional[str]]:
+  """(traversal GIF, reconstructions PNG) of a model, if visualised."""
+  base = os.path.join(root, model_dir, "visualizations")
+  gifs = sorted(glob.glob(os.path.join(base, "animated_traversals", "*.gif")))
+  # Prefer a GIF that shows all latents at once; otherwise the first latent's.
+  preferred = [g for g in gifs if "all" in os.path.basename(g)
+               or "minimal" in os.path.basename(g)]
+  gif = (preferred or gifs or [None])[0]
+  recon = os.path.join(base, "reconstructions.png")
+  return gif, (recon if os.path.isfile(recon) else None)
+
+
+def _extremes(root: str, frame: pd.DataFrame) -> str:
+  """Best and worst model by UDR (per dataset), with their traversals."""
+  if "udr" not in frame or frame["udr"].isna().all():
+    return ("<p><i>No UDR scores under this root, so no best/worst model "
+            "(run the study's UDR step or tfdis_udr).</i></p>")
+  parts = []
+  datasets = frame["dataset"].fillna("unknown")
+  for dataset in sorted(datasets.unique()):
+    data = frame[(datasets == dataset) & frame["udr"].notna()]
+    if not len(data):
+      continue
+    parts.append(f"<h3>{html.escape(str(dataset))}</h3><div class='models'>")
+    best, worst = data["udr"].idxmax(), data["udr"].idxmin()
+    for title, i in (("Best by UDR", best), ("Worst by UDR", worst)):
+      row = data.loc[i]
+      gif, recon = _visuals(root, row["model_dir"])
+      desc = (f"<b>{title}</b>: <code>{html.escape(str(row['model_id']))}"
+              f"</code> (UDR {row['udr']:.3f})")
+      block = [f"<div class='model'><p>{desc}</p>"]
+      if gif:
+        block.append(f"<p>Latent traversal ({html.escape(os.path.basename(gif))})"
+                     f":<br><img src='{_data_uri(gif)}' alt='traversal'></p>")
+      if recon:
+        block.append("<p>Reconstructions:<br>"
+                     f"<img src='{_data_uri(recon)}' alt='reconstructions'></p>")
+      if not gif and not recon:
+        block.append("<p><i>(not visualised)</i></p>")
+      block.append("</div>")
+      parts.append("".join(block))
+      if best == worst:
+        break
+    parts.append("</div>")
+  return "\n".join(parts)
+
+
+def write_html_report(path: str, root: str, frame: pd.DataFrame,
+                      plots: Sequence[Tuple[str, str]],
+                      rank_matrices: Dict[str, pd.DataFrame],
+                      csv_path: Optional[str] = None,
+                      title: Optional[str] = None) -> str:
+  """Writes ``path`` (atomically) and returns it."""
+  title = title or f"tfdis results: {os.path.basename(os.path.abspath(root))}"
+  families = sorted(frame["model"].dropna().unique()) if "model" in frame else []
+  datasets = sorted(frame["dataset"].dropna().unique()) if "dataset" in frame else []
+  body: List[str] = [
+      f"<h1>{html.escape(title)}</h1>",
+      "<p class='meta'>Root <code>{}</code> · {} models · families: {} · "
+      "datasets: {} · generated {}{}</p>".format(
+          html.escape(os.path.abspath(root)), len(frame),
+          html.escape(", ".join(families) or "–"),
+          html.escape(", ".join(datasets) or "–"),
+          datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+          (f" · full table: <code>{html.escape(os.path.basename(csv_path))}"
+           "</code>") if csv_path else ""),
+  ]
+  body.append("<h2>Best and worst model by UDR</h2>")
+  body.append(_extremes(root, frame))
+  body.append("<h2>Summary per family and hyperparameter (medians)</h2>")
+  body.append(_table(summary_table(frame)))
+  body.append("<h2>Plots</h2>")
+  if plots:
+    body.extend(_figure(p, caption) for caption, p in plots)
+  else:
+    body.append("<p><i>No scores to plot yet.</i></p>")
+  if rank_matrices:
+    body.append("<h2>Rank correlations (Spearman ρ)</h2>")
+    for dataset, matrix in rank_matrices.items():
+      body.append(f"<h3>{html.escape(str(dataset))}</h3>")
+      body.append(_table(matrix, "{:.2f}"))
+  body.append("<h2>All models</h2>")
+  body.append(_table(model_table(frame)))
+  text = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+          f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+          "<body>\n" + "\n".join(body) + "\n</body></html>\n")
+  write_text(path, text)
+  return path

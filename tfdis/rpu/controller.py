@@ -1,0 +1,564 @@
+"""The rPU-VAE recursion (Estermann et al. 2020, Algorithm 1).
+
+```
+labels_0 <- PBT-U-VAE(UDR)(D)                       # root metaEpoch
+for i in 1..MaxNrLeafRuns:                          # leaf-runs
+  d <- reduce(D, labels_0, i)                       # i-th ranked candidate
+  while |d| >= min_dataset_size and not stopped:
+    labels <- PBT-U-VAE(UDR)(d)                     # one metaEpoch
+    d <- reduce(d, labels, best candidate)
+theta <- PBT-S-VAE(D, surrogate labels)             # final model
+```
+
+A metaEpoch is one ``tfdis.pbt.run_pbt`` call with ``eval="udr"`` and the
+caller's convergence rule (|Δ best UDR| < 0.005 for 6 generations, or
+``max_generations``) on the subset ``d`` (an npz of rows of the ORIGINAL
+dataset). The best VAE of the best member gives the active latents
+(:mod:`tfdis.rpu.labels`) and the surrogate labels; :mod:`tfdis.rpu.reduction`
+turns them into ranked candidate subsets.
+
+Stop rules of a leaf-run: best UDR < ``udr_stop_threshold`` (0.1), no active
+latent, no peak (no candidate subset), ``|d| < min_dataset_size`` (10).
+
+Choices the paper leaves open (recorded in ``rpu_results.json``):
+
+* The root metaEpoch's labels (``labels_0``) are stored as
+  ``surrogate_labels/leaf_0.npz`` (one metaEpoch) next to ``leaf_<i>.npz``
+  for i = 1…MaxNrLeafRuns, exactly mirroring Algorithm 1's list
+  ``surrogateLabels = [labels_0, leafLabels_1, …]``: with the PBT surrogate
+  eval (median over leaf-runs) the root counts as one leaf-run, and
+  "0 leaf-runs" (paper Fig. 6) is ``leaf_0`` alone.
+* Algorithm 1 appends a metaEpoch's labels before testing the stop rule; a
+  metaEpoch whose best UDR is below the threshold has, by the paper's own
+  argument, "only learned noise", so its labels are NOT stored (and a
+  metaEpoch without an active latent has none). All other labels are.
+* Each metaEpoch's PBT gets the seed ``seed + 1000·leaf + metaEpoch`` so
+  populations differ between metaEpochs but a run is reproducible.
+
+Resume: every step writes its outputs atomically (tfdis.io_utils) and then a
+``result.json`` marker; a step whose marker exists is skipped, a PBT run that
+was killed resumes itself from its ``controller_state.json``. ``state.json``
+records the phase, leaf-run, metaEpoch and current subset path.
+
+Layout under ``output_dir`` (normally ``runs/<experiment>/rpu``)::
+
+  state.json, config.json, rpu_results.json
+  leaf_<i>/metaepoch_<j>/{subset.npz, pbt/, labels.npz, reduction.npz,
+                          reduction.json, result.json}
+  leaf_0/metaepoch_0/candidates.npz     ranked subsets that start leaf-runs
+  surrogate_labels/leaf_<i>.npz, surrogate_labels/manifest.json
+  final/                                the final PBT-S-VAE (run_pbt output)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from absl import logging
+
+from tfdis import io_utils
+from tfdis.rpu import labels as labels_lib
+from tfdis.rpu import reduction as reduction_lib
+
+FINAL_SUPERVISION = ("eval", "eval+loss")
+STATE_FORMAT = "tfdis.rpu.state.v1"
+MANIFEST_FORMAT = "tfdis.rpu.surrogate_labels.v1"
+
+# Fields that may change between a run and its resumption (they do not change
+# what is computed).
+_RESUMABLE_FIELDS = ("output_dir", "num_workers")
+
+
+@dataclasses.dataclass
+class RPUConfig:
+  """Every threshold of the rPU-VAE spec (pbt_rpu.md) with its default."""
+  output_dir: str = "runs/rpu/rpu"
+  dataset: str = "procedural_dsprites"
+  dataset_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  # --- recursion (Algorithm 1) ---
+  max_leaf_runs: int = 3
+  udr_stop_threshold: float = 0.1
+  min_dataset_size: int = 10
+  active_kl_threshold: float = 1.0   # authors' code; the paper cites 0.01
+  # --- reduction (tfdis.rpu.reduction.ReductionParams) ---
+  intersection_rule: str = "median"  # median | largest | best_ratio
+  min_intersection_size: int = 5     # keep candidates with > 5 elements
+  top_intervals: int = 5
+  trim_denominator: int = 15
+  median_sigma_factor: float = 7.0
+  global_std_factor: float = 4.0
+  peak_distance_denominator: float = 50.0
+  edge_peak_height: float = 1.0
+  edge_max_peaks: int = 3
+  # --- metaEpoch convergence ---
+  convergence_threshold: float = 0.005
+  convergence_patience: int = 6
+  # --- PBT settings passed through to every metaEpoch ---
+  population_size: int = 24
+  max_generations: int = 50
+  interval_images: Optional[int] = None
+  interval_steps: Optional[int] = None
+  ensemble_size: int = 5
+  udr_num_data_points: int = 1000
+  model: str = "beta_tc_vae"
+  architecture: str = "conv_bn"
+  latent_dim: int = 10
+  num_workers: int = 1
+  seed: int = 0
+  pbt_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  # --- final PBT-S-VAE on all of D ---
+  final_supervision: str = "eval"    # eval (authors) | eval+loss (paper)
+  final_population_size: Optional[int] = None   # None: population_size
+  final_max_generations: Optional[int] = None   # None: max_generations
+  final_convergence_threshold: Optional[float] = None  # None: run all gens
+
+  def __post_init__(self):
+    self.validate()
+
+  def validate(self) -> None:
+    def need(cond, msg):
+      if not cond:
+        raise ValueError(f"RPUConfig: {msg}")
+    need(self.max_leaf_runs >= 0, f"max_leaf_runs must be >= 0, got "
+         f"{self.max_leaf_runs}")
+    need(self.min_dataset_size >= 1, "min_dataset_size must be >= 1")
+    need(self.active_kl_threshold >= 0, "active_kl_threshold must be >= 0")
+    need(self.final_supervision in FINAL_SUPERVISION,
+         f"final_supervision must be one of {FINAL_SUPERVISION}, got "
+         f"{self.final_supervision!r}")
+    need(self.intersection_rule in reduction_lib.RULES,
+         f"intersection_rule must be one of {reduction_lib.RULES}, got "
+         f"{self.intersection_rule!r}")
+    need(self.convergence_threshold > 0, "convergence_threshold must be > 0")
+    need(self.convergence_patience >= 1, "convergence_patience must be >= 1")
+    need(self.population_size >= 2, "population_size must be >= 2 (PBT "
+         "needs someone to copy from)")
+    need(self.max_generations >= 1, "max_generations must be >= 1")
+    need(self.ensemble_size >= 2, "ensemble_size must be >= 2 (UDR compares "
+         "pairs of models)")
+    need(self.interval_images is None or self.interval_steps is None,
+         "set at most one of interval_images and interval_steps")
+    need(self.final_population_size is None or self.final_population_size >= 2,
+         "final_population_size must be >= 2")
+    need(self.final_max_generations is None or self.final_max_generations >= 1,
+         "final_max_generations must be >= 1")
+    reserved = {"output_dir", "dataset", "dataset_options", "indices_path",
+                "eval", "surrogate_labels", "final_supervision", "seed"}
+    clash = reserved.intersection(self.pbt_options)
+    need(not clash, f"pbt_options may not set {sorted(clash)}: the rPU "
+         "controller sets them")
+    self.reduction_params()  # validates the reduction thresholds
+
+  def reduction_params(self) -> reduction_lib.ReductionParams:
+    return reduction_lib.ReductionParams(
+        trim_denominator=self.trim_denominator,
+        median_sigma_factor=self.median_sigma_factor,
+        global_std_factor=self.global_std_factor,
+        peak_distance_denominator=self.peak_distance_denominator,
+        edge_peak_height=self.edge_peak_height,
+        edge_max_peaks=self.edge_max_peaks,
+        top_intervals=self.top_intervals,
+        min_subset_size=self.min_intersection_size,
+        rule=self.intersection_rule)
+
+  def to_dict(self) -> Dict[str, Any]:
+    return io_utils.to_jsonable(dataclasses.asdict(self))
+
+  @classmethod
+  def from_dict(cls, d: Dict[str, Any]) -> "RPUConfig":
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+      raise ValueError(f"RPUConfig: unknown fields {sorted(unknown)}")
+    return cls(**d)
+
+  # ---- PBT configurations ---------------------------------------------------
+  def metaepoch_pbt_kwargs(self, output_dir: str, indices_path: Optional[str],
+                           seed: int) -> Dict[str, Any]:
+    kw = dict(
+        output_dir=output_dir, dataset=self.dataset,
+        dataset_options=dict(self.dataset_options), indices_path=indices_path,
+        eval="udr", population_size=self.population_size,
+        max_generations=self.max_generations,
+        interval_images=self.interval_images,
+        interval_steps=self.interval_steps,
+        convergence_threshold=self.convergence_threshold,
+        convergence_patience=self.convergence_patience, model=self.model,
+        architecture=self.architecture, latent_dim=self.latent_dim,
+        ensemble_size=self.ensemble_size,
+        udr_num_data_points=self.udr_num_data_points,
+        num_workers=self.num_workers, seed=seed)
+    kw.update(self.pbt_options)
+    return kw
+
+  def final_pbt_kwargs(self, output_dir: str, label_paths: Sequence[str]
+                       ) -> Dict[str, Any]:
+    kw = dict(
+        output_dir=output_dir, dataset=self.dataset,
+        dataset_options=dict(self.dataset_options), indices_path=None,
+        eval="surrogate_mig", surrogate_labels=tuple(label_paths),
+        final_supervision=self.final_supervision,
+        population_size=self.final_population_size or self.population_size,
+        max_generations=self.final_max_generations or self.max_generations,
+        interval_images=self.interval_images,
+        interval_steps=self.interval_steps,
+        convergence_threshold=self.final_convergence_threshold,
+        convergence_patience=self.convergence_patience, model=self.model,
+        architecture=self.architecture, latent_dim=self.latent_dim,
+        num_workers=self.num_workers, seed=self.seed)
+    opts = {k: v for k, v in self.pbt_options.items()
+            if k not in ("ensemble_size", "udr_num_data_points")}
+    kw.update(opts)
+    return kw
+
+
+# A PBT runner takes PBTConfig keyword arguments and returns run_pbt's dict.
+PBTRunner = Callable[[Dict[str, Any]], Dict[str, Any]]
+# A labeler maps (best_saved_model dir, data, rows of D, KL threshold) to the
+# active latents and surrogate labels.
+Labeler = Callable[[str, Any, np.ndarray, float], labels_lib.SubsetLabels]
+
+
+def run_pbt_from_kwargs(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+  """The default runner: ``tfdis.pbt.run_pbt(PBTConfig(**kwargs))``."""
+  from tfdis import pbt  # local: TensorFlow is only needed here
+  return pbt.run_pbt(pbt.PBTConfig(**kwargs))
+
+
+def label_with_saved_model(model_dir: str, data, indices: np.ndarray,
+                           active_kl_threshold: float
+                           ) -> labels_lib.SubsetLabels:
+  """The default labeler: encode d with the SavedModel's gaussian_encoder."""
+  from tfdis.export.load import load_saved_model
+  model = load_saved_model(model_dir)
+  return labels_lib.label_subset(model, data, indices, active_kl_threshold)
+
+
+def _metaepoch_dir(root: str, leaf: int, metaepoch: int) -> str:
+  return os.path.join(root, f"leaf_{leaf}", f"metaepoch_{metaepoch}")
+
+
+def _read_indices(path: str) -> np.ndarray:
+  with np.load(path) as f:
+    return np.asarray(f["indices"], dtype=np.int64)
+
+
+class _Controller:
+  """Holds the paths and the state file of one rPU run."""
+
+  def __init__(self, config: RPUConfig, pbt_runner: PBTRunner,
+               labeler: Labeler):
+    from tfdis.data import get_dataset
+    self.config = config
+    self.root = os.path.abspath(config.output_dir)
+    self.pbt_runner = pbt_runner
+    self.labeler = labeler
+    self.data = get_dataset(config.dataset, **config.dataset_options)
+    self.num_rows = int(self.data.num_examples)
+    self.params = config.reduction_params()
+    self.state_path = os.path.join(self.root, "state.json")
+    self.labels_dir = os.path.join(self.root, "surrogate_labels")
+    self.state = self._load_state()
+
+  # ---- state ---------------------------------------------------------------
+  def _load_state(self) -> Dict[str, Any]:
+    cfg = self.config.to_dict()
+    if os.path.isfile(self.state_path):
+      state = io_utils.read_json(self.state_path)
+      old = state.get("config", {})
+      diff = sorted(k for k in set(cfg) | set(old)
+                    if k not in _RESUMABLE_FIELDS and old.get(k) != cfg.get(k))
+      if diff:
+        raise ValueError(
+            f"{self.root} holds an rPU run with a different configuration "
+            f"(fields {diff}: on disk "
+            f"{ {k: old.get(k) for k in diff} }, now "
+            f"{ {k: cfg.get(k) for k in diff} }). Resume with the same "
+            "settings or choose a new --output_dir.")
+      logging.info("rPU: resuming %s (phase %s, leaf %s, metaEpoch %s)",
+                   self.root, state.get("phase"), state.get("leaf"),
+                   state.get("metaepoch"))
+      return state
+    os.makedirs(self.root, exist_ok=True)
+    io_utils.write_json(os.path.join(self.root, "config.json"), cfg)
+    return {"format": STATE_FORMAT, "config": cfg, "phase": "root",
+            "leaf": 0, "metaepoch": 0, "subset_path": None,
+            "completed": [], "leaves": {}, "final": None,
+            "started": time.time()}
+
+  def _save_state(self, **updates) -> None:
+    self.state.update(updates)
+    self.state["updated"] = time.time()
+    io_utils.write_json(self.state_path, self.state)
+
+  # ---- one metaEpoch ---------------------------------------------------------
+  def metaepoch(self, leaf: int, j: int, indices: np.ndarray) -> Dict:
+    """Runs (or reloads) metaEpoch j of leaf-run ``leaf`` on rows ``indices``.
+
+    Returns the record of result.json: best UDR, active latents, stop reason
+    (None if the recursion goes on) and the candidate subsets' paths.
+    """
+    directory = _metaepoch_dir(self.root, leaf, j)
+    marker = os.path.join(directory, "result.json")
+    if os.path.isfile(marker):
+      return io_utils.read_json(marker)
+    cfg = self.config
+    subset_path = os.path.join(directory, "subset.npz")
+    if not os.path.isfile(subset_path):
+      io_utils.write_npz(subset_path, indices=indices.astype(np.int64))
+    self._save_state(phase="root" if leaf == 0 else "leaf", leaf=leaf,
+                     metaepoch=j, subset_path=subset_path)
+    start = time.time()
+    logging.info("rPU leaf %d metaEpoch %d: PBT-U-VAE (UDR) on |d| = %d",
+                 leaf, j, len(indices))
+    full = len(indices) == self.num_rows
+    kwargs = cfg.metaepoch_pbt_kwargs(
+        os.path.join(directory, "pbt"), None if full else subset_path,
+        seed=cfg.seed + 1000 * leaf + j)
+    result = io_utils.to_jsonable(self.pbt_runner(kwargs))
+    udr = float(result["best_score"])
+    record: Dict[str, Any] = {
+        "leaf": leaf, "metaepoch": j, "size": int(len(indices)),
+        "subset": os.path.relpath(subset_path, self.root),
+        "pbt": result, "udr": udr, "best_saved_model":
+        result.get("best_saved_model"), "active_latents": [], "kl": None,
+        "labels_stored": False, "stop_reason": None, "candidates": [],
+        "reduction": None}
+
+    if not np.isfinite(udr) or udr < cfg.udr_stop_threshold:
+      record["stop_reason"] = "udr_below_threshold"
+    else:
+      sub = self.labeler(result["best_saved_model"], self.data, indices,
+                         cfg.active_kl_threshold)
+      record["kl"] = [float(v) for v in sub.kl]
+      record["active_latents"] = [int(a) for a in sub.active]
+      if sub.active.size == 0:
+        record["stop_reason"] = "no_active_latent"
+      else:
+        io_utils.write_npz(os.path.join(directory, "labels.npz"),
+                           indices=indices.astype(np.int64),
+                           labels=sub.labels.astype(np.float32),
+                           active=sub.active, kl=sub.kl)
+        record["labels_stored"] = True
+        red = reduction_lib.reduce_labels(sub.labels, self.params)
+        io_utils.write_npz(os.path.join(directory, "reduction.npz"),
+                           **red.diagnostics_arrays())
+        io_utils.write_json(os.path.join(directory, "reduction.json"),
+                            red.summary())
+        record["reduction"] = "reduction.json"
+        if not red.candidates:
+          record["stop_reason"] = ("no_peak" if red.reason == "no_peak"
+                                   else "no_candidate")
+        else:
+          # The root keeps one ranked candidate per leaf-run, a leaf-run
+          # metaEpoch only its best one (Algorithm 1 lines 7 and 11).
+          keep = max(1, cfg.max_leaf_runs) if leaf == 0 else 1
+          subsets = {f"candidate_{r}": indices[c.indices]
+                     for r, c in enumerate(red.candidates[:keep])}
+          io_utils.write_npz(os.path.join(directory, "candidates.npz"),
+                             **subsets)
+          record["candidates"] = [c.summary() for c in red.candidates[:keep]]
+          record["num_candidates"] = len(red.candidates)
+    record["wall_time_s"] = time.time() - start
+    io_utils.write_json(marker, record)
+    logging.info(
+        "rPU leaf %d metaEpoch %d done in %.0f s: UDR %.3f, active %s, "
+        "stop %s, next |d| %s", leaf, j, record["wall_time_s"], udr,
+        record["active_latents"], record["stop_reason"],
+        record["candidates"][0]["size"] if record["candidates"] else "-")
+    self.state["completed"] = sorted(
+        set(map(tuple, self.state.get("completed", []))) | {(leaf, j)})
+    self._save_state()
+    return record
+
+  def candidate(self, leaf: int, j: int, rank: int) -> Optional[np.ndarray]:
+    path = os.path.join(_metaepoch_dir(self.root, leaf, j), "candidates.npz")
+    if not os.path.isfile(path):
+      return None
+    with np.load(path) as f:
+      key = f"candidate_{rank}"
+      return np.asarray(f[key], dtype=np.int64) if key in f else None
+
+  # ---- leaf-runs -------------------------------------------------------------
+  def leaf_run(self, leaf: int, root_record: Dict) -> Dict:
+    """Leaf-run ``leaf`` (1-based) from the root's (leaf-1)-th candidate."""
+    summary_path = os.path.join(self.root, f"leaf_{leaf}", "leaf.json")
+    if os.path.isfile(summary_path):
+      return io_utils.read_json(summary_path)
+    records: List[Dict] = []
+    d = None
+    if root_record["stop_reason"] is None:
+      d = self.candidate(0, 0, leaf - 1)
+    if d is None:
+      reason = ("root_stopped" if root_record["stop_reason"] else
+                "no_candidate_for_leaf")
+    else:
+      reason = None
+      j = 0
+      while True:
+        if len(d) < self.config.min_dataset_size:
+          reason = "dataset_too_small"
+          break
+        rec = self.metaepoch(leaf, j, d)
+        records.append(rec)
+        if rec["stop_reason"]:
+          reason = rec["stop_reason"]
+          break
+        d = self.candidate(leaf, j, 0)
+        j += 1
+        if d is None:
+          raise RuntimeError(
+              f"leaf {leaf} metaEpoch {j - 1} has no candidates.npz although "
+              "its result.json names no stop reason; delete that metaEpoch "
+              "directory to recompute it.")
+    summary = {"leaf": leaf, "stop_reason": reason,
+               "metaepochs": [_short(r) for r in records],
+               "sizes": [r["size"] for r in records],
+               "final_subset_size": None if d is None else int(len(d))}
+    summary["labels_file"] = self.write_leaf_labels(leaf, records)
+    io_utils.write_json(summary_path, summary)
+    logging.info("rPU leaf-run %d ended (%s) after %d metaEpoch(s)", leaf,
+                 reason, len(records))
+    return summary
+
+  def write_leaf_labels(self, leaf: int, records: Sequence[Dict]
+                        ) -> Optional[str]:
+    """surrogate_labels/leaf_<leaf>.npz in the docs/design.md format."""
+    arrays = {}
+    j = 0
+    for rec in records:
+      if not rec["labels_stored"]:
+        continue  # only the last metaEpoch can lack labels (it stopped)
+      path = os.path.join(_metaepoch_dir(self.root, leaf, rec["metaepoch"]),
+                          "labels.npz")
+      with np.load(path) as f:
+        arrays[f"metaepoch_{j}_indices"] = np.asarray(f["indices"], np.int64)
+        arrays[f"metaepoch_{j}_labels"] = np.asarray(f["labels"], np.float32)
+      j += 1
+    if not j:
+      return None
+    arrays["num_metaepochs"] = np.int64(j)
+    name = f"leaf_{leaf}.npz"
+    io_utils.write_npz(os.path.join(self.labels_dir, name), **arrays)
+    return name
+
+  def write_manifest(self, leaves: Sequence[Dict]) -> List[str]:
+    """manifest.json; returns the absolute paths of the non-empty files."""
+    entries, paths = [], []
+    for leaf in leaves:
+      metaepochs = [
+          {"metaepoch": m["metaepoch"], "size": m["size"], "udr": m["udr"],
+           "active_latents": m["active_latents"],
+           "labels_stored": m["labels_stored"],
+           "stop_reason": m["stop_reason"]} for m in leaf["metaepochs"]]
+      entries.append({"leaf": leaf["leaf"], "file": leaf["labels_file"],
+                      "num_metaepochs": sum(m["labels_stored"]
+                                            for m in metaepochs),
+                      "stop_reason": leaf["stop_reason"],
+                      "metaepochs": metaepochs})
+      if leaf["labels_file"]:
+        paths.append(os.path.join(self.labels_dir, leaf["labels_file"]))
+    io_utils.write_json(os.path.join(self.labels_dir, "manifest.json"), {
+        "format": MANIFEST_FORMAT, "dataset": self.config.dataset,
+        "dataset_options": self.config.dataset_options,
+        "num_rows": self.num_rows,
+        "active_kl_threshold": self.config.active_kl_threshold,
+        "files": entries,
+        "note": ("leaf_0 holds the root metaEpoch (labels_0 of Algorithm 1); "
+                 "metaEpochs with UDR below the stop threshold or without an "
+                 "active latent store no labels.")})
+    return paths
+
+  # ---- everything ------------------------------------------------------------
+  def run(self) -> Dict[str, Any]:
+    start = time.time()
+    cfg = self.config
+    all_rows = np.arange(self.num_rows, dtype=np.int64)
+    root = self.metaepoch(0, 0, all_rows)
+    leaf0 = {"leaf": 0, "stop_reason": root["stop_reason"],
+             "metaepochs": [_short(root)], "sizes": [root["size"]],
+             "labels_file": self.write_leaf_labels(0, [root])}
+    leaves = [leaf0]
+    for i in range(1, cfg.max_leaf_runs + 1):
+      leaves.append(self.leaf_run(i, root))
+      self._save_state(leaves={str(x["leaf"]): x for x in leaves})
+    label_paths = self.write_manifest(leaves)
+    self._save_state(leaves={str(x["leaf"]): x for x in leaves})
+
+    final = None
+    if not label_paths:
+      logging.warning(
+          "rPU: no surrogate labels were produced (root: %s); the final "
+          "PBT-S-VAE is skipped. Lower --udr_stop_threshold or "
+          "--active_kl_threshold, or train the metaEpochs longer.",
+          root["stop_reason"])
+    else:
+      final_dir = os.path.join(self.root, "final")
+      marker = os.path.join(final_dir, "rpu_final.json")
+      if os.path.isfile(marker):
+        final = io_utils.read_json(marker)
+      else:
+        self._save_state(phase="final", subset_path=None)
+        logging.info("rPU: final PBT-S-VAE on all %d rows with %d label "
+                     "file(s), supervision %s", self.num_rows,
+                     len(label_paths), cfg.final_supervision)
+        final = io_utils.to_jsonable(self.pbt_runner(
+            cfg.final_pbt_kwargs(final_dir, label_paths)))
+        io_utils.write_json(marker, final)
+    self._save_state(phase="done", final=final)
+    results = {
+        "config": cfg.to_dict(), "num_rows": self.num_rows,
+        "leaves": leaves, "root": root, "final": final,
+        "final_saved_model": None if final is None else
+        final.get("best_saved_model"),
+        "surrogate_label_files": label_paths,
+        "choices": {
+            "root_labels": "surrogate_labels/leaf_0.npz (Algorithm 1 "
+                           "labels_0 as its own leaf-run)",
+            "noise_labels": "metaEpochs with best UDR < udr_stop_threshold "
+                            "store no labels",
+            "metaepoch_seed": "seed + 1000*leaf + metaepoch",
+            "reduction_threshold": "median + 7*(std(delta<median) + "
+                                   "4*std(delta)) over the trimmed delta",
+            "zero_peak_latent": "with several active latents a latent "
+                                "without a peak does not restrict the subset",
+        },
+        "wall_time_s_this_call": time.time() - start,
+        "versions": io_utils.library_versions(),
+    }
+    io_utils.write_json(os.path.join(self.root, "rpu_results.json"), results)
+    return results
+
+
+def _short(record: Dict) -> Dict:
+  keys = ("leaf", "metaepoch", "size", "udr", "active_latents",
+          "labels_stored", "stop_reason", "best_saved_model")
+  out = {k: record.get(k) for k in keys}
+  out["next_size"] = (record["candidates"][0]["size"]
+                      if record.get("candidates") else None)
+  return out
+
+
+def run_rpu(config: RPUConfig, pbt_runner: Optional[PBTRunner] = None,
+            labeler: Optional[Labeler] = None) -> Dict[str, Any]:
+  """Runs (or resumes) the whole rPU-VAE recursion; see the module doc.
+
+  Args:
+    config: the RPUConfig.
+    pbt_runner: PBTConfig kwargs -> run_pbt result (default: tfdis.pbt).
+    labeler: (model dir, data, rows, KL threshold) -> SubsetLabels (default:
+      encode with the SavedModel).
+
+  Returns:
+    The dict also written to ``<output_dir>/rpu_results.json``: per leaf-run
+    metaEpoch records, surrogate label files, the final PBT result
+    (``final_saved_model`` is the model dir of the final PBT-S-VAE).
+  """
+  config.validate()
+  return _Controller(config, pbt_runner or run_pbt_from_kwargs,
+                     labeler or label_with_saved_model).run()

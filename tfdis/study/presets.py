@@ -1,0 +1,238 @@
+"""Study presets: ``quickstart``, ``unsupervised_study_v1``, ``udr_study``.
+
+``get_study(name, **overrides)`` returns a :class:`StudySpec`; overrides
+(``steps``, ``seeds``, ``datasets``, ``families``, ``sweep``, ``metrics``,
+``metric_params``, ``udr``, ``visualize``, ...) replace preset fields, so tests
+and demos shrink a study through parameters instead of weakening defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Optional, Sequence
+
+from tfdis.registry import Registry
+from tfdis.study.spec import StudySpec, UDRSettings, sweep_values
+
+STUDIES = Registry("study")
+
+# The published sweep (Locatello et al. 2019, Sec. 5; dlib
+# ``config/unsupervised_study_v1/sweep.py``; UDR paper Table 5): six families
+# × six values of their main hyperparameter.
+PUBLISHED_SWEEP: Dict[str, Any] = {
+    "beta_vae": sweep_values("beta", [1.0, 2.0, 4.0, 6.0, 8.0, 16.0]),
+    "annealed_vae": sweep_values("c_max", [5.0, 10.0, 25.0, 50.0, 75.0, 100.0]),
+    "factor_vae": sweep_values("gamma", [10.0, 20.0, 30.0, 40.0, 50.0, 100.0]),
+    "dip_vae_i": sweep_values("lambda_od", [1.0, 2.0, 5.0, 10.0, 20.0, 50.0]),
+    "dip_vae_ii": sweep_values("lambda_od", [1.0, 2.0, 5.0, 10.0, 20.0, 50.0]),
+    "beta_tc_vae": sweep_values("beta", [1.0, 2.0, 4.0, 6.0, 8.0, 10.0]),
+}
+# Fixed (not swept) values of the published sweep; λ_d = 10·λ_od (DIP-VAE-I)
+# and 1·λ_od (DIP-VAE-II) are the families' defaults.
+PUBLISHED_FIXED: Dict[str, Dict[str, Any]] = {
+    "annealed_vae": {"gamma": 1000.0, "iteration_threshold": 100000},
+}
+# dlib unsupervised_study_v1 datasets (Locatello et al. 2019, Sec. 5).
+PUBLISHED_DATASETS = ("dsprites", "color_dsprites", "noisy_dsprites",
+                      "scream_dsprites", "smallnorb", "cars3d", "shapes3d")
+# Training defaults (spec models.md; UDR paper Table 6a).
+PUBLISHED_TRAIN: Dict[str, Any] = {
+    "steps": 300000, "batch_size": 64, "learning_rate": 1e-4,
+    "latent_dim": 10, "architecture": {"encoder": "conv", "decoder": "deconv"},
+    "reconstruction_loss": "bernoulli",
+}
+# dlib's unsupervised_study_v1 postprocess + evaluation metrics, all with
+# their default (published) sample counts.
+PUBLISHED_METRICS = ("beta_vae", "factor_vae", "mig", "dci", "sap_score",
+                     "modularity_explicitness", "irs", "unsupervised",
+                     "downstream_task", "fairness")
+
+
+@STUDIES.register("quickstart")
+def quickstart() -> StudySpec:
+  """The one-command demo: 6 β-VAEs on procedural dSprites (small), ~8–10 min.
+
+  β ∈ {1, 8} × 3 seeds, so UDR (hyper mode, each model against the other two
+  seeds of its setting) has something to rank: with β = 1 the VAE spreads
+  information over many latents in a seed-dependent rotation (low UDR); with
+  β = 8 fewer, axis-aligned latents survive and agree across seeds (high UDR;
+  UDR paper Fig. 2). Short training (a demo on 2 CPU cores, not a benchmark)
+  uses a larger learning rate than the published 1e-4 to get there in a few
+  hundred steps; metric sample counts are reduced ~10× (every count is
+  recorded in the metric JSONs, so these scores are never confused with
+  full-size ones).
+  """
+  return StudySpec(
+      name="quickstart",
+      description=("β-VAE, β ∈ {1, 8} × 3 seeds on procedural_dsprites_small; "
+                   "short training and reduced metric sample counts; the "
+                   "whole pipeline incl. UDR and the report in minutes on a "
+                   "laptop CPU."),
+      datasets=("procedural_dsprites_small",),
+      sweep={"beta_vae": sweep_values("beta", [1.0, 8.0])},
+      seeds=(0, 1, 2),
+      train=dict(PUBLISHED_TRAIN, steps=1500, learning_rate=5e-4),
+      metrics=("beta_vae", "factor_vae", "mig", "dci", "sap_score",
+               "modularity_explicitness", "irs", "unsupervised"),
+      metric_params={
+          "beta_vae": {"batch_size": 16, "num_train": 300, "num_eval": 150},
+          "factor_vae": {"batch_size": 16, "num_variance_estimate": 2000,
+                         "num_train": 300, "num_eval": 150},
+          "mig": {"num_train": 2000},
+          "dci": {"num_train": 1000, "num_test": 500},
+          "sap_score": {"num_train": 1000, "num_test": 500},
+          "modularity_explicitness": {"num_train": 1000, "num_test": 500},
+          "irs": {"num_train": 2000},
+          "unsupervised": {"num_train": 2000},
+      },
+      # dlib's UDR test config: 1000 points (the lasso paper setting is 10000).
+      udr=(UDRSettings(mode="hyper", correlation="lasso",
+                       num_data_points=1000),),
+      visualize=True,
+      visualize_params={"num_traversals": 2, "num_animations": 1})
+
+
+@STUDIES.register("unsupervised_study_v1")
+def unsupervised_study_v1() -> StudySpec:
+  """The published sweep: 7 datasets × 6 families × 6 values × 50 seeds.
+
+  Locatello et al. 2019 (paper 000, Sec. 5) / dlib ``unsupervised_study_v1``:
+  12,600 models of 300,000 steps each, every metric at its default sample
+  counts, plus UDR_L (hyper mode, all 49 partners, 10,000 points; UDR paper
+  A.5) per (dataset, family). For GPU machines: ~8 h per model on 2 CPU
+  cores. Note: tfdis' FactorVAE step makes one update of both networks per
+  step (dlib counted two), so its 300k steps are twice dlib's updates.
+  """
+  return StudySpec(
+      name="unsupervised_study_v1",
+      description=("Locatello et al. 2019: 6 families × 6 hyperparameter "
+                   "values × 50 seeds × 7 datasets, 300k steps, default "
+                   "metric settings, UDR_L per family."),
+      datasets=PUBLISHED_DATASETS,
+      sweep={k: list(v) for k, v in PUBLISHED_SWEEP.items()},
+      fixed_hyperparameters=dict(PUBLISHED_FIXED),
+      seeds=tuple(range(50)),
+      train=dict(PUBLISHED_TRAIN),
+      metrics=PUBLISHED_METRICS,
+      udr=(UDRSettings(mode="hyper", correlation="lasso",
+                       num_data_points=10000),),
+      visualize=True)
+
+
+@STUDIES.register("udr_study")
+def udr_study() -> StudySpec:
+  """The UDR paper's setting (Duan et al. 2020, paper 001, Sec. 5, A.4–A.6).
+
+  From the text: dSprites and 3D Shapes; the six families with the values of
+  Table 5 (= the published sweep) × S = 50 seeds; the architecture and
+  optimiser of Tables 4 and 6a (dlib's, 300k steps); compared with the
+  β-VAE, FactorVAE, MIG and DCI scores. UDR runs:
+
+  - UDR_L (lasso) in hyper mode, P = all 49 other seeds of the setting (the
+    paper says P = 50 with S = 50, i.e. all), on 10,000 points (A.5);
+    α = 0.1 as in dlib (the paper chose λ by cross-validation: pass
+    ``udr=(UDRSettings(alpha="cv"), ...)`` for that);
+  - UDR_S (Spearman) in hyper mode on 1,000 points (A.5);
+  - UDR_L all-to-all over 10 seeds per setting = 60 models per family (A.5
+    "All-to-all calculations").
+  The KL threshold for informative latents is 0.01 (Eq. 3).
+  """
+  return StudySpec(
+      name="udr_study",
+      description=("Duan et al. 2020: 6 families × 6 values × 50 seeds on "
+                   "dSprites and Shapes3D; UDR_L/UDR_S (hyper) and UDR_L "
+                   "all-to-all (10 seeds); β-VAE, FactorVAE, MIG, DCI scores."),
+      datasets=("dsprites", "shapes3d"),
+      sweep={k: list(v) for k, v in PUBLISHED_SWEEP.items()},
+      fixed_hyperparameters=dict(PUBLISHED_FIXED),
+      seeds=tuple(range(50)),
+      train=dict(PUBLISHED_TRAIN),
+      metrics=("beta_vae", "factor_vae", "mig", "dci"),
+      udr=(UDRSettings(mode="hyper", correlation="lasso",
+                       num_data_points=10000),
+           UDRSettings(mode="hyper", correlation="spearman",
+                       num_data_points=1000),
+           UDRSettings(mode="a2a", correlation="lasso", num_data_points=10000,
+                       max_seeds=10)),
+      visualize=True)
+
+
+def study_names() -> list:
+  return STUDIES.names()
+
+
+def get_study(name: str, steps: Optional[int] = None,
+              seeds: Any = None, datasets: Optional[Sequence[str]] = None,
+              families: Optional[Sequence[str]] = None,
+              sweep: Optional[Dict[str, Any]] = None,
+              metrics: Optional[Sequence[str]] = None,
+              metric_params: Optional[Dict[str, Dict[str, Any]]] = None,
+              udr: Any = None, udr_num_data_points: Optional[int] = None,
+              visualize: Optional[bool] = None,
+              train: Optional[Dict[str, Any]] = None,
+              **fields: Any) -> StudySpec:
+  """A preset with overrides applied (None leaves a field as the preset has it).
+
+  Args:
+    name: a preset name (``study_names()``).
+    steps: training steps per model.
+    seeds: an int n (seeds 0..n-1) or a list of seeds.
+    datasets: replaces the preset's datasets.
+    families: keep only these families of the preset's sweep.
+    sweep: replaces the sweep ({family: [hyperparameters, ...]}).
+    metrics: replaces the metric list (``[]`` = no evaluation).
+    metric_params: {metric: params} merged into the preset's.
+    udr: a sequence of UDRSettings (``()`` = no UDR) or False.
+    udr_num_data_points: overrides num_data_points of every UDR run.
+    visualize: write per-model visualisations.
+    train: training fields merged into the preset's (e.g. batch_size).
+    **fields: any other StudySpec field (representation, dataset_options, ...).
+  """
+  spec: StudySpec = STUDIES.get(name)()
+  changes: Dict[str, Any] = {}
+  if steps is not None or train:
+    merged = dict(spec.train, **(train or {}))
+    if steps is not None:
+      if int(steps) < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+      merged["steps"] = int(steps)
+    changes["train"] = merged
+  if seeds is not None:
+    if isinstance(seeds, int):
+      if seeds < 1:
+        raise ValueError(f"seeds must be >= 1 (a count) or a list, got {seeds}")
+      seeds = range(seeds)
+    changes["seeds"] = tuple(int(s) for s in seeds)
+  if datasets is not None:
+    changes["datasets"] = tuple(datasets)
+  if sweep is not None:
+    changes["sweep"] = {k: [dict(h) for h in v] for k, v in sweep.items()}
+  if families is not None:
+    base = changes.get("sweep", spec.sweep)
+    unknown = sorted(set(families) - set(base))
+    if unknown:
+      raise ValueError(f"families {unknown} are not in study {name!r}; its "
+                       f"families are {sorted(base)}")
+    changes["sweep"] = {k: v for k, v in base.items() if k in families}
+  if metrics is not None:
+    changes["metrics"] = tuple(metrics)
+  if metric_params:
+    merged = {k: dict(v) for k, v in spec.metric_params.items()}
+    for metric, params in metric_params.items():
+      merged[metric] = dict(merged.get(metric, {}), **params)
+    changes["metric_params"] = merged
+  if udr is not None:
+    changes["udr"] = tuple(udr) if udr else ()
+  if udr_num_data_points is not None:
+    changes["udr"] = tuple(
+        dataclasses.replace(u, num_data_points=int(udr_num_data_points))
+        for u in changes.get("udr", spec.udr))
+  if visualize is not None:
+    changes["visualize"] = bool(visualize)
+  unknown = set(fields) - {f.name for f in dataclasses.fields(StudySpec)}
+  if unknown:
+    raise TypeError(f"unknown study override(s) {sorted(unknown)}")
+  changes.update(fields)
+  spec = dataclasses.replace(spec, **changes)
+  spec.validate()
+  return spec

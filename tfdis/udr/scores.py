@@ -1,0 +1,229 @@
+"""UDR pair scores and the array-level UDR (Duan et al. 2020, paper 001).
+
+``udr_from_representations`` implements steps 3-4 of the UDR procedure on
+precomputed representations: similarity matrices R for ordered model pairs,
+the pair score UDR_ij (Eq. 2 / dlib's "relative strength") restricted to
+informative latents (Eq. 3), and each model's score as the median over its
+partners.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from tfdis.udr.similarity import (CORRELATIONS, informative_latents,
+                                  lasso_similarity, rank_representation,
+                                  spearman_similarity,
+                                  standardize_representation)
+
+AGGREGATIONS = ("relative_strength", "paper")
+
+
+def _check_similarity(matrix) -> np.ndarray:
+  matrix = np.asarray(matrix, dtype=np.float64)
+  if matrix.ndim != 2:
+    raise ValueError(f"a similarity matrix must be 2-D, got {matrix.shape}")
+  if np.any(matrix < 0):
+    raise ValueError("similarity matrices hold absolute values (>= 0); take "
+                     "np.abs of correlations/weights first")
+  return matrix
+
+
+def _row_column_terms(matrix: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+  """Per column b: (max_a R)² / Σ_a R; per row a: (max_b R)² / Σ_b R.
+
+  Empty sums (all-zero rows/columns) give 0/0 = NaN, mapped to 0 as in dlib.
+  """
+  with np.errstate(divide="ignore", invalid="ignore"):
+    columns = np.nan_to_num(matrix.max(axis=0) ** 2 / matrix.sum(axis=0),
+                            nan=0.0)
+    rows = np.nan_to_num(matrix.max(axis=1) ** 2 / matrix.sum(axis=1),
+                         nan=0.0)
+  return columns, rows
+
+
+def relative_strength(matrix) -> float:
+  """dlib's pair score: ½ [mean_b (max_a R)²/Σ_a R + mean_a (max_b R)²/Σ_b R].
+
+  This is the released implementation of Eq. 2 (``relative_strength_
+  disentanglement``) applied to R already restricted to informative rows and
+  columns. Eq. 2 instead divides the sum of both terms by d_a + d_b; the two
+  agree when both models have the same number of informative latents (see
+  :func:`paper_score`). An empty matrix (no informative latents) scores 0
+  (dlib returned NaN from the mean of nothing).
+  """
+  matrix = _check_similarity(matrix)
+  if matrix.size == 0:
+    return 0.0
+  columns, rows = _row_column_terms(matrix)
+  return float(0.5 * (columns.mean() + rows.mean()))
+
+
+def paper_score(matrix) -> float:
+  """Eq. 2 of the paper: [Σ_b r_a²/Σ_a R + Σ_a r_b²/Σ_b R] / (d_a + d_b).
+
+  ``matrix`` holds only informative rows (d_a of model i) and columns (d_b of
+  model j), so the I_KL factors of Eq. 2 are implicit. Empty -> 0.
+  """
+  matrix = _check_similarity(matrix)
+  if matrix.size == 0:
+    return 0.0
+  columns, rows = _row_column_terms(matrix)
+  return float((columns.sum() + rows.sum()) / (matrix.shape[0] +
+                                               matrix.shape[1]))
+
+
+def pair_score(matrix, aggregation: str = "relative_strength") -> float:
+  if aggregation == "relative_strength":
+    return relative_strength(matrix)
+  if aggregation == "paper":
+    return paper_score(matrix)
+  raise ValueError(f"Unknown aggregation {aggregation!r}; use one of "
+                   f"{list(AGGREGATIONS)}")
+
+
+def _check_partners(partners, num_models: int) -> List[List[int]]:
+  if len(partners) != num_models:
+    raise ValueError(f"partners must hold one list of model indices per model "
+                     f"({num_models}), got {len(partners)}")
+  checked = []
+  for i, group in enumerate(partners):
+    group = [int(j) for j in group]
+    if not group:
+      raise ValueError(f"model {i} has no partners; each model needs at least "
+                       "one other model to be compared with")
+    bad = [j for j in group if j == i or not 0 <= j < num_models]
+    if bad:
+      raise ValueError(f"partners of model {i} contain invalid indices {bad} "
+                       f"(must be other models in [0, {num_models}))")
+    if len(set(group)) != len(group):
+      raise ValueError(f"partners of model {i} contain duplicates: {group}")
+    checked.append(group)
+  return checked
+
+
+def _default_n_jobs(num_pairs: int) -> int:
+  return max(1, min(num_pairs, os.cpu_count() or 1))
+
+
+def udr_from_representations(
+    representations: Sequence[np.ndarray],
+    kls: Sequence[np.ndarray],
+    correlation: str = "lasso",
+    filter_low_kl: bool = True,
+    kl_filter_threshold: float = 0.01,
+    alpha: Union[float, str] = 0.1,
+    random_state: Optional[int] = 0,
+    aggregation: str = "relative_strength",
+    partners: Optional[Sequence[Sequence[int]]] = None,
+    n_jobs: Optional[int] = None) -> Dict[str, np.ndarray]:
+  """Unsupervised Disentanglement Ranking of M models (paper 001, Sec. 3).
+
+  Args:
+    representations: M arrays [N, d] of latent means of the SAME N images.
+    kls: M arrays [d], per-latent KL(q(z_a|x) || p(z_a)) averaged over images.
+    correlation: "lasso" (UDR_L, default) or "spearman" (UDR_S).
+    filter_low_kl: keep only informative rows (of i) and columns (of j) of R
+      before scoring (Eq. 3).
+    kl_filter_threshold: a latent is informative if its KL exceeds this. It is
+      used both to zero uninformative latents before the regression and to
+      filter R. (dlib hard-coded 0.01 for the zeroing and ignored its
+      parameter there; fixed here.)
+    alpha: lasso penalty (dlib: 0.1) or "cv" for MultiTaskLassoCV.
+    random_state: seed handed to the sklearn estimators.
+    aggregation: "relative_strength" (dlib, default) or "paper" (Eq. 2,
+      normalised by d_a + d_b); identical when d_a == d_b.
+    partners: optional list, per model i, of the models j it is compared with;
+      default all j != i. Only the pairs needed are computed.
+    n_jobs: threads for the independent pair fits (default: #CPUs).
+
+  Returns:
+    dict with ``model_scores`` (M,) — median over partners j of
+    ``pairwise_scores[j, i]`` (the column of i, dlib's convention);
+    ``pairwise_scores`` (M, M), [i, j] the score of R with rows from i and
+    columns from j (NaN where not computed, including the diagonal);
+    ``similarity_matrices`` (M, M, d, d) unfiltered R (zeros where not
+    computed); ``informative`` (M, d) bool masks; ``num_informative`` (M,);
+    ``partners`` (list of lists).
+  """
+  if correlation not in CORRELATIONS:
+    raise ValueError(f"Unknown correlation {correlation!r}; use one of "
+                     f"{list(CORRELATIONS)}")
+  if aggregation not in AGGREGATIONS:
+    raise ValueError(f"Unknown aggregation {aggregation!r}; use one of "
+                     f"{list(AGGREGATIONS)}")
+  if isinstance(alpha, str) and alpha != "cv":
+    raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
+  if not isinstance(alpha, str) and not float(alpha) > 0:
+    raise ValueError(f"alpha must be > 0, got {alpha}")
+  num_models = len(representations)
+  if num_models < 2:
+    raise ValueError(f"UDR compares models: need at least 2, got {num_models}")
+  if len(kls) != num_models:
+    raise ValueError(f"got {num_models} representations but {len(kls)} KL "
+                     "vectors; pass one KL vector per model")
+  reps = [np.asarray(r, dtype=np.float64) for r in representations]
+  kls = [np.asarray(k, dtype=np.float64).reshape(-1) for k in kls]
+  shape = reps[0].shape
+  for m, (r, k) in enumerate(zip(reps, kls)):
+    if r.ndim != 2 or r.shape != shape:
+      raise ValueError(
+          f"representation {m} has shape {r.shape}, expected {shape}: all "
+          "models must encode the same N images into the same latent size")
+    if k.shape != (shape[1],):
+      raise ValueError(f"kls[{m}] has shape {k.shape}, expected ({shape[1]},)")
+    if not np.all(np.isfinite(r)):
+      raise ValueError(f"representation {m} contains NaN or inf")
+  if shape[0] < 2:
+    raise ValueError(f"need at least 2 data points, got {shape[0]}")
+  latent_dim = shape[1]
+
+  masks = np.stack([informative_latents(k, kl_filter_threshold) for k in kls])
+  scaled = [standardize_representation(r, m) for r, m in zip(reps, masks)]
+  if correlation == "spearman":
+    scaled = [rank_representation(z) for z in scaled]
+
+  if partners is None:
+    partners = [[j for j in range(num_models) if j != i]
+                for i in range(num_models)]
+  partners = _check_partners(partners, num_models)
+  # Model i's score uses the pairs (j, i): R with rows j, columns i.
+  pairs = sorted({(j, i) for i in range(num_models) for j in partners[i]})
+
+  def compute(pair):
+    i, j = pair
+    if correlation == "lasso":
+      matrix = lasso_similarity(scaled[i], scaled[j], alpha=alpha,
+                                random_state=random_state)
+    else:
+      matrix = spearman_similarity(scaled[i], scaled[j], ranked=True)
+    scored = matrix[masks[i]][:, masks[j]] if filter_low_kl else matrix
+    return matrix, pair_score(scored, aggregation)
+
+  n_jobs = _default_n_jobs(len(pairs)) if n_jobs is None else int(n_jobs)
+  if correlation == "lasso" and n_jobs > 1:
+    from joblib import Parallel, delayed
+    # Threads: coordinate descent runs in Cython without the GIL.
+    results = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(compute)(pair) for pair in pairs)
+  else:
+    results = [compute(pair) for pair in pairs]
+
+  similarity = np.zeros((num_models, num_models, latent_dim, latent_dim))
+  pairwise = np.full((num_models, num_models), np.nan)
+  for (i, j), (matrix, score) in zip(pairs, results):
+    similarity[i, j] = matrix
+    pairwise[i, j] = score
+  model_scores = np.array([np.median(pairwise[partners[i], i])
+                           for i in range(num_models)])
+  return {
+      "model_scores": model_scores,
+      "pairwise_scores": pairwise,
+      "similarity_matrices": similarity,
+      "informative": masks,
+      "num_informative": masks.sum(axis=1),
+      "partners": partners,
+  }

@@ -1,0 +1,125 @@
+"""Per-latent similarity matrices R between two representations (UDR step 3).
+
+Duan et al. 2020 (paper 001), Sec. 3 and appendix A.5: for an ordered pair of
+models (i, j), R[a, b] measures how strongly latent a of model i and latent b
+of model j encode the same thing. Rows are latents of i, columns latents of j.
+Both variants work on representations that were standardised per latent
+(``standardize_representation``) with uninformative latents zeroed, which is
+what makes the lasso weights comparable across latents (A.5: "the
+representations are normalised per-latent ... the weights roughly lie in
+[-1, 1]").
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Optional, Union
+
+import numpy as np
+
+CORRELATIONS = ("lasso", "spearman")
+
+
+def informative_latents(kl: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+  """Boolean mask of informative latents, I_KL(a) = KL_a > threshold (Eq. 3)."""
+  return np.asarray(kl, dtype=np.float64) > float(threshold)
+
+
+def standardize_representation(representation: np.ndarray,
+                               informative: Optional[np.ndarray] = None
+                               ) -> np.ndarray:
+  """Zero mean / unit variance per latent (sklearn ``StandardScaler``).
+
+  Latents outside ``informative`` are set to 0 so that they can neither
+  predict nor be predicted (dlib ``compute_udr_sklearn``). Constant latents
+  stay 0 (StandardScaler leaves a zero-variance column unscaled).
+  """
+  from sklearn.preprocessing import StandardScaler
+
+  z = StandardScaler().fit_transform(np.asarray(representation,
+                                                dtype=np.float64))
+  if informative is not None:
+    z = z * np.asarray(informative, dtype=np.float64)[None, :]
+  return z
+
+
+def lasso_similarity(z_i: np.ndarray, z_j: np.ndarray,
+                     alpha: Union[float, str] = 0.1,
+                     random_state: Optional[int] = 0) -> np.ndarray:
+  """R = |W|ᵀ of a lasso predicting all of z_j's latents from z_i (UDR_L).
+
+  ``alpha`` a float: ``sklearn.linear_model.Lasso(alpha)`` fitted on the
+  multi-output target, as in dlib (``lasso_correlation_matrix``; alpha=0.1).
+  ``alpha="cv"``: ``MultiTaskLassoCV`` (the multi-task objective with λ
+  chosen by cross-validation, as the paper's appendix A.5 describes).
+  Returns [d_i, d_j]: rows latents of i, columns latents of j.
+  """
+  from sklearn.linear_model import Lasso, MultiTaskLassoCV
+
+  z_i = np.asarray(z_i, dtype=np.float64)
+  z_j = np.asarray(z_j, dtype=np.float64)
+  if z_i.shape[0] != z_j.shape[0]:
+    raise ValueError(
+        f"lasso_similarity: the two representations must hold the same "
+        f"images (rows); got {z_i.shape[0]} and {z_j.shape[0]} rows")
+  if isinstance(alpha, str):
+    if alpha != "cv":
+      raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
+    if not np.any(z_i) or not np.any(z_j):
+      # Nothing to regress: CV over an alpha grid of an all-zero design fails.
+      return np.zeros((z_i.shape[1], z_j.shape[1]))
+    model = MultiTaskLassoCV(cv=5, max_iter=1000, tol=1e-4,
+                             random_state=random_state)
+  else:
+    model = Lasso(alpha=float(alpha), random_state=random_state)
+  with warnings.catch_warnings():
+    # Exactly-zero (uninformative) targets or designs are expected here.
+    warnings.simplefilter("ignore", category=UserWarning)
+    model.fit(z_i, z_j)
+  coef = np.atleast_2d(model.coef_)  # [d_j (targets), d_i (features)]
+  return np.abs(coef).T
+
+
+def rank_representation(z: np.ndarray) -> np.ndarray:
+  """Per-latent ranks (ties averaged), standardised, for Spearman's ρ.
+
+  Constant latents (e.g. zeroed uninformative ones) become NaN so that their
+  correlations are NaN and then 0, as in dlib.
+  """
+  from scipy.stats import rankdata
+
+  ranks = rankdata(np.asarray(z, dtype=np.float64), axis=0)
+  ranks -= ranks.mean(axis=0, keepdims=True)
+  std = ranks.std(axis=0, keepdims=True)
+  with np.errstate(divide="ignore", invalid="ignore"):
+    return np.where(std > 0, ranks / np.where(std > 0, std, 1.0), np.nan)
+
+
+def spearman_similarity(z_i: np.ndarray, z_j: np.ndarray,
+                        ranked: bool = False) -> np.ndarray:
+  """R[a, b] = |Spearman ρ(z_i[:, a], z_j[:, b])|, NaN -> 0 (UDR_S, A.5).
+
+  Vectorised: Pearson correlation of per-latent ranks. Pass ``ranked=True``
+  with outputs of :func:`rank_representation` to reuse ranks across pairs.
+  """
+  if not ranked:
+    z_i, z_j = rank_representation(z_i), rank_representation(z_j)
+  if z_i.shape[0] != z_j.shape[0]:
+    raise ValueError(
+        f"spearman_similarity: the two representations must hold the same "
+        f"images (rows); got {z_i.shape[0]} and {z_j.shape[0]} rows")
+  rho = (z_i.T @ z_j) / z_i.shape[0]
+  return np.nan_to_num(np.abs(rho), nan=0.0)
+
+
+def similarity_matrix(z_i: np.ndarray, z_j: np.ndarray,
+                      correlation: str = "lasso",
+                      alpha: Union[float, str] = 0.1,
+                      random_state: Optional[int] = 0) -> np.ndarray:
+  """Dispatches to :func:`lasso_similarity` or :func:`spearman_similarity`."""
+  if correlation == "lasso":
+    return lasso_similarity(z_i, z_j, alpha=alpha, random_state=random_state)
+  if correlation == "spearman":
+    return spearman_similarity(z_i, z_j)
+  raise ValueError(f"Unknown correlation {correlation!r}; use one of "
+                   f"{list(CORRELATIONS)}")
