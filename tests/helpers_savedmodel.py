@@ -4,7 +4,8 @@
 ``tfdis.export.load`` relies on (gaussian_encoder, mean_encoder,
 serving_default, decoder, reconstructions) and the metadata asset. The
 encoder is a linear projection of the centred image onto standardised
-principal components of the dataset, rotated by a random orthogonal matrix
+principal components of the dataset (within a low-frequency cosine basis),
+rotated by a random orthogonal matrix
 that depends only on the hyperparameters; each seed permutes and sign-flips
 its latents. So models of one hyperparameter setting are equal up to
 permutation and sign (lasso UDR ≈ 0.9 = 1 - alpha) while different settings
@@ -15,6 +16,7 @@ reconstruction, so reconstructions look like blurred sprites.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import zlib
@@ -25,21 +27,56 @@ import numpy as np
 from tfdis import io_utils
 
 
+def _cosine_basis(observation_shape, frequencies: int = 6) -> np.ndarray:
+  """Orthonormal low-frequency 2-D DCT-II images, [P, frequencies² * C]."""
+  height, width, channels = observation_shape
+
+  def dct(n):
+    k = np.arange(frequencies)[None, :]
+    x = np.arange(n)[:, None]
+    basis = np.cos(np.pi * (2 * x + 1) * k / (2 * n))
+    return basis / np.linalg.norm(basis, axis=0)
+
+  planes = np.einsum("hu,wv->hwuv", dct(height), dct(width)).reshape(
+      height, width, -1)
+  eye = np.eye(channels)
+  basis = np.einsum("hwk,cd->hwckd", planes, eye)  # channel-separate
+  return basis.reshape(height * width * channels, -1)
+
+
+@functools.lru_cache(maxsize=4)
+def _principal_components(dataset: str, observation_shape):
+  """(mean, components [k, P], scales [k]): PCA of 256 seeded dataset images
+  inside a low-frequency cosine basis (small matrices only: a full-image SVD
+  crawls when BLAS threads compete on a busy CPU)."""
+  from threadpoolctl import threadpool_limits
+  from tfdis.data import get_dataset
+  data = get_dataset(dataset)
+  if tuple(data.observation_shape) != tuple(observation_shape):
+    return None
+  images = data.sample_observations(256, np.random.RandomState(0))
+  flat = images.reshape(len(images), -1).astype(np.float64)
+  offset = flat.mean(axis=0)
+  with threadpool_limits(limits=1):
+    basis = _cosine_basis(tuple(observation_shape))
+    coefficients = (flat - offset) @ basis
+    _, singular, vt = np.linalg.svd(coefficients, full_matrices=False)
+    components = (basis @ vt.T).T
+  return offset, components, np.maximum(singular / np.sqrt(len(flat)), 1e-3)
+
+
 def _basis(dataset: Optional[str], observation_shape, num_active: int):
   """(offset [P], components [k, P] orthonormal, scales [k]) of the encoder."""
   pixels = int(np.prod(observation_shape))
-  if dataset:
-    from tfdis.data import get_dataset
-    data = get_dataset(dataset)
-    if tuple(data.observation_shape) == tuple(observation_shape):
-      images = data.sample_observations(512, np.random.RandomState(0))
-      flat = images.reshape(len(images), -1).astype(np.float64)
-      offset = flat.mean(axis=0)
-      _, singular, vt = np.linalg.svd(flat - offset, full_matrices=False)
-      scales = singular[:num_active] / np.sqrt(len(flat))
-      return offset, vt[:num_active], np.maximum(scales, 1e-3)
-  rs = np.random.RandomState(1234)
-  components = np.linalg.qr(rs.normal(size=(pixels, num_active)))[0].T
+  pca = _principal_components(dataset, tuple(observation_shape)) if dataset \
+      else None
+  if pca is not None and num_active <= len(pca[1]):
+    offset, components, scales = pca
+    return offset, components[:num_active], scales[:num_active]
+  components = _cosine_basis(tuple(observation_shape)).T[:num_active]
+  if len(components) < num_active:
+    raise ValueError(f"num_active={num_active} exceeds the "
+                     f"{len(components)} basis images of this helper")
   return np.full(pixels, 0.5), components, np.full(num_active, 2.0)
 
 
@@ -54,7 +91,7 @@ def make_linear_saved_model(path: str,
 
   With a ``dataset`` whose images match ``observation_shape`` the basis is
   the dataset's top principal components (reconstructions look like blurred
-  sprites); otherwise a random orthonormal basis.
+  sprites); otherwise low-frequency cosine images.
   """
   import tensorflow as tf
 
@@ -71,7 +108,8 @@ def make_linear_saved_model(path: str,
                         "obs": observation_shape, "d": latent_dim},
                        sort_keys=True)
   base = np.random.RandomState(zlib.crc32(setting.encode()))
-  rotation = np.linalg.qr(base.normal(size=(num_active, num_active)))[0]
+  rotation = np.linalg.qr(base.normal(size=(num_active, num_active)))[0] \
+      if num_active else np.zeros((0, 0))
   enc = np.zeros((pixels, latent_dim))
   enc[:, :num_active] = (components.T / scales) @ rotation
   dec = np.zeros((latent_dim, pixels))

@@ -34,8 +34,9 @@ def _write_model(model_dir, family, hp_name, hp, seed, mig, with_visuals):
                                          "decoder": "deconv"}})
   os.makedirs(os.path.join(model_dir, "checkpoints"), exist_ok=True)
   write_json(os.path.join(model_dir, "results", "train.json"), {
-      "steps": 100, "wall_time_s": 1.5, "elbo": -100.0 - hp,
-      "reconstruction_loss": 90.0, "versions": {"tensorflow": "x"}})
+      "steps": 100, "train_seconds": 1.5, "hyperparameters": {hp_name: hp},
+      "final_losses": {"elbo": -100.0 - hp, "reconstruction_loss": 90.0},
+      "versions": {"tensorflow": "x"}, "notes": {}})
   write_json(os.path.join(model_dir, "metrics", "mean", "mig.json"),
              _metric_json({"discrete_mig": mig}, num_train=100, num_bins=20))
   write_json(os.path.join(model_dir, "metrics", "mean", "dci.json"),
@@ -109,7 +110,8 @@ def test_aggregate_writes_table_plots_and_report(tmp_path):
   assert row["mig.discrete_mig"] == pytest.approx(0.25)
   assert row["mig[sampled].discrete_mig"] == pytest.approx(0.125)
   assert row["dci.disentanglement"] == pytest.approx(0.75)
-  assert row["train.elbo"] == pytest.approx(-108.0)
+  assert row["train.final_losses.elbo"] == pytest.approx(-108.0)
+  assert "train.hyperparameters.beta" not in frame.columns
   assert "train.versions.tensorflow" not in frame.columns
   assert "mig.parameters.num_train" not in frame.columns
   assert row["udr"] == pytest.approx(0.55)

@@ -199,3 +199,27 @@ def test_bad_input_errors():
     red.reduce_labels(np.array([[0.0], [np.nan], [1.0]]))
   with pytest.raises(ValueError, match="active latent"):
     red.reduce_labels(np.zeros((10, 0)))
+
+
+def test_edges_only_for_few_peaks_with_several_latents(rng):
+  # Latent 0: 5 plateaus (4 peaks > 3): no edges, 3 inner intervals.
+  # Latent 1: 3 plateaus (2 peaks): edges count, 3 intervals.
+  a, a_ids = _clusters(rng, [0, 1, 2, 3, 4], [1200] * 5, [0.01] * 5)
+  b_ids = rng.randint(0, 3, size=len(a))
+  b = b_ids + rng.normal(0, 0.01, len(a))
+  r = red.reduce_labels(np.stack([a, b], 1))
+  lat_a, lat_b = r.latents
+  assert len(lat_a.peaks) == 4 and not lat_a.edges_added
+  assert len(lat_a.intervals) == 3
+  assert len(lat_b.peaks) == 2 and lat_b.edges_added
+  assert len(lat_b.intervals) == 3
+  # Only inner plateaus of latent 0 appear in the intersections.
+  seen = {int(a_ids[c.indices[0]]) for c in r.candidates}
+  assert seen == {1, 2, 3}
+  for c in r.candidates:
+    assert len(np.unique(a_ids[c.indices])) == 1
+    assert len(np.unique(b_ids[c.indices])) == 1
+  assert len(r.candidates) == 9
+  # A single latent with 4 peaks never gets edges either.
+  single = red.reduce_labels(a)
+  assert len(single.candidates) == 3 and not single.latents[0].edges_added

@@ -8,6 +8,7 @@ official benchmarks load their TFDS builds into memory.
 from tfdis.data.ground_truth import (GroundTruthData, InMemoryGroundTruthData,
                                      as_random_state)
 from tfdis.data.procedural_dsprites import ProceduralDSprites
+from tfdis.data.procedural_shapes3d import ProceduralShapes3D
 from tfdis.data.identity import IdentityData
 from tfdis.registry import DATASETS
 
@@ -15,6 +16,12 @@ DATASETS.register("procedural_dsprites",
                   lambda config="full", **kw: ProceduralDSprites(config, **kw))
 DATASETS.register("procedural_dsprites_small",
                   lambda **kw: ProceduralDSprites("small", **kw))
+DATASETS.register("procedural_shapes3d",
+                  lambda config="full", **kw: ProceduralShapes3D(config, **kw))
+DATASETS.register("procedural_shapes3d_small",
+                  lambda **kw: ProceduralShapes3D("small", **kw))
+# The official benchmarks (TFDS builds of the files in tfds_builders/).
+# from tfdis.data import official as _official  # noqa: E402,F401  (registers)
 DATASETS.register("identity", IdentityData)  # metric known-answer tests
 
 
@@ -28,4 +35,5 @@ def dataset_names() -> list:
 
 
 __all__ = ["GroundTruthData", "InMemoryGroundTruthData", "ProceduralDSprites",
-           "as_random_state", "get_dataset", "dataset_names"]
+           "ProceduralShapes3D", "as_random_state", "get_dataset",
+           "dataset_names"]

@@ -48,7 +48,8 @@ def beta_vae_from_features(features_train, labels_train, features_eval,
     model = utils.ConstantClassifier(y_train[0])
   else:
     model = LogisticRegression(random_state=random_state)
-    model.fit(x_train, y_train)
+    with utils.quiet_sklearn():
+      model.fit(x_train, y_train)
   return {
       "train_accuracy": float(np.mean(model.predict(x_train) == y_train)),
       "eval_accuracy": float(np.mean(model.predict(x_eval) == y_eval)),

@@ -19,7 +19,8 @@ DEFAULTS = dict(num_train=(10, 100, 1000, 10000), num_test=5000,
                 predictors=("logistic_regression", "boosted_trees"))
 
 PREDICTORS = {
-    "logistic_regression": "LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5))",
+    "logistic_regression": ("LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5), "
+                            "scoring='accuracy')"),
     "boosted_trees": "GradientBoostingClassifier()",
 }
 
@@ -29,7 +30,9 @@ def make_predictor(name: str, seed: Optional[int] = None):
   if name == "logistic_regression":
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import KFold
-    return LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5))
+    # scoring pinned to accuracy (dlib's; sklearn 1.11 changes the default).
+    return LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5),
+                                scoring="accuracy")
   if name == "boosted_trees":
     from sklearn.ensemble import GradientBoostingClassifier
     return GradientBoostingClassifier(random_state=seed)
@@ -47,7 +50,8 @@ def fit_predictor(name: str, x, y, seed: Optional[int] = None):
   if len(np.unique(y)) < 2:
     return utils.ConstantClassifier(y[0])
   model = make_predictor(name, seed)
-  model.fit(x, y)
+  with utils.quiet_sklearn():
+    model.fit(x, y)
   return model
 
 
@@ -146,7 +150,8 @@ def compute_downstream_task(ground_truth_data, representation_fn,
         scores[f"{name}:{n}:{key}"] = value
   return utils.make_result(
       scores, dict(num_train=sizes, num_test=num_test,
-                   predictors={p: PREDICTORS[p] for p in predictors}),
+                   predictors=list(predictors),
+                   predictor_models={p: PREDICTORS[p] for p in predictors}),
       ["both dlib predictors in one metric; keys are prefixed with the "
        "predictor name", "boosted trees are seeded from random_state"],
       random_state)

@@ -60,7 +60,8 @@ def _explicitness_factor(x_train, y_train, x_test, y_test
                          ) -> Tuple[float, float]:
   if len(np.unique(y_train)) < 2:
     return float("nan"), float("nan")  # undefined; dropped from the mean
-  model = LogisticRegression().fit(x_train, y_train)
+  with utils.quiet_sklearn():
+    model = LogisticRegression().fit(x_train, y_train)
   return (_macro_auc(y_train, model.predict_proba(x_train), model.classes_),
           _macro_auc(y_test, model.predict_proba(x_test), model.classes_))
 

@@ -26,7 +26,8 @@ def _svc_accuracy(x_train, y_train, x_test, y_test) -> float:
     model = utils.ConstantClassifier(y_train[0])
   else:
     model = LinearSVC(C=0.01, class_weight="balanced")
-    model.fit(x_train[:, None], y_train)
+    with utils.quiet_sklearn():
+      model.fit(x_train[:, None], y_train)
   return float(np.mean(model.predict(x_test[:, None]) == y_test))
 
 

@@ -11,8 +11,10 @@ images (>= 256, so SavedModel encoders run full batches instead of dlib's 16).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as _md
 import os
+import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -191,6 +193,22 @@ def parallel_map(fn: Callable, args_list: Sequence[tuple],
   import joblib
   return joblib.Parallel(n_jobs=workers)(
       joblib.delayed(fn)(*args) for args in args_list)
+
+
+@contextlib.contextmanager
+def quiet_sklearn():
+  """Silences scikit-learn's convergence and API-transition warnings in fits.
+
+  The published metrics fix the predictors (e.g. ``LogisticRegression()`` with
+  its default 100 iterations); lbfgs often stops at that limit on separable
+  codes and would print one multi-line warning per fit.
+  """
+  from sklearn.exceptions import ConvergenceWarning
+
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.simplefilter("ignore", FutureWarning)
+    yield
 
 
 class ConstantClassifier:

@@ -236,10 +236,18 @@ def _add_udr(frame: pd.DataFrame, root: str, model_dirs: List[str]) -> None:
   by_id: Dict[str, List[int]] = {}
   for i, d in enumerate(model_dirs):
     by_id.setdefault(os.path.basename(os.path.normpath(d)), []).append(i)
-  udr_files = sorted(glob.glob(os.path.join(root, "**", "udr.json"),
-                               recursive=True))
-  for path in udr_files:
-    udr = _read_json_or_none(path)
+  udr_files = glob.glob(os.path.join(root, "**", "udr.json"), recursive=True)
+  loaded = [(path, _read_json_or_none(path)) for path in udr_files]
+
+  def primary_first(item):
+    # The paper's main variant (UDR_L, hyper mode) fills the ``udr`` column
+    # when a model was scored several ways; the others get ``udr[<run>]``.
+    settings = (item[1] or {}).get("settings", {}) if isinstance(
+        item[1], dict) else {}
+    return (settings.get("mode", "hyper") != "hyper",
+            settings.get("correlation", "lasso") != "lasso", item[0])
+
+  for path, udr in sorted(loaded, key=primary_first):
     udr_dir = os.path.dirname(path)
     run = os.path.relpath(udr_dir, root)
     matched = 0

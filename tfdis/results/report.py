@@ -19,6 +19,11 @@ import pandas as pd
 from tfdis.io_utils import write_text
 from tfdis.results import columns as C
 
+# train.json keeps the final loss terms under final_losses (tfdis.training).
+ELBO_COLUMNS = ("train.final_losses.elbo", "train.elbo")
+RECONSTRUCTION_COLUMNS = ("train.final_losses.reconstruction_loss",
+                          "train.reconstruction_loss")
+
 _CSS = """
 body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif;
        margin: 2em auto; max-width: 1400px; color: #222; }
@@ -63,7 +68,7 @@ def _figure(path: str, caption: str) -> str:
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
   """Median of each score per (dataset, family, hyperparameters), with counts."""
   scores = C.udr_columns(frame) + C.headline_columns(frame)
-  extra = [c for c in ("train.elbo", "train.reconstruction_loss") if c in frame]
+  extra = [c for c in ELBO_COLUMNS + RECONSTRUCTION_COLUMNS if c in frame][:2]
   keys = [c for c in ("dataset", "model", "hyperparameters") if c in frame]
   if not keys or not len(frame):
     return pd.DataFrame()
@@ -81,7 +86,7 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
 def model_table(frame: pd.DataFrame) -> pd.DataFrame:
   """Per-model rows with the identifying and headline columns, best UDR first."""
   scores = C.udr_columns(frame) + C.headline_columns(frame)
-  extra = [c for c in ("udr.num_informative_latents", "train.elbo", "steps")
+  extra = [c for c in ("udr.num_informative",) + ELBO_COLUMNS + ("steps",)
            if c in frame]
   keep = [c for c in ("model_id", "dataset", "model", "hyperparameters",
                       "seed") if c in frame] + scores + extra
@@ -96,9 +101,12 @@ def _visuals(root: str, model_dir: str) -> Tuple[Optional[str], Optional[str]]:
   """(traversal GIF, reconstructions PNG) of a model, if visualised."""
   base = os.path.join(root, model_dir, "visualizations")
   gifs = sorted(glob.glob(os.path.join(base, "animated_traversals", "*.gif")))
-  # Prefer a GIF that shows all latents at once; otherwise the first latent's.
-  preferred = [g for g in gifs if "all" in os.path.basename(g)
-               or "minimal" in os.path.basename(g)]
+  # tfdis.visualize writes <cycle>_<base>.gif with all latents side by side
+  # (or <cycle>_<base>_z<latent>.gif per latent): prefer the Gaussian-quantile
+  # cycle of the first base image showing all latents.
+  preferred = [g for g in gifs
+               if os.path.basename(g).startswith("std_gaussian_cycle")
+               and "_z" not in os.path.basename(g)]
   gif = (preferred or gifs or [None])[0]
   recon = os.path.join(base, "reconstructions.png")
   return gif, (recon if os.path.isfile(recon) else None)

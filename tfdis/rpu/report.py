@@ -67,7 +67,7 @@ def plot_reduction(directory: str, path: str, chosen: Sequence[Sequence[int]],
   with np.load(npz) as f:
     arrays = {k: f[k] for k in f.files}
   k = int(arrays["num_latents"])
-  fig, axes = plt.subplots(1, k, figsize=(5 * k, 3.4), squeeze=False)
+  fig, axes = plt.subplots(1, k, figsize=(6 * k, 3.6), squeeze=False)
   for j in range(k):
     ax = axes[0, j]
     codes = arrays[f"latent_{j}_sorted_codes"]
@@ -110,6 +110,7 @@ def plot_reduction(directory: str, path: str, chosen: Sequence[Sequence[int]],
       ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7,
                 loc="upper left")
   fig.suptitle(title)
+  fig.tight_layout()
   io_utils.save_figure(path, fig)
   plt.close(fig)
   return path
@@ -178,6 +179,7 @@ def plot_subset_sizes(records: Sequence[Dict], path: str) -> str:
   if root and len({r["leaf"] for r in records}) == 1:
     ax.plot([0], [root[0]["size"]], "o", label="root")
   ax.set_yscale("log")
+  ax.xaxis.get_major_locator().set_params(integer=True)
   ax.set_xlabel("metaEpoch (0 = root on all of D)")
   ax.set_ylabel("|d|")
   ax.legend(fontsize=7)

@@ -6,7 +6,7 @@ Each step is idempotent and skipped when its artifact exists:
 |-----------|-----------------------------------------------------|-----------------------|
 | train     | ``results/train.json`` with ``steps`` ≥ target       | else resumes from checkpoints/ |
 | export    | ``saved_model/saved_model.pb``                      | else exported from the checkpoint |
-| evaluate  | ``metrics/<representation>/<metric>.json``          | only missing metrics run |
+| evaluate  | ``metrics/<representation>/<metric>.json`` (same request) | only missing/changed metrics run |
 | visualise | ``visualizations/visualize.json`` (written last)    | else redone           |
 | (model)   | ``results/study.json`` (this module's marker)       | model skipped without loading TF |
 | UDR       | ``udr.json`` over the same model set and settings   | else recomputed       |
@@ -153,15 +153,17 @@ def _run_model(job: Dict[str, Any], spec: Dict[str, Any], overwrite: bool
 
   start = time.monotonic()
   representation = spec["representation"]
-  missing = [m for m in spec["metrics"] if overwrite or not os.path.isfile(
-      metric_path(model_dir, representation, m))]
-  if missing:
+  metrics = list(spec["metrics"])
+  if metrics:
+    # tfdis.evaluate itself skips a metric whose JSON holds the same request
+    # (parameters, seed, model fingerprint), so only missing or changed
+    # metrics are computed.
     from tfdis.evaluate import evaluate_model_dirs
 
-    evaluate_model_dirs([model_dir], missing, representation=representation,
+    evaluate_model_dirs([model_dir], metrics, representation=representation,
                         dataset="auto", overwrite=overwrite,
                         metric_params={m: dict(spec["metric_params"].get(m, {}))
-                                       for m in missing})
+                                       for m in metrics})
     ran.append("evaluate")
   timings["evaluate"] = time.monotonic() - start
 

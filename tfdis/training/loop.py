@@ -107,6 +107,20 @@ def restore_for_export(model_dir: str) -> Tuple[Any, Dict[str, Any]]:
   return model, _metadata(model, config, data)
 
 
+def _weights_finite(model) -> bool:
+  return all(bool(tf.reduce_all(tf.math.is_finite(v)).numpy())
+             for v in model.trainable_variables)
+
+
+def _non_finite(model_dir, manager, step, terms) -> NonFiniteLossError:
+  """Records the failure (results/train_failed.json) and builds the error."""
+  io_utils.write_json(os.path.join(model_dir, "results", "train_failed.json"),
+                      {"status": "non_finite_loss", "step": step,
+                       "terms": terms,
+                       "last_checkpoint": manager.latest_checkpoint})
+  return NonFiniteLossError(step, manager.latest_checkpoint, terms, model_dir)
+
+
 def _step_function(model, strategy, xla: bool):
   replica_step = tf.function(model.train_step, jit_compile=bool(xla))
 
@@ -200,14 +214,7 @@ def train(config: TrainConfig) -> Dict[str, Any]:
       window_steps += 1
       loss = float(terms["loss"].numpy())
       if not math.isfinite(loss):
-        bad = _scalars(_to_numpy(terms))
-        io_utils.write_json(os.path.join(model_dir, "results",
-                                         "train_failed.json"),
-                            {"status": "non_finite_loss", "step": step,
-                             "terms": bad,
-                             "last_checkpoint": manager.latest_checkpoint})
-        raise NonFiniteLossError(step, manager.latest_checkpoint, bad,
-                                 model_dir)
+        raise _non_finite(model_dir, manager, step, _scalars(_to_numpy(terms)))
       is_last = step == config.steps
       want_scalars = step % config.summary_every == 0 or is_last
       want_log = step % config.log_every == 0 or is_last
@@ -234,6 +241,11 @@ def train(config: TrainConfig) -> Dict[str, Any]:
       if step % config.image_summary_every == 0 or is_last:
         summaries.write_images(writer, model, image_batch, step)
       if step % config.checkpoint_every == 0 or is_last:
+        # The loss of this step was computed before its update: check the
+        # updated weights too, so a checkpoint never holds NaN/Inf weights.
+        if not _weights_finite(model):
+          raise _non_finite(model_dir, manager, step,
+                            {"weights": "non-finite after the update"})
         manager.save(checkpoint_number=step)
     writer.flush()
     train_seconds = time.time() - train_start

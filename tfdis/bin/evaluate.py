@@ -1,0 +1,147 @@
+"""tfdis_evaluate: score SavedModels with disentanglement metrics.
+
+  tfdis_evaluate --model_dirs='runs/x/*' --metrics=all
+  tfdis_evaluate --model_dirs=runs/x/0,runs/x/1 --metrics=mig,dci \
+      --representation=sampled --metric_params='{"dci": {"num_train": 1000}}'
+
+Writes <model_dir>/metrics/<representation>/<metric>.json (scores, parameters,
+library versions) and skips metrics already scored with the same parameters
+unless --overwrite (see tfdis.evaluate.evaluate_model_dirs).
+"""
+
+from __future__ import annotations
+
+import json
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_list("model_dirs", None,
+                  "Comma-separated model directories (holding saved_model/) "
+                  "or SavedModel directories; each item may be a glob, e.g. "
+                  "'runs/x/*'.")
+flags.DEFINE_list("metrics", ["all"],
+                  "Metrics to compute (comma list) or 'all'. Known: beta_vae, "
+                  "factor_vae, mig, dci, sap_score, modularity_explicitness, "
+                  "irs, unsupervised, downstream_task, fairness.")
+flags.DEFINE_enum("representation", "mean", ["mean", "sampled"],
+                  "Score the encoder mean or a sample from its Gaussian.")
+flags.DEFINE_string("dataset", "auto",
+                    "'auto' (dataset.name + dataset.options from the "
+                    "SavedModel metadata) or a registered dataset name.")
+flags.DEFINE_string("dataset_options", None,
+                    "JSON options of an explicit --dataset, e.g. "
+                    "'{\"factor_sizes\": [4, 4, 4]}'.")
+flags.DEFINE_bool("overwrite", False,
+                  "Recompute metrics already scored with the same parameters.")
+flags.DEFINE_string("metric_params", None,
+                    "JSON overrides of metric parameters, per metric "
+                    "('{\"dci\": {\"num_train\": 1000}}') or shared by every "
+                    "metric that takes them ('{\"num_train\": 500}').")
+flags.DEFINE_integer("seed", 0, "Seed of every metric's sampling.")
+
+flags.mark_flags_as_required(["model_dirs"])
+
+
+def _json_object(value, flag: str):
+  if value is None:
+    return {}
+  try:
+    obj = json.loads(value)
+  except json.JSONDecodeError as e:
+    raise flags.ValidationError(f"--{flag} is not valid JSON ({e}): {value!r}")
+  if not isinstance(obj, dict):
+    raise flags.ValidationError(f"--{flag} must be a JSON object, got "
+                                f"{value!r}")
+  return obj
+
+
+def _validate_metrics(value) -> bool:
+  from tfdis.evaluate import resolve_metrics
+  from tfdis.registry import UnknownNameError
+
+  try:
+    resolve_metrics(list(value or []))
+  except (UnknownNameError, ValueError) as e:
+    raise flags.ValidationError(f"--metrics: {e}")
+  return True
+
+
+def _validate_model_dirs(value) -> bool:
+  if value is None:
+    return True  # mark_flags_as_required reports it
+  from tfdis.evaluate import expand_model_dirs
+  from tfdis.export.load import NotASavedModelError, saved_model_dir
+
+  try:
+    for model_dir in expand_model_dirs(list(value)):
+      saved_model_dir(model_dir)  # cheap: no TensorFlow import
+  except (NotASavedModelError, ValueError) as e:
+    raise flags.ValidationError(f"--model_dirs: {e}")
+  return True
+
+
+def _validate_dataset(value) -> bool:
+  if value == "auto":
+    return True
+  from tfdis.data import DATASETS
+
+  try:
+    DATASETS.get(value)
+  except KeyError as e:
+    raise flags.ValidationError(f"--dataset: {e} (or use 'auto')")
+  return True
+
+
+def _validate_metric_params(flag_values) -> bool:
+  from tfdis.evaluate import resolve_metric_params, resolve_metrics
+
+  params = _json_object(flag_values["metric_params"], "metric_params")
+  try:
+    resolve_metric_params(resolve_metrics(list(flag_values["metrics"])),
+                          params)
+  except ValueError as e:
+    raise flags.ValidationError(f"--metric_params: {e}")
+  return True
+
+
+flags.register_validator("metrics", _validate_metrics)
+flags.register_validator("model_dirs", _validate_model_dirs)
+flags.register_validator("dataset", _validate_dataset)
+flags.register_validator(
+    "dataset_options",
+    lambda v: _json_object(v, "dataset_options") is not None)
+flags.register_multi_flags_validator(["metric_params", "metrics"],
+                                     _validate_metric_params)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from tfdis.evaluate import evaluate_model_dirs
+  from tfdis.export.load import NotASavedModelError
+
+  try:
+    frame = evaluate_model_dirs(
+        FLAGS.model_dirs, FLAGS.metrics, representation=FLAGS.representation,
+        dataset=FLAGS.dataset, overwrite=FLAGS.overwrite,
+        metric_params=_json_object(FLAGS.metric_params, "metric_params"),
+        seed=FLAGS.seed,
+        dataset_options=_json_object(FLAGS.dataset_options,
+                                     "dataset_options"))
+  except NotASavedModelError as e:
+    # A directory that is no tfdis SavedModel: say so without a traceback.
+    raise app.UsageError(str(e))
+  score_columns = [c for c in frame.columns if "." in c
+                   and not c.endswith(".elapsed_s") and ":" not in c]
+  logging.info("scores:\n%s", frame[["model_dir"] + score_columns]
+               .to_string(index=False))
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,249 @@
+"""Ground-truth data from a TFDS build (the builders in ``tfds_builders/``).
+
+``load_tfds_ground_truth`` prepares the build if needed (from the official
+files in the manual directory; a missing file fails before TFDS runs, naming
+the file, where to get it and the directory to put it in), reads the whole
+``train`` split in one batched pass into memory and returns a
+``TFDSGroundTruthData``: the images placed in row-major factor order (computed
+from the ``label_<factor>`` features, so the on-disk order does not matter) and
+the factor names/sizes/values from the builder's features and metadata.
+
+A build may cover a sub-grid (e.g. a dummy file with a few values per
+factor): the factor sizes are the numbers of distinct labels present, and the
+build must hold every combination of them exactly once.
+
+Nuisance factors (smallNORB's ``instance``, listed in the builder metadata as
+``nuisance_factors``) are part of the stored grid but not of ``factor_names``;
+``images_from_factors`` draws them uniformly (dlib's ``SplitDiscreteStateSpace``
+behaviour).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Optional, Sequence
+
+from absl import logging
+import numpy as np
+
+from tfdis.data.ground_truth import GroundTruthData, RandomState, randint
+
+
+class DatasetFilesMissingError(FileNotFoundError):
+  """The official files of a benchmark are not where they should be."""
+
+
+class TFDSGroundTruthData(GroundTruthData):
+  """An in-memory factor grid with optional nuisance factors.
+
+  Args:
+    name: dataset name.
+    images: uint8 [N, H, W, C] in row-major order over ``grid_names``.
+    grid_names, grid_sizes: all stored factors (observed and nuisance).
+    factor_names: the observed factors (a subsequence of ``grid_names``).
+    factor_values: one value array per observed factor.
+    extra_info: recorded by ``info()``.
+  """
+
+  def __init__(self, name: str, images: np.ndarray,
+               grid_names: Sequence[str], grid_sizes: Sequence[int],
+               factor_names: Optional[Sequence[str]] = None,
+               factor_values: Optional[Sequence[np.ndarray]] = None,
+               extra_info: Optional[dict] = None):
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+      raise ValueError(f"{name}: images must be uint8 [N, H, W, C], got "
+                       f"{images.dtype} {images.shape}")
+    self.name = name
+    self.grid_names = tuple(grid_names)
+    self.grid_sizes = tuple(int(s) for s in grid_sizes)
+    factor_names = self.grid_names if factor_names is None else tuple(
+        factor_names)
+    unknown = set(factor_names) - set(self.grid_names)
+    if unknown:
+      raise ValueError(f"{name}: factors {sorted(unknown)} not in the grid "
+                       f"{self.grid_names}")
+    self._observed = np.array([self.grid_names.index(n) for n in factor_names])
+    self._nuisance = np.array([i for i, n in enumerate(self.grid_names)
+                               if n not in factor_names], dtype=np.int64)
+    self.factor_names = tuple(factor_names)
+    self.factor_sizes = tuple(self.grid_sizes[i] for i in self._observed)
+    self.factor_values = (None if factor_values is None else
+                          tuple(np.asarray(v) for v in factor_values))
+    self.observation_shape = tuple(int(s) for s in images.shape[1:])
+    if len(images) != int(np.prod(self.grid_sizes, dtype=np.int64)):
+      raise ValueError(f"{name}: {len(images)} images but the grid "
+                       f"{dict(zip(self.grid_names, self.grid_sizes))} has "
+                       f"{int(np.prod(self.grid_sizes))} rows")
+    sizes = np.asarray(self.grid_sizes, dtype=np.int64)
+    self._grid_strides = np.concatenate(
+        [np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
+    self.images = images
+    self.extra_info = dict(extra_info or {})
+
+  @property
+  def nuisance_names(self) -> tuple:
+    return tuple(self.grid_names[i] for i in self._nuisance)
+
+  def images_from_factors(self, factors, random_state: RandomState):
+    factors = np.asarray(factors, dtype=np.int64)
+    full = np.zeros((len(factors), len(self.grid_sizes)), dtype=np.int64)
+    full[:, self._observed] = factors
+    for i in self._nuisance:  # uniform over the nuisance values
+      full[:, i] = randint(random_state, self.grid_sizes[i], len(factors))
+    return self.images[full @ self._grid_strides]
+
+  def images_from_indices(self, index, random_state=None):
+    if not len(self._nuisance):
+      return self.images[np.asarray(index, dtype=np.int64)]
+    return super().images_from_indices(index, random_state)
+
+  def info(self) -> dict:
+    info = super().info()
+    if len(self._nuisance):
+      info["nuisance_factors"] = {n: self.grid_sizes[i] for n, i in zip(
+          self.nuisance_names, self._nuisance)}
+    info.update(self.extra_info)
+    return info
+
+
+def builder_class(module: str):
+  """The ``Builder`` class of a ``tfds_builders`` module (imported once)."""
+  return importlib.import_module(module).Builder
+
+
+def default_manual_dir(builder) -> str:
+  """TFDS's default manual directory for ``builder``."""
+  return os.path.join(os.fspath(builder.data_dir_root), "downloads", "manual")
+
+
+def prepare_builder(module: str, config: Optional[str] = None,
+                    data_dir: Optional[str] = None,
+                    manual_dir: Optional[str] = None):
+  """Instantiates the builder and builds it from the manual dir if needed."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from tfds_builders import _common  # pylint: disable=g-import-not-at-top
+  cls = builder_class(module)
+  builder = cls(config=config, data_dir=data_dir)
+  if builder.is_prepared():
+    return builder
+  manual_dir = manual_dir or default_manual_dir(builder)
+  files = getattr(cls, "MANUAL_FILES", None)
+  if files is not None:
+    try:
+      _common.check_manual_files(builder.name, manual_dir, files(
+          builder.builder_config) if callable(files) else files)
+    except _common.ManualFileMissingError as e:
+      raise DatasetFilesMissingError(
+          f"{e}\n(TFDS data dir: {builder.data_dir_root}; the dataset is "
+          f"built there on first use.)") from None
+  logging.info("Building %s into %s (first use) from %s", builder.name,
+               builder.data_dir, manual_dir)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=manual_dir))
+  return builder
+
+
+def read_split(builder, batch_size: int = 4096, split: str = "train") -> dict:
+  """All examples of ``split`` as numpy arrays (one batched pass, in order)."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  num = builder.info.splits[split].num_examples
+  ds = builder.as_dataset(split=split, batch_size=batch_size,
+                          shuffle_files=False)
+  out, start = {}, 0
+  for batch in tfds.as_numpy(ds):
+    n = len(batch["image"])
+    for key, value in batch.items():
+      if key not in out:
+        out[key] = np.empty((num,) + value.shape[1:], value.dtype)
+      out[key][start:start + n] = value
+    start += n
+  if start != num:
+    raise ValueError(f"{builder.name}: read {start} of {num} examples")
+  return out
+
+
+def grid_from_examples(name: str, examples: dict, grid_names: Sequence[str],
+                       num_classes: Sequence[int]):
+  """Dense factor indices, sizes, values and row order of a (sub-)grid.
+
+  Returns (images in row-major order, sizes, values per factor).
+  """
+  labels = np.stack([examples[f"label_{n}"] for n in grid_names],
+                    axis=1).astype(np.int64)
+  dense = np.empty_like(labels)
+  sizes, values = [], []
+  for k, factor in enumerate(grid_names):
+    present, first, inverse = np.unique(labels[:, k], return_index=True,
+                                        return_inverse=True)
+    dense[:, k] = inverse.reshape(-1)
+    sizes.append(len(present))
+    values.append(np.asarray(examples[f"value_{factor}"])[first])
+    if len(present) != num_classes[k]:
+      logging.warning("%s: factor %s has %d of its %d classes in this build; "
+                      "using the sub-grid", name, factor, len(present),
+                      num_classes[k])
+  total = int(np.prod(sizes, dtype=np.int64))
+  sizes_arr = np.asarray(sizes, dtype=np.int64)
+  strides = np.concatenate([np.cumprod(sizes_arr[::-1])[::-1][1:], [1]])
+  index = dense @ strides
+  counts = np.bincount(index, minlength=total)
+  if len(index) != total or (counts != 1).any():
+    raise ValueError(
+        f"{name}: the build is not a complete factor grid: {len(index)} rows "
+        f"for sizes {dict(zip(grid_names, sizes))} ({total} combinations, "
+        f"{int((counts == 0).sum())} missing, {int((counts > 1).sum())} "
+        f"repeated). Rebuild it from the complete official file.")
+  images = examples["image"]
+  if not (np.diff(index) > 0).all():  # put rows in row-major order
+    ordered = np.empty_like(images)
+    ordered[index] = images
+    images = ordered
+  return images, sizes, values
+
+
+def load_tfds_ground_truth(module: str, name: str,
+                           config: Optional[str] = None,
+                           data_dir: Optional[str] = None,
+                           manual_dir: Optional[str] = None,
+                           batch_size: int = 4096) -> TFDSGroundTruthData:
+  """Loads (building on first use) a ``tfds_builders`` dataset into memory."""
+  builder = prepare_builder(module, config, data_dir, manual_dir)
+  metadata = builder.info.metadata or {}
+  grid_names = list(metadata.get("factor_names", []))
+  nuisance = list(metadata.get("nuisance_factors", []))
+  if not grid_names:
+    raise ValueError(f"{builder.name} has no factor_names metadata: it is "
+                     f"not a ground-truth (labelled) dataset")
+  features = builder.info.features
+  num_classes = [features[f"label_{n}"].num_classes for n in grid_names]
+  examples = read_split(builder, batch_size)
+  images, sizes, values = grid_from_examples(name, examples, grid_names,
+                                             num_classes)
+  observed = [n for n in grid_names if n not in nuisance]
+  extra = {"tfds": {"builder": builder.name, "config": config,
+                    "version": str(builder.version),
+                    "data_dir": os.fspath(builder.data_dir)}}
+  for key in ("colour_shape_values", "release"):
+    if key in metadata:
+      extra[key] = metadata[key]
+  return TFDSGroundTruthData(
+      name, images, grid_names, sizes, factor_names=observed,
+      factor_values=[values[grid_names.index(n)] for n in observed],
+      extra_info=extra)
+
+
+def load_unlabelled_images(module: str, config: Optional[str] = None,
+                           data_dir: Optional[str] = None,
+                           manual_dir: Optional[str] = None,
+                           max_images: Optional[int] = None,
+                           batch_size: int = 4096) -> np.ndarray:
+  """uint8 [N, H, W, C] images of an unlabelled build (e.g. celeba)."""
+  builder = prepare_builder(module, config, data_dir, manual_dir)
+  if max_images is None:
+    return read_split(builder, batch_size)["image"]
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  ds = builder.as_dataset(split=f"train[:{int(max_images)}]",
+                          batch_size=batch_size, shuffle_files=False)
+  return np.concatenate([b["image"] for b in tfds.as_numpy(ds)], axis=0)

@@ -1,0 +1,342 @@
+"""Score exported SavedModels with the disentanglement metrics.
+
+``evaluate_model_dirs`` loads each model by its signatures alone
+(``tfdis.export.load.load_saved_model``: no tfdis model classes, so models
+exported elsewhere with the same signatures work), rebuilds its dataset from
+the SavedModel metadata (``dataset.name`` + ``dataset.options``) unless one is
+given, and writes one JSON per metric::
+
+  <model_dir>/metrics/<representation>/<metric>.json
+  {"metric": ..., "scores": {flat floats}, "parameters": {...},
+   "versions": {...}, "notes": [...], "request": {...}, "dataset": {...},
+   "representation": ..., "model_dir": ..., "elapsed_s": ..., "created": ...}
+
+``request`` holds what determines the numbers (the metric's effective
+parameters after defaults, seed, representation, dataset and a fingerprint of
+the SavedModel files); a metric whose JSON has the same ``request`` is skipped
+unless ``overwrite``. Files are written atomically (``tfdis.io_utils``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from absl import logging
+
+from tfdis import io_utils
+from tfdis.registry import METRICS
+
+REPRESENTATIONS = ("mean", "sampled")
+# Wrapper arguments that do not change the numbers (not part of ``request``).
+_RUNTIME_ARGS = ("ground_truth_data", "representation_fn", "random_state",
+                 "n_jobs", "encode_batch_size")
+
+
+def _ensure_metrics_registered() -> None:
+  import tfdis.metrics  # noqa: F401  (registers the compute_ wrappers)
+
+
+def resolve_metrics(metrics: Union[str, Sequence[str]]) -> List[str]:
+  """'all', a comma list or a sequence -> validated metric names."""
+  _ensure_metrics_registered()
+  if isinstance(metrics, str):
+    metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+  metrics = list(metrics)
+  if metrics == ["all"]:
+    return METRICS.names()
+  if not metrics:
+    raise ValueError("No metrics given; choose from: "
+                     + ", ".join(METRICS.names()) + " (or 'all').")
+  for name in metrics:
+    METRICS.validate(name)  # raises UnknownNameError listing the known ones
+  return list(dict.fromkeys(metrics))
+
+
+def metric_arguments(name: str) -> Dict[str, Any]:
+  """Tunable parameters of a metric wrapper and their defaults."""
+  fn = METRICS.get(name)
+  out = {}
+  for pname, p in inspect.signature(fn).parameters.items():
+    if pname in ("ground_truth_data", "representation_fn", "random_state"):
+      continue
+    out[pname] = p.default
+  return out
+
+
+def resolve_metric_params(metrics: Sequence[str],
+                          metric_params: Optional[Mapping[str, Any]]
+                          ) -> Dict[str, Dict[str, Any]]:
+  """Per-metric keyword overrides from ``metric_params``.
+
+  Keys that are metric names hold that metric's overrides
+  (``{"dci": {"num_train": 500}}``); any other key applies to every selected
+  metric that takes such a parameter (``{"num_train": 500}``). A parameter no
+  selected metric takes is an error that lists what each metric accepts.
+  """
+  _ensure_metrics_registered()
+  metric_params = dict(metric_params or {})
+  per_metric: Dict[str, Dict[str, Any]] = {m: {} for m in metrics}
+  known = set(METRICS.names())
+  shared = {k: v for k, v in metric_params.items() if k not in known}
+  for key, value in shared.items():
+    takers = [m for m in metrics if key in metric_arguments(m)]
+    if not takers:
+      accepted = "; ".join(f"{m}: {', '.join(metric_arguments(m))}"
+                           for m in metrics)
+      raise ValueError(f"metric parameter {key!r} is taken by none of the "
+                       f"selected metrics. Accepted parameters: {accepted}")
+    for m in takers:
+      per_metric[m][key] = value
+  for name, overrides in metric_params.items():
+    if name not in known:
+      continue
+    if name not in per_metric:
+      continue  # parameters of a metric that is not run are ignored
+    if not isinstance(overrides, Mapping):
+      raise ValueError(f"metric_params[{name!r}] must be a dict of parameter "
+                       f"overrides, got {overrides!r}")
+    accepted = metric_arguments(name)
+    bad = sorted(set(overrides) - set(accepted))
+    if bad:
+      raise ValueError(f"metric {name!r} has no parameter(s) {bad}; it "
+                       f"accepts {', '.join(accepted)}")
+    per_metric[name].update(overrides)
+  return per_metric
+
+
+def _effective_parameters(name: str, overrides: Mapping[str, Any]
+                          ) -> Dict[str, Any]:
+  params = {k: v for k, v in metric_arguments(name).items()
+            if k not in _RUNTIME_ARGS}
+  params.update({k: v for k, v in overrides.items() if k not in _RUNTIME_ARGS})
+  return io_utils.to_jsonable(params)
+
+
+def model_fingerprint(saved_model_path: str) -> str:
+  """SHA-1 of the graph and variable index: changes when a model is re-exported."""
+  digest = hashlib.sha1()
+  for rel in ("saved_model.pb", os.path.join("variables", "variables.index")):
+    path = os.path.join(saved_model_path, rel)
+    if os.path.isfile(path):
+      with open(path, "rb") as f:
+        digest.update(f.read())
+  return digest.hexdigest()
+
+
+def metric_json_path(model_dir: str, representation: str, metric: str) -> str:
+  return os.path.join(model_dir, "metrics", representation, f"{metric}.json")
+
+
+def _dataset_spec(loaded, dataset: str,
+                  dataset_options: Optional[Mapping[str, Any]]
+                  ) -> Tuple[str, Dict[str, Any]]:
+  if dataset != "auto":
+    return dataset, dict(dataset_options or {})
+  info = (loaded.metadata or {}).get("dataset") or {}
+  name = info.get("name") if isinstance(info, dict) else None
+  if not name:
+    raise ValueError(
+        f"{loaded.path}: the SavedModel metadata names no dataset "
+        "(assets/tfdis_metadata.json lacks dataset.name), so --dataset=auto "
+        "cannot work; pass the dataset explicitly, e.g. "
+        "--dataset=procedural_dsprites.")
+  return name, dict(info.get("options") or {})
+
+
+class _DatasetCache:
+  """Builds each (name, options) dataset once for all models that share it."""
+
+  def __init__(self):
+    self._cache: Dict[str, Any] = {}
+
+  def get(self, name: str, options: Dict[str, Any]):
+    from tfdis.data import get_dataset
+
+    key = json.dumps([name, io_utils.to_jsonable(options)], sort_keys=True)
+    if key not in self._cache:
+      start = time.monotonic()
+      self._cache[key] = get_dataset(name, **options)
+      logging.info("dataset %s %s ready in %.1f s", name, options or "",
+                   time.monotonic() - start)
+    return self._cache[key]
+
+
+def _check_shapes(loaded, data) -> None:
+  model_shape = tuple(int(s) for s in loaded.observation_shape)
+  data_shape = tuple(int(s) for s in data.observation_shape)
+  if model_shape != data_shape:
+    raise ValueError(
+        f"{loaded.path}: the model takes images of shape {model_shape} but "
+        f"dataset {data.name!r} has observations of shape {data_shape}; pass "
+        "the dataset the model was trained on (--dataset) or use "
+        "--dataset=auto.")
+
+
+def _read_existing(path: str) -> Optional[Dict[str, Any]]:
+  if not os.path.isfile(path):
+    return None
+  try:
+    return io_utils.read_json(path)
+  except (OSError, ValueError):
+    return None  # unreadable: recompute
+
+
+def evaluate_model(model_dir: str, metrics: Sequence[str],
+                   representation: str = "mean", dataset: str = "auto",
+                   overwrite: bool = False,
+                   metric_params: Optional[Mapping[str, Any]] = None,
+                   seed: int = 0,
+                   dataset_options: Optional[Mapping[str, Any]] = None,
+                   _datasets: Optional[_DatasetCache] = None
+                   ) -> Dict[str, Any]:
+  """Scores one model directory; returns one DataFrame row as a dict."""
+  from tfdis.export.load import load_saved_model
+
+  metrics = resolve_metrics(metrics)
+  per_metric = resolve_metric_params(metrics, metric_params)
+  datasets = _datasets or _DatasetCache()
+  loaded = load_saved_model(model_dir)
+  name, options = _dataset_spec(loaded, dataset, dataset_options)
+  data = datasets.get(name, options)
+  _check_shapes(loaded, data)
+  fingerprint = model_fingerprint(loaded.path)
+  dataset_info = {"name": name, "options": io_utils.to_jsonable(options)}
+  row: Dict[str, Any] = {"model_dir": os.fspath(model_dir),
+                         "dataset": name, "representation": representation}
+  for metric in metrics:
+    path = metric_json_path(model_dir, representation, metric)
+    request = {
+        "metric": metric, "representation": representation,
+        "dataset": dataset_info, "seed": int(seed),
+        "parameters": _effective_parameters(metric, per_metric[metric]),
+        "model_fingerprint": fingerprint,
+    }
+    existing = None if overwrite else _read_existing(path)
+    if existing is not None and existing.get("request") == request:
+      logging.info("%s: %s (%s) already scored with these parameters; "
+                   "skipped (use --overwrite to recompute)", model_dir, metric,
+                   representation)
+      record = existing
+    else:
+      record = _run_metric(loaded, data, metric, representation, seed,
+                           per_metric[metric], request, model_dir)
+      io_utils.write_json(path, record)
+      logging.info("%s: %s (%s) done in %.1f s -> %s", model_dir, metric,
+                   representation, record["elapsed_s"], path)
+    for key, value in record.get("scores", {}).items():
+      row[f"{metric}.{key}"] = value
+    row[f"{metric}.elapsed_s"] = record.get("elapsed_s")
+  return row
+
+
+def _run_metric(loaded, data, metric: str, representation: str, seed: int,
+                overrides: Mapping[str, Any], request: Dict[str, Any],
+                model_dir: str) -> Dict[str, Any]:
+  import numpy as np
+
+  from tfdis.metrics.utils import scores_of
+
+  fn = METRICS.get(metric)
+  # The sampled representation draws its noise from its own stream, so the
+  # factor samples are the same as for the mean representation.
+  rep_fn = loaded.representation_fn(
+      representation, random_state=np.random.RandomState(seed + 1))
+  logging.info("%s: computing %s (%s) on %s ...", model_dir, metric,
+               representation, data.name)
+  start = time.monotonic()
+  result = fn(data, rep_fn, int(seed), **dict(overrides))
+  elapsed = time.monotonic() - start
+  versions = io_utils.library_versions()
+  versions.update(result.get("versions", {}))
+  record = {
+      "metric": metric,
+      "scores": scores_of(result),
+      "parameters": result.get("parameters", {}),
+      "notes": result.get("notes", []),
+      "versions": versions,
+      "request": request,
+      "dataset": request["dataset"],
+      "representation": representation,
+      "model_dir": os.path.abspath(model_dir),
+      "saved_model": os.path.abspath(loaded.path),
+      "elapsed_s": elapsed,
+      "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+  }
+  return record
+
+
+def expand_model_dirs(model_dirs: Union[str, Sequence[str]]) -> List[str]:
+  """A comma list and/or glob patterns -> sorted existing directories."""
+  import glob
+
+  if isinstance(model_dirs, str):
+    model_dirs = [d.strip() for d in model_dirs.split(",") if d.strip()]
+  out: List[str] = []
+  for entry in model_dirs:
+    entry = os.fspath(entry)
+    if any(ch in entry for ch in "*?["):
+      matches = sorted(glob.glob(entry))
+      if not matches:
+        raise ValueError(f"the pattern {entry!r} matches no directory")
+      out.extend(m for m in matches if os.path.isdir(m))
+    else:
+      out.append(entry)
+  if not out:
+    raise ValueError("no model directories given")
+  return list(dict.fromkeys(out))
+
+
+def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
+                        metrics: Union[str, Sequence[str]],
+                        representation: str = "mean", dataset: str = "auto",
+                        overwrite: bool = False,
+                        metric_params: Optional[Mapping[str, Any]] = None,
+                        seed: int = 0,
+                        dataset_options: Optional[Mapping[str, Any]] = None):
+  """Scores every model with every metric; returns a pandas DataFrame.
+
+  Args:
+    model_dirs: model directories (holding ``saved_model/``) or SavedModel
+      directories; a comma-separated string and glob patterns work too.
+    metrics: metric names (``tfdis.registry.METRICS``) or ``"all"``.
+    representation: ``"mean"`` (the encoder mean) or ``"sampled"`` (a draw
+      from the encoder's Gaussian).
+    dataset: ``"auto"`` (from the SavedModel metadata) or a dataset name.
+    overwrite: recompute metrics whose JSON already holds the same request.
+    metric_params: overrides, per metric (``{"mig": {"num_train": 500}}``) or
+      shared (``{"num_train": 500}``); see ``resolve_metric_params``.
+    seed: seed of every metric's sampling (each metric starts from it).
+    dataset_options: options of an explicitly named ``dataset``.
+
+  Returns:
+    One row per model: ``model_dir``, ``dataset``, ``representation`` and
+    ``<metric>.<score>`` / ``<metric>.elapsed_s`` columns.
+  """
+  import pandas as pd
+
+  if representation not in REPRESENTATIONS:
+    raise ValueError(f"Unknown representation {representation!r}; use one of "
+                     f"{', '.join(REPRESENTATIONS)}")
+  metrics = resolve_metrics(metrics)
+  resolve_metric_params(metrics, metric_params)  # fail before loading models
+  dirs = expand_model_dirs(model_dirs)
+  datasets = _DatasetCache()
+  rows = []
+  start = time.monotonic()
+  for i, model_dir in enumerate(dirs):
+    logging.info("[%d/%d] evaluating %s (%s): %s", i + 1, len(dirs), model_dir,
+                 representation, ", ".join(metrics))
+    t0 = time.monotonic()
+    rows.append(evaluate_model(model_dir, metrics, representation, dataset,
+                               overwrite, metric_params, seed,
+                               dataset_options, _datasets=datasets))
+    done = time.monotonic() - start
+    eta = done / (i + 1) * (len(dirs) - i - 1)
+    logging.info("[%d/%d] %s finished in %.1f s (elapsed %.0f s, ETA %.0f s)",
+                 i + 1, len(dirs), model_dir, time.monotonic() - t0, done, eta)
+  return pd.DataFrame(rows)

@@ -1,0 +1,290 @@
+"""``run_study``: a whole sweep, idempotent and parallel, ending in a report.
+
+Order of work: every model job (train → export → evaluate → visualise) is
+queued; as soon as all models of a (dataset, family) group exist its UDR runs
+(one job per UDR setting); at the end ``tfdis.results.aggregate`` writes
+results.csv, plots and report.html. ``num_workers`` > 1 runs jobs in that many
+``spawn``ed processes (TensorFlow is not fork-safe), each with an equal share
+of the CPU cores; 1 runs everything in this process.
+
+A killed study is simply rerun: finished models are recognised by their
+marker and skipped without loading TensorFlow; a half-trained model resumes
+from its checkpoint; a model with missing metrics only computes those.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import multiprocessing
+import os
+import time
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from absl import logging
+
+from tfdis import io_utils
+from tfdis.study import jobs as J
+from tfdis.study.presets import get_study
+from tfdis.study.progress import StudyProgress, format_duration
+from tfdis.study.spec import ModelJob, StudySpec, UDRSettings
+
+STUDY_JSON = "study.json"
+
+
+def _available_cores() -> int:
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:  # not on Linux
+    return os.cpu_count() or 1
+
+
+def _validate(spec: StudySpec, jobs: List[ModelJob]) -> None:
+  """Fails before any training if a name or hyperparameter is wrong."""
+  import tfdis.metrics  # noqa: F401  (registers the metrics)
+  from tfdis.data import DATASETS
+  from tfdis.registry import METRICS
+
+  for dataset in spec.datasets:
+    DATASETS.validate(dataset)
+  for metric in spec.metrics:
+    METRICS.validate(metric)
+  seen = set()
+  for job in jobs:  # one TrainConfig per family checks hyperparameter names
+    if job.model not in seen:
+      seen.add(job.model)
+      J.train_config(job.to_json())
+
+
+def udr_groups(spec: StudySpec, jobs: List[ModelJob], output_dir: str
+               ) -> List[Tuple[str, UDRSettings, List[ModelJob]]]:
+  """(udr output dir, settings, models) per (dataset, family, UDR setting)."""
+  groups = []
+  for settings in spec.udr:
+    for dataset in spec.datasets:
+      for family in spec.sweep:
+        members = [j for j in jobs if j.dataset == dataset
+                   and j.model == family]
+        if settings.max_seeds is not None:
+          keep = sorted(spec.seeds)[:settings.max_seeds]
+          members = [j for j in members if j.seed in keep]
+        groups.append((spec.udr_dir(output_dir, dataset, family, settings),
+                       settings, members))
+  return groups
+
+
+def _udr_skip_reason(settings: UDRSettings, members: List[ModelJob]
+                     ) -> Optional[str]:
+  if len(members) < 2:
+    return f"needs >= 2 models, has {len(members)}"
+  if settings.mode == "hyper":
+    per_setting: Dict[str, int] = {}
+    for j in members:
+      key = repr(sorted(j.hyperparameters.items()))
+      per_setting[key] = per_setting.get(key, 0) + 1
+    if max(per_setting.values()) < 2:
+      return ("hyper mode compares seeds of the same setting, but every "
+              "setting has one seed (use more seeds or mode='a2a')")
+  return None
+
+
+def _write_manifest(path: str, spec: StudySpec, jobs: List[ModelJob],
+                    output_dir: str, num_workers: int) -> None:
+  previous = None
+  if os.path.isfile(path):
+    try:
+      previous = io_utils.read_json(path)
+    except ValueError:
+      previous = None
+  manifest = {
+      "study": spec.to_json(),
+      "output_dir": os.path.abspath(output_dir),
+      "num_workers": num_workers,
+      "models": [dict(j.to_json(),
+                      model_dir=os.path.relpath(j.model_dir, output_dir),
+                      experiment_dir=os.path.relpath(j.experiment_dir,
+                                                     output_dir))
+                 for j in jobs],
+      "versions": io_utils.library_versions(),
+      "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+  }
+  if previous and previous.get("study") != manifest["study"]:
+    logging.warning(
+        "%s described a different sweep; it is replaced. Models already "
+        "trained keep their checkpoints: a larger --steps trains them on, a "
+        "changed metric list evaluates only the missing metrics.", path)
+  io_utils.write_json(path, manifest)
+
+
+class _Executor:
+  """In-process (num_workers=1) or spawn-pool execution behind one interface."""
+
+  def __init__(self, num_workers: int):
+    self.num_workers = num_workers
+    self.pool = None
+    if num_workers > 1:
+      threads = max(1, _available_cores() // num_workers)
+      self.pool = cf.ProcessPoolExecutor(
+          max_workers=num_workers,
+          mp_context=multiprocessing.get_context("spawn"),
+          initializer=J.init_worker,
+          initargs=(threads, logging.get_verbosity()))
+      logging.info("Study: %d worker processes, %d TensorFlow thread(s) each",
+                   num_workers, threads)
+
+  def submit(self, fn, *args) -> cf.Future:
+    if self.pool is not None:
+      return self.pool.submit(fn, *args)
+    future: cf.Future = cf.Future()
+    future.set_result(fn(*args))  # functions here never raise
+    return future
+
+  def shutdown(self, cancel: bool = False) -> None:
+    if self.pool is not None:
+      self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def run_study(name: Union[str, StudySpec], output_dir: str,
+              num_workers: int = 1, overwrite: bool = False,
+              aggregate: bool = True, **overrides: Any) -> Dict[str, Any]:
+  """Runs (or resumes) a study; see the module docstring.
+
+  Args:
+    name: a preset name (``tfdis.study.study_names()``) or a StudySpec.
+    output_dir: the study root (``runs/<name>`` by convention).
+    num_workers: parallel local processes (1 = in this process).
+    overwrite: recompute metrics, visualisations and UDR of models that have
+      them (trained checkpoints and SavedModels are never deleted: remove a
+      model directory to retrain it).
+    aggregate: write results.csv, plots and report.html at the end.
+    **overrides: see :func:`tfdis.study.get_study` (steps, seeds, sweep, ...).
+
+  Returns:
+    dict with ``output_dir``, ``num_models``, ``completed``, ``skipped``,
+    ``failed`` ({model_id: error}), ``udr`` ({dir: scores or error}),
+    ``results_csv``, ``report`` and ``wall_s``.
+  """
+  if int(num_workers) < 1:
+    raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+  num_workers = int(num_workers)
+  if isinstance(name, StudySpec):
+    if overrides:
+      raise TypeError("overrides apply to preset names, not to a StudySpec "
+                      "(use dataclasses.replace on the spec)")
+    spec = name
+  else:
+    spec = get_study(name, **overrides)
+  output_dir = os.path.abspath(os.fspath(output_dir))
+  jobs = spec.resolve(output_dir)
+  _validate(spec, jobs)
+  os.makedirs(output_dir, exist_ok=True)
+  _write_manifest(os.path.join(output_dir, STUDY_JSON), spec, jobs,
+                  output_dir, num_workers)
+  spec_json = io_utils.to_jsonable(dataclasses.asdict(spec))
+  start = time.monotonic()
+  logging.info("Study %s: %d models (%s) -> %s", spec.name, len(jobs),
+               ", ".join(f"{k}: {len(v)} settings" for k, v in
+                         spec.sweep.items()), output_dir)
+
+  progress = StudyProgress(spec.name, len(jobs))
+  # Models are keyed by their directory relative to the study root (a model id
+  # repeats across datasets).
+  key = lambda j: os.path.relpath(j.model_dir, output_dir)  # noqa: E731
+  done_ids = set()
+  pending: List[ModelJob] = []
+  for job in jobs:
+    if not overwrite and J.model_complete(job.to_json(), spec_json):
+      progress.skip()
+      done_ids.add(key(job))
+    else:
+      pending.append(job)
+  if progress.skipped:
+    logging.info("%s | %d models finished by an earlier run are skipped",
+                 progress.line(), progress.skipped)
+
+  groups = udr_groups(spec, jobs, output_dir)
+  udr_started = set()
+  udr_results: Dict[str, Any] = {}
+  failed: Dict[str, str] = {}
+  executor = _Executor(min(num_workers, max(len(pending), 1)))
+  futures: Dict[cf.Future, Tuple[str, Any]] = {}
+
+  def maybe_start_udr() -> None:
+    for udr_dir, settings, members in groups:
+      if udr_dir in udr_started:
+        continue
+      unfinished = [j for j in members if key(j) not in done_ids
+                    and key(j) not in failed]
+      if unfinished:
+        continue
+      udr_started.add(udr_dir)
+      ok = [j for j in members if key(j) in done_ids]
+      reason = _udr_skip_reason(settings, ok)
+      if reason:
+        logging.warning("Skipping UDR %s: %s", udr_dir, reason)
+        continue
+      if len(ok) < len(members):
+        logging.warning("UDR %s runs on %d of %d models (others failed)",
+                        udr_dir, len(ok), len(members))
+      model_dirs = [j.model_dir for j in ok]
+      udr_settings = io_utils.to_jsonable(dataclasses.asdict(settings))
+      if not overwrite and J.udr_complete(udr_dir, model_dirs, udr_settings):
+        logging.info("UDR %s: up to date", udr_dir)
+        continue
+      logging.info("UDR %s: %s over %d models", udr_dir, settings.name,
+                   len(model_dirs))
+      futures[executor.submit(J.run_udr_job, model_dirs, udr_dir,
+                              udr_settings)] = ("udr", udr_dir)
+
+  try:
+    maybe_start_udr()  # groups whose models all exist already
+    for job in pending:
+      futures[executor.submit(J.run_model_job, job.to_json(), spec_json,
+                              overwrite)] = ("model", job)
+    while futures:
+      finished, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
+      for future in finished:
+        kind, what = futures.pop(future)
+        out = future.result()
+        if kind == "model":
+          if "error" in out:
+            failed[key(what)] = out["error"]
+            progress.fail(key(what), out["error"].strip().splitlines()[-1])
+            logging.error("%s", out["error"])
+          else:
+            done_ids.add(key(what))
+            detail = ", ".join(f"{k} {format_duration(v)}" for k, v in
+                               out["seconds"].items() if v >= 0.5)
+            progress.finish(key(what), out["wall_s"], detail)
+          maybe_start_udr()
+        else:
+          udr_results[what] = out.get("error") or out["scores"]
+          if "error" in out:
+            logging.error("UDR %s failed:\n%s", what, out["error"])
+          else:
+            logging.info("UDR %s done in %s: %s", what,
+                         format_duration(out["wall_s"]),
+                         ", ".join(f"{k}={v:.3f}" for k, v in
+                                   sorted(out["scores"].items())))
+  except BaseException:
+    executor.shutdown(cancel=True)
+    raise
+  executor.shutdown()
+
+  result: Dict[str, Any] = {
+      "output_dir": output_dir, "num_models": len(jobs),
+      "completed": progress.completed, "skipped": progress.skipped,
+      "failed": failed, "udr": udr_results, "results_csv": None,
+      "report": None,
+  }
+  if aggregate:
+    from tfdis.results import aggregate as aggregate_results
+
+    frame = aggregate_results(output_dir, title=f"tfdis study: {spec.name}")
+    result["results_csv"] = frame.attrs["csv"]
+    result["report"] = frame.attrs["report"]
+  result["wall_s"] = time.monotonic() - start
+  logging.info("%s | study finished in %s%s", progress.line(),
+               format_duration(result["wall_s"]),
+               f"; report: {result['report']}" if result["report"] else "")
+  return result

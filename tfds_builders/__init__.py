@@ -1,0 +1,15 @@
+"""TFDS builders for the tfdis benchmarks, one folder per dataset (TFDS layout).
+
+Each ``<name>/<name>_dataset_builder.py`` defines a ``Builder``
+(``tfds.core.GeneratorBasedBuilder``). Importing this package imports none of
+them (TFDS registers a builder class once per process); import the module you
+need, e.g. ``from tfds_builders.procedural_dsprites import
+procedural_dsprites_dataset_builder``, or build from the command line with
+``tfds build tfds_builders/<name> [--manual_dir=DIR]``.
+
+Features of every labelled builder: ``image`` (uint8), and per generative
+factor ``label_<factor>`` (ClassLabel) and ``value_<factor>`` (float32); rows
+are written in the row-major factor order of the official files
+(``disable_shuffling``), and ``info.metadata`` lists ``factor_names`` (and
+``nuisance_factors`` where the grid has some).
+"""

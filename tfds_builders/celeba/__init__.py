@@ -1,0 +1,1 @@
+"""TFDS builder package for celeba (see celeba_dataset_builder.py)."""

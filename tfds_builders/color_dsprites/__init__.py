@@ -1,0 +1,1 @@
+"""TFDS builder package for color_dsprites (see color_dsprites_dataset_builder.py)."""

@@ -1,0 +1,1 @@
+"""TFDS builder package for dsprites (see dsprites_dataset_builder.py)."""

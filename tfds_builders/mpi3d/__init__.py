@@ -1,0 +1,1 @@
+"""TFDS builder package for mpi3d (see mpi3d_dataset_builder.py)."""

@@ -1,0 +1,1 @@
+"""TFDS builder package for scream_dsprites (see scream_dsprites_dataset_builder.py)."""

@@ -1,0 +1,1 @@
+"""TFDS builder package for shapes3d (see shapes3d_dataset_builder.py)."""

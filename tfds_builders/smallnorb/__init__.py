@@ -1,0 +1,1 @@
+"""TFDS builder package for smallnorb (see smallnorb_dataset_builder.py)."""
