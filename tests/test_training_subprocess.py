@@ -2,13 +2,13 @@
 two-replica MirroredStrategy run on two logical CPU devices."""
 
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import time
 
-import pytest
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 TRAIN = [sys.executable, "-m", "tfdis.bin.train"]
@@ -80,4 +80,4 @@ def test_two_replica_mirrored_strategy(tmp_path):
   assert out.returncode == 0, out.stderr[-3000:]
   res = json.loads(out.stdout.strip().splitlines()[-1])
   assert res["replicas"] == 2 and res["steps"] == 3
-  assert res["loss"] == pytest.approx(res["loss"])  # finite (not NaN)
+  assert math.isfinite(res["loss"])

@@ -111,8 +111,13 @@ def main(argv):
     print(f"Results table: {result['results_csv']}")
   if result["report"]:
     print(f"Report: {result['report']}")
+  udr_failed = sorted(d for d, v in result["udr"].items()
+                      if isinstance(v, str))
   if result["failed"]:
     print("Failed models: " + ", ".join(sorted(result["failed"])))
+  if udr_failed:
+    print("Failed UDR runs: " + ", ".join(udr_failed))
+  if result["failed"] or udr_failed:
     sys.exit(1)
 
 

@@ -1,7 +1,6 @@
 """tfdis_udr: Unsupervised Disentanglement Ranking over SavedModels.
 
-  tfdis_udr --model_dirs='runs/x/*' --output_dir=runs/x/udr --mode=hyper \
-      --correlation=lasso --num_data_points=10000
+  tfdis_udr --model_dirs='runs/x/*' --output_dir=runs/x/udr --mode=hyper
 
 Writes udr.json, udr.csv, similarity.npz and heat-maps (paper 001; see
 tfdis.udr.run_udr_study).

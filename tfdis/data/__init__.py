@@ -21,7 +21,7 @@ DATASETS.register("procedural_shapes3d",
 DATASETS.register("procedural_shapes3d_small",
                   lambda **kw: ProceduralShapes3D("small", **kw))
 # The official benchmarks (TFDS builds of the files in tfds_builders/).
-# from tfdis.data import official as _official  # noqa: E402,F401  (registers)
+from tfdis.data import official as _official  # noqa: E402,F401  (registers)
 DATASETS.register("identity", IdentityData)  # metric known-answer tests
 
 

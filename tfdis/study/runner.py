@@ -14,6 +14,7 @@ from its checkpoint; a model with missing metrics only computes those.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import dataclasses
 import multiprocessing
@@ -117,11 +118,18 @@ def _write_manifest(path: str, spec: StudySpec, jobs: List[ModelJob],
 
 
 class _Executor:
-  """In-process (num_workers=1) or spawn-pool execution behind one interface."""
+  """Runs tagged jobs in this process (num_workers=1) or in a spawn pool.
+
+  ``submit`` queues a job; ``next_result`` blocks until one finishes and
+  returns ``(tag, output)``. In-process jobs run one at a time, lazily, when
+  their result is asked for (so progress is logged as each model finishes);
+  ``urgent`` jobs (UDR of a group that just became complete) jump the queue.
+  """
 
   def __init__(self, num_workers: int):
-    self.num_workers = num_workers
     self.pool = None
+    self._queue: collections.deque = collections.deque()
+    self._futures: Dict[cf.Future, Any] = {}
     if num_workers > 1:
       threads = max(1, _available_cores() // num_workers)
       self.pool = cf.ProcessPoolExecutor(
@@ -132,12 +140,24 @@ class _Executor:
       logging.info("Study: %d worker processes, %d TensorFlow thread(s) each",
                    num_workers, threads)
 
-  def submit(self, fn, *args) -> cf.Future:
+  def __len__(self) -> int:
+    return len(self._queue) + len(self._futures)
+
+  def submit(self, tag: Any, fn, *args, urgent: bool = False) -> None:
     if self.pool is not None:
-      return self.pool.submit(fn, *args)
-    future: cf.Future = cf.Future()
-    future.set_result(fn(*args))  # functions here never raise
-    return future
+      self._futures[self.pool.submit(fn, *args)] = tag
+    elif urgent:
+      self._queue.appendleft((tag, fn, args))
+    else:
+      self._queue.append((tag, fn, args))
+
+  def next_result(self) -> Tuple[Any, Dict[str, Any]]:
+    if self.pool is None:
+      tag, fn, args = self._queue.popleft()
+      return tag, fn(*args)  # job functions never raise
+    finished, _ = cf.wait(list(self._futures), return_when=cf.FIRST_COMPLETED)
+    future = next(iter(finished))
+    return self._futures.pop(future), future.result()
 
   def shutdown(self, cancel: bool = False) -> None:
     if self.pool is not None:
@@ -207,7 +227,6 @@ def run_study(name: Union[str, StudySpec], output_dir: str,
   udr_results: Dict[str, Any] = {}
   failed: Dict[str, str] = {}
   executor = _Executor(min(num_workers, max(len(pending), 1)))
-  futures: Dict[cf.Future, Tuple[str, Any]] = {}
 
   def maybe_start_udr() -> None:
     for udr_dir, settings, members in groups:
@@ -233,39 +252,36 @@ def run_study(name: Union[str, StudySpec], output_dir: str,
         continue
       logging.info("UDR %s: %s over %d models", udr_dir, settings.name,
                    len(model_dirs))
-      futures[executor.submit(J.run_udr_job, model_dirs, udr_dir,
-                              udr_settings)] = ("udr", udr_dir)
+      executor.submit(("udr", udr_dir), J.run_udr_job, model_dirs, udr_dir,
+                      udr_settings, urgent=True)
 
   try:
     maybe_start_udr()  # groups whose models all exist already
     for job in pending:
-      futures[executor.submit(J.run_model_job, job.to_json(), spec_json,
-                              overwrite)] = ("model", job)
-    while futures:
-      finished, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
-      for future in finished:
-        kind, what = futures.pop(future)
-        out = future.result()
-        if kind == "model":
-          if "error" in out:
-            failed[key(what)] = out["error"]
-            progress.fail(key(what), out["error"].strip().splitlines()[-1])
-            logging.error("%s", out["error"])
-          else:
-            done_ids.add(key(what))
-            detail = ", ".join(f"{k} {format_duration(v)}" for k, v in
-                               out["seconds"].items() if v >= 0.5)
-            progress.finish(key(what), out["wall_s"], detail)
-          maybe_start_udr()
+      executor.submit(("model", job), J.run_model_job, job.to_json(),
+                      spec_json, overwrite)
+    while len(executor):
+      (kind, what), out = executor.next_result()
+      if kind == "model":
+        if "error" in out:
+          failed[key(what)] = out["error"]
+          progress.fail(key(what), out["error"].strip().splitlines()[-1])
+          logging.error("%s", out["error"])
         else:
-          udr_results[what] = out.get("error") or out["scores"]
-          if "error" in out:
-            logging.error("UDR %s failed:\n%s", what, out["error"])
-          else:
-            logging.info("UDR %s done in %s: %s", what,
-                         format_duration(out["wall_s"]),
-                         ", ".join(f"{k}={v:.3f}" for k, v in
-                                   sorted(out["scores"].items())))
+          done_ids.add(key(what))
+          detail = ", ".join(f"{k} {format_duration(v)}" for k, v in
+                             out["seconds"].items() if v >= 0.5)
+          progress.finish(key(what), out["wall_s"], detail)
+        maybe_start_udr()
+      else:
+        udr_results[what] = out.get("error") or out["scores"]
+        if "error" in out:
+          logging.error("UDR %s failed:\n%s", what, out["error"])
+        else:
+          logging.info("UDR %s done in %s: %s", what,
+                       format_duration(out["wall_s"]),
+                       ", ".join(f"{k}={v:.3f}" for k, v in
+                                 sorted(out["scores"].items())))
   except BaseException:
     executor.shutdown(cancel=True)
     raise
