@@ -29,7 +29,6 @@ from typing import List, Tuple
 from absl import logging
 from etils import epath
 import numpy as np
-import tensorflow_datasets as tfds
 from tensorflow_datasets.core import example_serializer
 from tensorflow_datasets.core import naming
 from tensorflow_datasets.core import splits as splits_lib
@@ -155,5 +154,4 @@ def _main(argv) -> None:
 if __name__ == "__main__":
   _main(sys.argv)
 
-__all__ = ["ParallelRangeMixin", "default_num_workers", "MIN_PARALLEL_ROWS",
-           "tfds"]
+__all__ = ["ParallelRangeMixin", "default_num_workers", "MIN_PARALLEL_ROWS"]

@@ -23,7 +23,8 @@ from typing import Optional
 
 import numpy as np
 
-from tfdis.data.ground_truth import GroundTruthData, RandomState, randint
+from tfdis.data.ground_truth import (GroundTruthData, RandomState,
+                                     as_random_state, randint)
 
 # Where users get the painting (the URL dlib documents).
 SCREAM_URL = ("https://upload.wikimedia.org/wikipedia/commons/f/f4/"
@@ -142,7 +143,6 @@ class DSpritesVariant(GroundTruthData):
                        random_state)
 
   def images_from_indices(self, index, random_state=None):
-    from tfdis.data.ground_truth import as_random_state  # pylint: disable=g-import-not-at-top
     rs = as_random_state(0 if random_state is None else random_state)
     return self._apply(self.base.images_from_indices(index, rs), rs)
 

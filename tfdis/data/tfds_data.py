@@ -181,7 +181,7 @@ def grid_from_examples(name: str, examples: dict, grid_names: Sequence[str],
     sizes.append(len(present))
     values.append(np.asarray(examples[f"value_{factor}"])[first])
     if len(present) != num_classes[k]:
-      logging.warning("%s: factor %s has %d of its %d classes in this build; "
+      logging.warning("%s: factor %s has %d of its %d values in this build; "
                       "using the sub-grid", name, factor, len(present),
                       num_classes[k])
   total = int(np.prod(sizes, dtype=np.int64))
@@ -217,7 +217,10 @@ def load_tfds_ground_truth(module: str, name: str,
     raise ValueError(f"{builder.name} has no factor_names metadata: it is "
                      f"not a ground-truth (labelled) dataset")
   features = builder.info.features
-  num_classes = [features[f"label_{n}"].num_classes for n in grid_names]
+  # A build may declare its grid (MPI3D: 4x4 or 6x6 colour x shape under
+  # 6-class labels); otherwise the ClassLabel sizes are the expected grid.
+  num_classes = list(metadata.get("grid_sizes") or [
+      features[f"label_{n}"].num_classes for n in grid_names])
   examples = read_split(builder, batch_size)
   images, sizes, values = grid_from_examples(name, examples, grid_names,
                                              num_classes)
