@@ -71,7 +71,7 @@ def quickstart() -> StudySpec:
       datasets=("procedural_dsprites_small",),
       sweep={"beta_vae": sweep_values("beta", [1.0, 8.0])},
       seeds=(0, 1, 2),
-      train=dict(PUBLISHED_TRAIN, steps=1500, learning_rate=5e-4),
+      train=dict(PUBLISHED_TRAIN, steps=600, learning_rate=1e-3),
       metrics=("beta_vae", "factor_vae", "mig", "dci", "sap_score",
                "modularity_explicitness", "irs", "unsupervised"),
       metric_params={
