@@ -84,33 +84,49 @@ def plot_score_boxes(frame: pd.DataFrame, plot_dir: str) -> List[Plot]:
     if not scores:  # e.g. models trained but not evaluated yet
       continue
     families = sorted(data["model"].fillna("?").unique())
-    fig, axes = plt.subplots(
-        len(scores), len(families), squeeze=False,
-        figsize=(max(3.2 * len(families), 4.5), 2.4 * len(scores)))
-    for col, family in enumerate(families):
+    if len(families) == 1:
+      # One family: a compact grid of score panels instead of one tall column.
+      ncols = min(3, len(scores))
+      nrows = int(math.ceil(len(scores) / ncols))
+      fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                               figsize=(3.6 * ncols, 2.7 * nrows))
+      cells = [(axes[k // ncols, k % ncols], score, families[0], True)
+               for k, score in enumerate(scores)]
+      for k in range(len(scores), nrows * ncols):
+        axes[k // ncols, k % ncols].axis("off")
+      title = f"{families[0]}: scores per hyperparameter — {dataset}"
+    else:
+      # Rows = scores, columns = families (UDR paper, Fig. 2).
+      fig, axes = plt.subplots(
+          len(scores), len(families), squeeze=False,
+          figsize=(max(3.2 * len(families), 4.5), 2.4 * len(scores)))
+      cells = [(axes[row, col], score, family, False)
+               for col, family in enumerate(families)
+               for row, score in enumerate(scores)]
+      for col, family in enumerate(families):
+        axes[0, col].set_title(family, fontsize=9)
+      for row, score in enumerate(scores):
+        axes[row, 0].set_ylabel(C.display_name(score), fontsize=8)
+      title = f"Scores per family and hyperparameter — {dataset}"
+    for ax, score, family, titled in cells:
       sub = data[data["model"].fillna("?") == family]
       order = _hp_order(sub)
-      for row, score in enumerate(scores):
-        ax = axes[row, col]
-        groups = [sub.loc[sub["hyperparameters"] == h, score].dropna().values
-                  for h in order]
-        if any(len(g) for g in groups):
-          ax.boxplot([g if len(g) else [np.nan] for g in groups],
-                     showfliers=True, widths=0.6)
-          # Individual models on top: with few seeds a box alone misleads.
-          for k, g in enumerate(groups):
-            ax.scatter(np.full(len(g), k + 1.0), g, s=8, alpha=0.6,
-                       color="tab:blue", zorder=3)
-        ax.set_xticks(range(1, len(order) + 1))
-        ax.set_xticklabels(order, rotation=30, ha="right", fontsize=7)
-        ax.tick_params(axis="y", labelsize=7)
-        if row == 0:
-          ax.set_title(family, fontsize=9)
-        if col == 0:
-          ax.set_ylabel(C.display_name(score), fontsize=8)
-    fig.suptitle(f"Scores per family and hyperparameter — {dataset}",
-                 fontsize=10)
-    fig.tight_layout()
+      groups = [sub.loc[sub["hyperparameters"] == h, score].dropna().values
+                for h in order]
+      if any(len(g) for g in groups):
+        ax.boxplot([g if len(g) else [np.nan] for g in groups],
+                   showfliers=True, widths=0.6)
+        # Individual models on top: with few seeds a box alone misleads.
+        for k, g in enumerate(groups):
+          ax.scatter(np.full(len(g), k + 1.0), g, s=8, alpha=0.6,
+                     color="tab:blue", zorder=3)
+      ax.set_xticks(range(1, len(order) + 1))
+      ax.set_xticklabels(order, rotation=30, ha="right", fontsize=7)
+      ax.tick_params(axis="y", labelsize=7)
+      if titled:
+        ax.set_title(C.display_name(score), fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     path = os.path.join(plot_dir, f"boxes_{_safe(dataset)}.png")
     save_figure(path, fig)
     plt.close(fig)
@@ -154,7 +170,7 @@ def plot_udr_vs_metrics(frame: pd.DataFrame, plot_dir: str) -> List[Plot]:
       axes[k // ncols, k % ncols].axis("off")
     axes[0, 0].legend(fontsize=7, loc="best")
     fig.suptitle(f"UDR vs supervised scores — {dataset}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     path = os.path.join(plot_dir, f"udr_vs_metrics_{_safe(dataset)}.png")
     save_figure(path, fig)
     plt.close(fig)

@@ -1,0 +1,32 @@
+"""Population-based training of VAEs (Jaderberg et al. 2017; paper 003).
+
+``PBTConfig`` + ``run_pbt(config)`` (docs/design.md "PBT API"): PBT-S-VAE
+(eval ``mig``/``dci`` on all or ``num_labels`` ground-truth labels),
+PBT-U-VAE (eval ``udr``: every member is a vectorised K-VAE ensemble,
+``tfdis.pbt.ensemble``) and rPU-VAE's final model (eval ``surrogate_mig``).
+
+Modules: ``explore_exploit`` (pure controller logic), ``config``,
+``evaluation`` (eval functions), ``ensemble`` (K VAEs as one computation),
+``worker`` (one member's interval), ``executor`` (where workers run),
+``controller`` (``run_pbt``). TensorFlow is imported only by the worker and
+the ensemble.
+"""
+
+from tfdis.pbt.config import EVALS, PBTConfig, PBTConfigError, interval_steps_for
+from tfdis.pbt.explore_exploit import (HyperparameterSpec, converged,
+                                       default_space, explore, exploit,
+                                       fresh_seed, keep_best, rank,
+                                       sample_hyperparameters,
+                                       truncation_counts)
+
+
+def run_pbt(config, executor=None, **kwargs):
+  """See :func:`tfdis.pbt.controller.run_pbt`."""
+  from tfdis.pbt.controller import run_pbt as _run
+  return _run(config, executor=executor, **kwargs)
+
+
+__all__ = ["EVALS", "HyperparameterSpec", "PBTConfig", "PBTConfigError",
+           "converged", "default_space", "explore", "exploit", "fresh_seed",
+           "interval_steps_for", "keep_best", "rank", "run_pbt",
+           "sample_hyperparameters", "truncation_counts"]
