@@ -38,7 +38,7 @@ def test_tiny_study_killed_and_resumed(tmp_path):
   cmd = [sys.executable, "-m", "tfdis.bin.study", "--study=quickstart",
          f"--output_dir={out}", "--steps=30", "--seeds=2",
          f"--sweep={json.dumps(SWEEP)}", "--metrics=mig",
-         "--udr_num_data_points=200"]
+         "--udr_num_data_points=200", "--num_workers=1"]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   log_path = str(tmp_path / "study.log")  # a file: a full pipe would block
   log = open(log_path, "w")

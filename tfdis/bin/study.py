@@ -28,9 +28,11 @@ flags.DEFINE_enum("study", None, study_names(), "Study preset to run.")
 flags.DEFINE_string("output_dir", None,
                     "Study root (default runs/<study>). Rerunning with the "
                     "same directory resumes the study.")
-flags.DEFINE_integer("num_workers", 1,
+flags.DEFINE_integer("num_workers", None,
                      "Parallel local worker processes (1 = in this process); "
-                     "the CPU cores are split between them.", lower_bound=1)
+                     "the CPU cores are split between them. Default: the "
+                     "preset's (quickstart: 2, capped at the cores).",
+                     lower_bound=1)
 flags.DEFINE_boolean("overwrite", False,
                      "Recompute metrics, visualisations and UDR of existing "
                      "models (checkpoints are never deleted; delete a model "
@@ -96,9 +98,16 @@ def main(argv):
   if not FLAGS.udr:
     overrides["udr"] = ()
   output_dir = FLAGS.output_dir or f"runs/{FLAGS.study}"
+  num_workers = FLAGS.num_workers
+  if num_workers is None:
+    from tfdis.study import get_study
+    from tfdis.study.runner import available_cores
+
+    num_workers = max(1, min(get_study(FLAGS.study).default_num_workers,
+                             available_cores()))
   try:
     result = run_study(FLAGS.study, output_dir,
-                       num_workers=FLAGS.num_workers,
+                       num_workers=num_workers,
                        overwrite=FLAGS.overwrite, aggregate=FLAGS.aggregate,
                        **overrides)
   except (ValueError, TypeError) as e:  # bad names/overrides: no traceback

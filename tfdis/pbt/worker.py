@@ -372,7 +372,7 @@ def step_member(task: Dict[str, Any]) -> Dict[str, Any]:
       member["seed"] = seed
       member["trained_generation"] = g
       member["scores"][key] = 0.0
-      member["status"][key] = "nan"
+      member["status"][key] = "non_finite"
       member["details"][key] = {"nan_retries": config.max_nan_retries}
       write_member(member_dir, member)
       return _result(member, g, seconds=time.time() - t0)

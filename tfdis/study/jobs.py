@@ -18,6 +18,7 @@ does not survive pickling).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -42,11 +43,32 @@ def init_worker(intra_op_threads: int, verbosity: int) -> None:
   """
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   logging.set_verbosity(verbosity)
+  global _IN_WORKER
+  _IN_WORKER = True
   import tensorflow as tf
 
   tf.config.threading.set_intra_op_parallelism_threads(int(intra_op_threads))
   tf.config.threading.set_inter_op_parallelism_threads(
       max(1, int(intra_op_threads)))
+
+
+_IN_WORKER = False
+
+
+def _parallel_context():
+  """joblib's threading backend inside pool workers, a no-op elsewhere.
+
+  The metrics fit factors in parallel with joblib, whose default (loky)
+  starts grandchild processes; inside a ``spawn`` worker those were observed
+  never to receive loky's shutdown, so the worker hung at exit and with it
+  the study's final ``shutdown``. Threads avoid that (scikit-learn's tree
+  building releases the GIL, so GBT fits still run concurrently).
+  """
+  if not _IN_WORKER:
+    return contextlib.nullcontext()
+  import joblib
+
+  return joblib.parallel_config(backend="threading")
 
 
 # ---------------------------------------------------------------- checks ----
@@ -190,7 +212,8 @@ def run_model_job(job: Dict[str, Any], spec: Dict[str, Any],
   """train → export → evaluate → visualise one model; never raises."""
   start = time.monotonic()
   try:
-    out = _run_model(job, spec, overwrite)
+    with _parallel_context():
+      out = _run_model(job, spec, overwrite)
   except Exception:  # reported by the runner, which carries on with others
     out = {"model_id": job["model_id"], "error": traceback.format_exc()}
   out["wall_s"] = time.monotonic() - start
@@ -228,12 +251,14 @@ def run_udr_job(model_dirs: List[str], output_dir: str,
   try:
     from tfdis.udr import run_udr_study
 
-    result = run_udr_study(
-        model_dirs, output_dir, mode=settings["mode"],
-        correlation=settings["correlation"], num_pairs=settings["num_pairs"],
-        num_data_points=settings["num_data_points"], seed=settings["seed"],
-        kl_filter_threshold=settings["kl_filter_threshold"],
-        alpha=settings["alpha"])
+    with _parallel_context():
+      result = run_udr_study(
+          model_dirs, output_dir, mode=settings["mode"],
+          correlation=settings["correlation"],
+          num_pairs=settings["num_pairs"],
+          num_data_points=settings["num_data_points"], seed=settings["seed"],
+          kl_filter_threshold=settings["kl_filter_threshold"],
+          alpha=settings["alpha"])
     out = {"output_dir": output_dir,
            "scores": {os.path.basename(os.path.normpath(k)): float(v)
                       for k, v in result["model_scores"].items()}}

@@ -33,7 +33,7 @@ from tfdis.study.spec import ModelJob, StudySpec, UDRSettings
 STUDY_JSON = "study.json"
 
 
-def _available_cores() -> int:
+def available_cores() -> int:
   try:
     return len(os.sched_getaffinity(0))
   except AttributeError:  # not on Linux
@@ -131,7 +131,7 @@ class _Executor:
     self._queue: collections.deque = collections.deque()
     self._futures: Dict[cf.Future, Any] = {}
     if num_workers > 1:
-      threads = max(1, _available_cores() // num_workers)
+      threads = max(1, available_cores() // num_workers)
       self.pool = cf.ProcessPoolExecutor(
           max_workers=num_workers,
           mp_context=multiprocessing.get_context("spawn"),

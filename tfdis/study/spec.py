@@ -101,6 +101,8 @@ class StudySpec:
     visualize: write reconstructions, samples and traversals per model.
     visualize_params: keyword arguments of tfdis.visualize.visualize_model.
     dataset_options: {dataset: options} for get_dataset.
+    default_num_workers: worker processes tfdis_study uses when
+      --num_workers is not given (capped at the available cores).
   """
   name: str
   description: str
@@ -119,6 +121,7 @@ class StudySpec:
   visualize_params: Dict[str, Any] = dataclasses.field(default_factory=dict)
   dataset_options: Dict[str, Dict[str, Any]] = dataclasses.field(
       default_factory=dict)
+  default_num_workers: int = 1
 
   @property
   def num_models(self) -> int:
