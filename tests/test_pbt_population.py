@@ -86,3 +86,20 @@ def test_pbt_udr_ensemble_members(tmp_path):
   assert loaded.metadata["pbt"]["ensemble_index"] == details["best_model"]
   assert loaded.metadata["model"] == "beta_tc_vae"
   assert not os.path.isdir(os.path.join(out, "best", "generation_0001"))
+
+
+def test_big_initial_population_keeps_best(tmp_path):
+  out = str(tmp_path / "pbt_big")
+  cfg = PBTConfig(output_dir=out, eval="mig",
+                  **dict(TINY, population_size=2, max_generations=1,
+                         interval_steps=1),
+                  big_init_population_factor=2,
+                  export_every_generation=False)
+  res = run_pbt(cfg)
+  state = io_utils.read_json(os.path.join(out, "controller_state.json"))
+  scores = state["scores"]["1"]
+  assert len(scores) == 4 and len(state["active"]) == 2
+  assert sorted(state["active"]) == sorted(
+      sorted(scores, key=lambda m: -scores[m])[:2])
+  assert sorted(os.listdir(os.path.join(out, "members"))) == state["active"]
+  assert res["best_score"] == max(scores.values())

@@ -87,7 +87,7 @@ def test_quickstart_and_overrides(tmp_path):
   assert spec.datasets == ("procedural_dsprites_small",)
   jobs = spec.resolve(str(tmp_path))
   assert [j.model_id for j in jobs] == [
-      f"beta_vae-beta={b}-seed={s}" for b in (1, 8) for s in (0, 1, 2)]
+      f"beta_vae-beta={b}-seed={s}" for b in (1, 16) for s in (0, 1, 2)]
   assert jobs[0].model_dir == os.path.join(str(tmp_path), jobs[0].model_id)
   assert all(p for p in spec.metric_params.values())  # reduced counts
 

@@ -33,6 +33,10 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
   os.close(fd)
   try:
     yield tmp
+    # mkstemp creates 0600 files; give artifacts the usual umask permissions.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):

@@ -27,6 +27,7 @@ generation's best; for UDR members the VAE with the best individual UDR),
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -136,6 +137,8 @@ def _write_outputs(config: PBTConfig, state: Dict[str, Any]) -> str:
   path = os.path.join(config.output_dir, "generations.csv")
   frame = pd.DataFrame(rows)
   if len(frame):
+    frame["details"] = [json.dumps(io_utils.to_jsonable(d), sort_keys=True)
+                        for d in frame["details"]]
     hp = pd.json_normalize(frame.pop("hyperparameters").tolist())
     hp.columns = [f"hp_{c}" for c in hp.columns]
     frame = pd.concat([frame, hp], axis=1)
