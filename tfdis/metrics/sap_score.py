@@ -97,10 +97,9 @@ def compute_sap_score(ground_truth_data, representation_fn, random_state,
   num_train = utils.check_count("num_train", num_train, 2)
   num_test = utils.check_count("num_test", num_test, 1)
   rs = utils.as_random_state(random_state)
-  codes_train, factors_train = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_train, rs, encode_batch_size)
-  codes_test, factors_test = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_test, rs, encode_batch_size)
+  codes_train, factors_train, codes_test, factors_test = (
+      utils.sample_train_test(ground_truth_data, representation_fn,
+                              num_train, num_test, rs, encode_batch_size))
   scores = sap_from_codes(codes_train, factors_train, codes_test, factors_test,
                           bool(continuous_factors), n_jobs)
   predictor = ("squared correlation" if continuous_factors else

@@ -363,3 +363,14 @@ def sample_codes_and_factors(ground_truth_data,
 def points_per_chunk(group_size: int, encode_batch_size: int) -> int:
   """How many groups of ``group_size`` images go into one encoder call."""
   return max(1, int(encode_batch_size) // int(group_size))
+
+
+def sample_train_test(ground_truth_data, representation_fn: RepresentationFn,
+                      num_train: int, num_test: int, random_state,
+                      encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE):
+  """(codes_train, factors_train, codes_test, factors_test), train drawn first."""
+  train = sample_codes_and_factors(ground_truth_data, representation_fn,
+                                   num_train, random_state, encode_batch_size)
+  test = sample_codes_and_factors(ground_truth_data, representation_fn,
+                                  num_test, random_state, encode_batch_size)
+  return train + test
