@@ -257,3 +257,38 @@ def test_report_from_fake_run(tmp_path):
     assert f'src="{png}"' in page
     assert os.path.getsize(os.path.join(out, png)) > 1000
   assert "no_peak" in page and "leaf-run" in page
+
+
+def test_leaf_run_curve_reuses_runs_and_resumes_finished_run(tmp_path):
+  pbt, lab = FakePBT(), FactorLabeler()
+  controller.run_rpu(_config(tmp_path), pbt, lab)
+  n_calls = len(pbt.calls)
+  # Switching the Fig. 6 curve on when resuming a finished run only adds
+  # the final runs on fewer label files; nothing else is recomputed.
+  res = controller.run_rpu(_config(tmp_path, leaf_run_curve=True), pbt, lab)
+  new = pbt.calls[n_calls:]
+  assert [c["eval"] for c in new] == ["surrogate_mig"] * 2
+  assert [len(c["surrogate_labels"]) for c in new] == [1, 2]
+  assert new[0]["output_dir"].endswith("final_leaf_runs_0")
+  curve = res["leaf_run_curve"]
+  assert [e["num_leaf_runs"] for e in curve] == [0, 1, 2]
+  assert [len(e["label_files"]) for e in curve] == [1, 2, 3]
+  assert curve[2]["directory"] == "final"   # all files: the main final run
+  on_disk = io_utils.read_json(str(tmp_path / "rpu" / "leaf_run_curve.json"))
+  assert on_disk["entries"] == curve
+  # A third call finds every marker and trains nothing.
+  controller.run_rpu(_config(tmp_path, leaf_run_curve=True), pbt, lab)
+  assert len(pbt.calls) == n_calls + 2
+
+
+def test_state_written_before_a_new_field_resumes(tmp_path):
+  pbt, lab = FakePBT(), FactorLabeler()
+  controller.run_rpu(_config(tmp_path), pbt, lab)
+  path = str(tmp_path / "rpu" / "state.json")
+  state = io_utils.read_json(path)
+  del state["config"]["final_convergence_threshold"]  # an older version
+  io_utils.write_json(path, state)
+  controller.run_rpu(_config(tmp_path), pbt, lab)   # default: same run
+  with pytest.raises(ValueError, match="final_convergence_threshold"):
+    controller.run_rpu(_config(tmp_path, final_convergence_threshold=0.1),
+                       pbt, lab)

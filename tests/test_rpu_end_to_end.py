@@ -3,7 +3,8 @@ killed after the root metaEpoch and resumed by rerunning the same command.
 
 Loose reduction thresholds (parameters, not defaults) make the barely
 trained VAEs' codes yield candidate subsets, so the run goes root ->
-leaf-run 1 -> final PBT-S-VAE and writes surrogate labels and a SavedModel.
+leaf-run 1 -> final PBT-S-VAE and writes surrogate labels and a SavedModel;
+the resumed call also trains the Fig. 6 curve's final model on leaf_0 alone.
 """
 
 import os
@@ -64,7 +65,9 @@ def test_rpu_cli_kill_and_resume(tmp_path):
   proc.stdout.close()
   root_mtime = os.path.getmtime(root_marker)
 
-  done = subprocess.run(_command(out), cwd=REPO, env=_env(),
+  # The resumed call also asks for the Fig. 6 curve (a resumable option).
+  done = subprocess.run(_command(out) + ["--leaf_run_curve"], cwd=REPO,
+                        env=_env(),
                         capture_output=True, text=True, timeout=400)
   assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
   assert os.path.getmtime(root_marker) == root_mtime  # root not redone
@@ -89,3 +92,13 @@ def test_rpu_cli_kill_and_resume(tmp_path):
   report = os.path.join(out, "report", "index.html")
   assert os.path.isfile(report) and "rPU-VAE" in open(report).read()
   assert os.path.isfile(os.path.join(out, "report", "scores.json"))
+  found = io_utils.read_json(os.path.join(out, "report",
+                                          "factors_found.json"))
+  assert "leaf_0/metaepoch_0" in found
+  curve = io_utils.read_json(os.path.join(out, "report",
+                                          "leaf_run_curve.json"))
+  assert [e["num_leaf_runs"] for e in curve] == [0, 1]
+  assert curve[0]["directory"] == "final_leaf_runs_0"
+  assert curve[1]["directory"] == "final"
+  assert all(0.0 <= e["mig"] <= 1.0 for e in curve)
+  assert os.path.isfile(os.path.join(out, "report", "leaf_run_curve.png"))

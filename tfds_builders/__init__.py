@@ -5,7 +5,8 @@ Each ``<name>/<name>_dataset_builder.py`` defines a ``Builder``
 them (TFDS registers a builder class once per process); import the module you
 need, e.g. ``from tfds_builders.procedural_dsprites import
 procedural_dsprites_dataset_builder``, or build from the command line with
-``tfds build tfds_builders/<name> [--manual_dir=DIR]``.
+``python -m tfds_builders.build <name> [--manual_dir=DIR]`` (the pinned
+``tfds build`` CLI needs apache_beam, see tfds_builders/build.py).
 
 Features of every labelled builder: ``image`` (uint8), and per generative
 factor ``label_<factor>`` (ClassLabel) and ``value_<factor>`` (float32); rows

@@ -25,8 +25,9 @@ import tensorflow_datasets as tfds
 
 # Dataset-level homepage/URL facts used in messages.
 MANUAL_DIR_HINT = (
-    "Pass the directory with --manual_dir=DIR (`tfds build ... --manual_dir`, "
-    "or manual_dir= in tfdis.data.get_dataset); the TFDS default is "
+    "Pass the directory with --manual_dir=DIR (`python -m "
+    "tfds_builders.build <name> --manual_dir=DIR`, or manual_dir= in "
+    "tfdis.data.get_dataset); the TFDS default is "
     "<data_dir>/downloads/manual.")
 
 

@@ -94,6 +94,10 @@ flags.DEFINE_integer("final_max_generations", None, "Default: "
 flags.DEFINE_float("final_convergence_threshold", None, "Optional "
                    "convergence rule for the final PBT-S-VAE.",
                    lower_bound=0.0)
+flags.DEFINE_bool("leaf_run_curve", False, "Paper Fig. 6: also train the "
+                  "final PBT-S-VAE on the labels of the first k leaf-runs "
+                  "(k = 0 .. max_leaf_runs - 1) and plot scores against k. "
+                  "May be switched on when resuming a finished run.")
 # Report.
 flags.DEFINE_bool("report", True, "Write report/index.html at the end.")
 flags.DEFINE_multi_string("baseline", [], "NAME=DIR[,DIR...]: models scored "
@@ -174,7 +178,8 @@ def build_config():
         final_supervision=FLAGS.final_supervision,
         final_population_size=FLAGS.final_population_size,
         final_max_generations=FLAGS.final_max_generations,
-        final_convergence_threshold=FLAGS.final_convergence_threshold)
+        final_convergence_threshold=FLAGS.final_convergence_threshold,
+        leaf_run_curve=FLAGS.leaf_run_curve)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
 

@@ -70,8 +70,8 @@ STATE_FORMAT = "tfdis.rpu.state.v1"
 MANIFEST_FORMAT = "tfdis.rpu.surrogate_labels.v1"
 
 # Fields that may change between a run and its resumption (they do not change
-# what is computed).
-_RESUMABLE_FIELDS = ("output_dir", "num_workers")
+# what is computed; leaf_run_curve only adds outputs).
+_RESUMABLE_FIELDS = ("output_dir", "num_workers", "leaf_run_curve")
 
 
 @dataclasses.dataclass
@@ -116,6 +116,9 @@ class RPUConfig:
   final_population_size: Optional[int] = None   # None: population_size
   final_max_generations: Optional[int] = None   # None: max_generations
   final_convergence_threshold: Optional[float] = None  # None: run all gens
+  # Paper Fig. 6: also train the final PBT-S-VAE on the labels of the first
+  # k leaf-runs only (k = 0 .. max_leaf_runs - 1; leaf_0 always included).
+  leaf_run_curve: bool = False
 
   def __post_init__(self):
     self.validate()
@@ -270,7 +273,11 @@ class _Controller:
     cfg = self.config.to_dict()
     if os.path.isfile(self.state_path):
       state = io_utils.read_json(self.state_path)
-      old = state.get("config", {})
+      old = dict(state.get("config", {}))
+      # A field added after the run started counts as its default.
+      for f in dataclasses.fields(RPUConfig):
+        if f.name not in old and f.default is not dataclasses.MISSING:
+          old[f.name] = io_utils.to_jsonable(f.default)
       diff = sorted(k for k in set(cfg) | set(old)
                     if k not in _RESUMABLE_FIELDS and old.get(k) != cfg.get(k))
       if diff:
@@ -474,6 +481,52 @@ class _Controller:
                  "active latent store no labels.")})
     return paths
 
+  def leaf_run_curve(self, leaves: Sequence[Dict], final: Optional[Dict]
+                     ) -> List[Dict]:
+    """Paper Fig. 6: the final PBT-S-VAE with the labels of k leaf-runs.
+
+    For k = 0 .. max_leaf_runs the final model uses surrogate_labels/leaf_0
+    (the root) plus leaf_1 .. leaf_k. A k whose label files equal those of a
+    smaller k reuses that run; the k that uses every file is the main final
+    model (``final/``). Runs live in ``final_leaf_runs_<k>/``.
+    """
+    entries: List[Dict] = []
+    by_files: Dict[Tuple[str, ...], Dict] = {}
+    everything = tuple(sorted(
+        x["labels_file"] for x in leaves if x["labels_file"]))
+    if final is not None:
+      by_files[everything] = {"directory": "final", "result": final}
+    for k in range(self.config.max_leaf_runs + 1):
+      files = tuple(sorted(x["labels_file"] for x in leaves
+                           if x["leaf"] <= k and x["labels_file"]))
+      if not files:
+        continue
+      if files not in by_files:
+        name = f"final_leaf_runs_{k}"
+        directory = os.path.join(self.root, name)
+        marker = os.path.join(directory, "rpu_final.json")
+        if os.path.isfile(marker):
+          result = io_utils.read_json(marker)
+        else:
+          self._save_state(phase=f"leaf_run_curve_{k}", subset_path=None)
+          logging.info("rPU Fig. 6: final PBT-S-VAE with the labels of %d "
+                       "leaf-run(s) (%s)", k, ", ".join(files))
+          result = io_utils.to_jsonable(self.pbt_runner(
+              self.config.final_pbt_kwargs(
+                  directory, [os.path.join(self.labels_dir, f)
+                              for f in files])))
+          io_utils.write_json(marker, result)
+        by_files[files] = {"directory": name, "result": result}
+      run = by_files[files]
+      entries.append({"num_leaf_runs": k, "label_files": list(files),
+                      "directory": run["directory"],
+                      "best_score": run["result"].get("best_score"),
+                      "best_saved_model":
+                      run["result"].get("best_saved_model")})
+    io_utils.write_json(os.path.join(self.root, "leaf_run_curve.json"),
+                        {"entries": entries})
+    return entries
+
   # ---- everything ------------------------------------------------------------
   def run(self) -> Dict[str, Any]:
     start = time.time()
@@ -510,6 +563,9 @@ class _Controller:
         final = io_utils.to_jsonable(self.pbt_runner(
             cfg.final_pbt_kwargs(final_dir, label_paths)))
         io_utils.write_json(marker, final)
+    curve = None
+    if cfg.leaf_run_curve and label_paths:
+      curve = self.leaf_run_curve(leaves, final)
     self._save_state(phase="done", final=final)
     results = {
         "config": cfg.to_dict(), "num_rows": self.num_rows,
@@ -517,6 +573,7 @@ class _Controller:
         "final_saved_model": None if final is None else
         final.get("best_saved_model"),
         "surrogate_label_files": label_paths,
+        "leaf_run_curve": curve,
         "choices": {
             "root_labels": "surrogate_labels/leaf_0.npz (Algorithm 1 "
                            "labels_0 as its own leaf-run)",

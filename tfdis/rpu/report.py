@@ -4,8 +4,10 @@
 and writes ``<rpu_dir>/report/index.html`` with PNGs next to it (relative
 links, so the folder can be copied anywhere):
 
-* a table of every metaEpoch (leaf-run, |d|, best UDR, active latents, stop
-  reason, size of the next subset) and a plot of subset sizes per metaEpoch;
+* a table of every metaEpoch (leaf-run, |d|, best UDR, active latents, the
+  ground-truth factor each active latent carries most information about on d
+  (:mod:`tfdis.rpu.factors`), stop reason, size of the next subset) and a
+  plot of subset sizes per metaEpoch;
 * per metaEpoch with a reduction, paper Fig. 3: sorted codes of each active
   latent, their first differences Δ, the peak threshold, the peaks and the
   chosen interval(s) (at the root: the one each leaf-run starts from);
@@ -13,18 +15,23 @@ links, so the folder can be copied anywhere):
   latents at full contrast, inactive ones faded;
 * final MIG / DCI disentanglement on the ground-truth factors of the final
   model and, if given, of baseline models (e.g. a β-TCVAE and the PBT-S-VAE
-  upper bound) side by side (``scores.json`` too).
+  upper bound) side by side (``scores.json`` too);
+* with the leaf-run curve (``RPUConfig.leaf_run_curve``), paper Fig. 6: the
+  final model's MIG / DCI against the number of leaf-runs whose surrogate
+  labels it used.
 """
 
 from __future__ import annotations
 
 import html
 import os
-from typing import Dict, List, Mapping, Optional, Sequence
+import re
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from tfdis import io_utils
+from tfdis.rpu import factors as factors_lib
 
 TRAVERSAL_VALUES = np.linspace(-2.0, 2.0, 7)
 # Points of a sorted-code curve drawn at most (peaks are always drawn).
@@ -44,9 +51,9 @@ def _metaepoch_records(rpu_dir: str) -> List[Dict]:
   """result.json of every metaEpoch, ordered by (leaf, metaEpoch)."""
   records = []
   for name in sorted(os.listdir(rpu_dir)):
-    if not name.startswith("leaf_"):
-      continue
     leaf_dir = os.path.join(rpu_dir, name)
+    if not re.fullmatch(r"leaf_\d+", name) or not os.path.isdir(leaf_dir):
+      continue
     for sub in os.listdir(leaf_dir):
       marker = os.path.join(leaf_dir, sub, "result.json")
       if sub.startswith("metaepoch_") and os.path.isfile(marker):
@@ -188,6 +195,25 @@ def plot_subset_sizes(records: Sequence[Dict], path: str) -> str:
   return path
 
 
+def plot_leaf_run_curve(entries: Sequence[Dict], path: str) -> str:
+  """MIG and DCI disentanglement against the number of leaf-runs."""
+  plt = _plt()
+  fig, ax = plt.subplots(figsize=(4.5, 3.2))
+  k = [e["num_leaf_runs"] for e in entries]
+  for key, label, marker in (("mig", "MIG", "o"),
+                             ("dci_disentanglement", "DCI dis.", "s")):
+    ax.plot(k, [e.get(key, np.nan) for e in entries], marker=marker,
+            label=label)
+  ax.set_xlabel("leaf-runs whose surrogate labels the final model used")
+  ax.set_ylabel("score (ground truth)")
+  ax.set_xticks(k)
+  ax.legend()
+  fig.tight_layout()
+  io_utils.save_figure(path, fig)
+  plt.close(fig)
+  return path
+
+
 def ground_truth_scores(model_dir: str, data, num_train: int = 10000,
                         num_test: int = 5000, seed: int = 0,
                         dci: bool = True) -> Dict[str, float]:
@@ -209,6 +235,22 @@ def ground_truth_scores(model_dir: str, data, num_train: int = 10000,
     res = dci_from_codes(c_train, f_train, c_test, f_test, random_state=seed)
     out["dci_disentanglement"] = float(res["disentanglement"])
     out["num_test"] = num_test
+  return out
+
+
+def factors_per_metaepoch(records: Sequence[Dict], data
+                          ) -> Dict[Tuple[int, int], List[Dict]]:
+  """{(leaf, metaEpoch): factors_found(...)} for metaEpochs with labels."""
+  out = {}
+  for r in records:
+    path = os.path.join(r["dir"], "labels.npz")
+    if not r.get("labels_stored") or not os.path.isfile(path):
+      continue
+    with np.load(path) as f:
+      indices, labels = f["indices"], f["labels"]
+    out[(r["leaf"], r["metaepoch"])] = factors_lib.factors_found(
+        labels, data.index_to_factors(indices), data.factor_names,
+        r["active_latents"])
   return out
 
 
@@ -264,14 +306,22 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
   if not records:
     parts.append("<p>No metaEpoch has finished yet.</p>")
 
+  found = {}
+  if scores:
+    found = factors_per_metaepoch(records, data)
+    io_utils.write_json(os.path.join(out, "factors_found.json"), {
+        f"leaf_{k[0]}/metaepoch_{k[1]}": v for k, v in found.items()})
   rows = [(r["leaf"], r["metaepoch"], r["size"], r["udr"],
            ",".join(str(a + 1) for a in r["active_latents"]) or "none",
+           factors_lib.summarize(found[(r["leaf"], r["metaepoch"])])
+           if (r["leaf"], r["metaepoch"]) in found else "–",
            r["stop_reason"] or "(continue)",
            r["candidates"][0]["size"] if r.get("candidates") else None)
           for r in records]
   parts.append("<h2>metaEpochs</h2>" + _table(
       rows, ["leaf-run", "metaEpoch", "|d|", "best UDR",
-             "active latents (z)", "stop", "next |d|"]))
+             "active latents (z)", "ground-truth factor per active latent "
+             "(normalised MI on d)", "stop", "next |d|"]))
   if records:
     plot_subset_sizes(records, os.path.join(out, "subset_sizes.png"))
     parts.append('<img src="subset_sizes.png">')
@@ -332,6 +382,23 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
                "DCI dis. std"]) +
                  f"<p>{num_train} training / {num_test} test points, seed "
                  f"{seed}, mean representation.</p>")
+  curve_path = os.path.join(rpu_dir, "leaf_run_curve.json")
+  if scores and os.path.isfile(curve_path):
+    entries = io_utils.read_json(curve_path)["entries"]
+    cache: Dict[str, Dict] = {}
+    for e in entries:
+      d = e.get("best_saved_model")
+      if d and d not in cache:
+        cache[d] = ground_truth_scores(d, data, num_train, num_test, seed)
+      e.update(cache.get(d, {}))
+    io_utils.write_json(os.path.join(out, "leaf_run_curve.json"), entries)
+    plot_leaf_run_curve(entries, os.path.join(out, "leaf_run_curve.png"))
+    parts.append("<h2>Scores vs number of leaf-runs (Fig. 6)</h2>" + _table(
+        [(e["num_leaf_runs"], ", ".join(e["label_files"]), e["best_score"],
+          e.get("mig"), e.get("dci_disentanglement")) for e in entries],
+        ["leaf-runs", "surrogate label files", "final PBT eval (surrogate "
+         "MIG)", "MIG (ground truth)", "DCI dis. (ground truth)"]) +
+                 '<img src="leaf_run_curve.png">')
   style = ("<style>body{font-family:sans-serif;max-width:1400px}"
            "table{border-collapse:collapse}td,th{border:1px solid #ccc;"
            "padding:2px 6px}img{max-width:100%}</style>")
