@@ -37,6 +37,22 @@ def test_surrogate_mig_median_over_leaves_of_metaepoch_means(tmp_path):
   assert expect[0] > 0.5 > expect[2]   # labels = codes vs. noisy labels
 
 
+def test_surrogate_subsample_is_fixed_and_keeps_row_label_pairs():
+  rows = np.arange(100, 400, dtype=np.int64)
+  labels = rows[:, None].astype(np.float32) * 2
+  leaves = [[(rows, labels), (rows[:10], labels[:10])]]
+  assert evaluation.subsample_surrogate_labels(leaves, None, 0) is leaves
+  a = evaluation.subsample_surrogate_labels(leaves, 50, seed=3)
+  b = evaluation.subsample_surrogate_labels(leaves, 50, seed=3)
+  (r0, l0), (r1, l1) = a[0]
+  assert len(r0) == 50 and np.all(np.diff(r0) > 0)
+  np.testing.assert_array_equal(l0[:, 0], r0 * 2)       # pairs stay together
+  np.testing.assert_array_equal(r0, b[0][0][0])          # same every call
+  np.testing.assert_array_equal(r1, rows[:10])           # small block: kept
+  c = evaluation.subsample_surrogate_labels(leaves, 50, seed=4)
+  assert not np.array_equal(c[0][0][0], r0)
+
+
 def test_udr_score_is_mean_of_model_scores():
   rs = np.random.RandomState(0)
   z = rs.randn(300, 3)

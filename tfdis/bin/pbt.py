@@ -32,6 +32,10 @@ flags.DEFINE_integer("num_labels", None,
                      "Few-label variant: labelled examples for mig/dci.")
 flags.DEFINE_list("surrogate_labels", [],
                   "rPU surrogate-label npz files (eval=surrogate_mig).")
+flags.DEFINE_integer("surrogate_num_rows", None, "eval=surrogate_mig: score "
+                     "at most this many rows per metaEpoch (a fixed random "
+                     "subset; default all rows, as the authors).",
+                     lower_bound=2)
 flags.DEFINE_enum("final_supervision", "eval", list(FINAL_SUPERVISION),
                   "Use surrogate labels only as eval, or also as a loss.")
 flags.DEFINE_string("supervision", None,
@@ -120,6 +124,7 @@ def build_config():
       indices_path=FLAGS.indices_path, eval=FLAGS.eval,
       num_labels=FLAGS.num_labels,
       surrogate_labels=tuple(FLAGS.surrogate_labels),
+      surrogate_num_rows=FLAGS.surrogate_num_rows,
       final_supervision=FLAGS.final_supervision,
       supervision=(json.loads(FLAGS.supervision) if FLAGS.supervision
                    else None),

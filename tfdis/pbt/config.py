@@ -30,7 +30,9 @@ class PBTConfig:
   ``mig_num_train`` / ``dci_num_train + dci_num_test`` rows). ``udr``: every
   member is ``ensemble_size`` VAEs (one vectorised computation) scored by UDR
   on ``udr_num_data_points`` images. ``surrogate_mig``: MIG against rPU's
-  stored surrogate labels.
+  stored surrogate labels (all rows, as the authors; ``surrogate_num_rows``
+  caps each metaEpoch's rows at a fixed random subset chosen once from
+  ``seed``, for datasets too large to encode every generation on a CPU).
   """
 
   output_dir: str = "runs/pbt/pbt"
@@ -40,6 +42,7 @@ class PBTConfig:
   eval: str = "mig"
   num_labels: Optional[int] = None
   surrogate_labels: Tuple[str, ...] = ()
+  surrogate_num_rows: Optional[int] = None
   final_supervision: str = "eval"
   supervision: Optional[Dict[str, Any]] = None
   population_size: int = 24
@@ -111,6 +114,9 @@ class PBTConfig:
            "surrogate_labels (rPU leaf_<i>.npz paths)")
       for p in self.surrogate_labels:
         need(os.path.isfile(p), f"surrogate label file {p!r} does not exist")
+      need(self.surrogate_num_rows is None or is_int(
+          self.surrogate_num_rows, 2), "surrogate_num_rows must be None or "
+           "an integer >= 2")
     else:
       need(self.final_supervision == "eval", "final_supervision='eval+loss' "
            "needs eval='surrogate_mig'")

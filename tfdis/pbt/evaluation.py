@@ -113,6 +113,28 @@ def load_surrogate_labels(paths: Sequence[str]
   return leaves
 
 
+def subsample_surrogate_labels(leaves, max_rows: Optional[int], seed: int):
+  """Each metaEpoch's (rows, labels) cut to at most ``max_rows`` rows.
+
+  The subset is a uniform draw without replacement from ``seed`` (kept in row
+  order), so every generation and a resumed run score the same rows.
+  ``max_rows=None`` keeps everything.
+  """
+  if max_rows is None:
+    return leaves
+  rng = np.random.default_rng(int(seed))
+  out = []
+  for metaepochs in leaves:
+    blocks = []
+    for rows, labels in metaepochs:
+      if len(rows) > max_rows:
+        keep = np.sort(rng.choice(len(rows), int(max_rows), replace=False))
+        rows, labels = rows[keep], labels[keep]
+      blocks.append((rows, labels))
+    out.append(blocks)
+  return out
+
+
 def surrogate_mig_score(encode_rows: Callable[[np.ndarray], np.ndarray],
                         leaves, num_bins: int = 20
                         ) -> Tuple[float, Dict[str, Any]]:

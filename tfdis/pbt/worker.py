@@ -98,8 +98,9 @@ def _context(config) -> Dict[str, Any]:
       ctx["eval_num_train"] = int(f["num_train"])
     ctx["eval_factors"] = data.index_to_factors(ctx["eval_indices"])
   if config.eval == "surrogate_mig":
-    ctx["surrogate"] = evaluation.load_surrogate_labels(
-        config.surrogate_labels)
+    ctx["surrogate"] = evaluation.subsample_surrogate_labels(
+        evaluation.load_surrogate_labels(config.surrogate_labels),
+        config.surrogate_num_rows, config.seed)
   supervision_path = os.path.join(config.output_dir, "supervision.npz")
   ctx["labels"] = None
   if config.final_supervision == "eval+loss" and os.path.isfile(
