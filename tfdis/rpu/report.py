@@ -64,9 +64,13 @@ def _metaepoch_records(rpu_dir: str) -> List[Dict]:
 
 
 def plot_reduction(directory: str, path: str, chosen: Sequence[Sequence[int]],
-                   title: str = "") -> Optional[str]:
+                   title: str = "", latent_ids: Optional[Sequence[int]] = None,
+                   columns: int = 3) -> Optional[str]:
   """Paper Fig. 3 from ``reduction.npz``; ``chosen``: interval ranks per
-  candidate to highlight (one tuple of per-latent ranks per candidate)."""
+  candidate to highlight (one tuple of per-latent ranks per candidate).
+
+  One panel per active latent, ``columns`` per row; ``latent_ids`` (0-based
+  indices of the active latents in the VAE) name the panels z1…zd."""
   npz = os.path.join(directory, "reduction.npz")
   if not os.path.isfile(npz):
     return None
@@ -74,9 +78,14 @@ def plot_reduction(directory: str, path: str, chosen: Sequence[Sequence[int]],
   with np.load(npz) as f:
     arrays = {k: f[k] for k in f.files}
   k = int(arrays["num_latents"])
-  fig, axes = plt.subplots(1, k, figsize=(6 * k, 3.6), squeeze=False)
+  cols = max(1, min(columns, k))
+  rows = -(-k // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.6 * rows),
+                           squeeze=False)
+  for extra in axes.flat[k:]:
+    extra.axis("off")
   for j in range(k):
-    ax = axes[0, j]
+    ax = axes.flat[j]
     codes = arrays[f"latent_{j}_sorted_codes"]
     delta = arrays[f"latent_{j}_delta"]
     peaks = arrays[f"latent_{j}_peaks"]
@@ -110,7 +119,9 @@ def plot_reduction(directory: str, path: str, chosen: Sequence[Sequence[int]],
         ax.axvspan(start, stop - 1, color=colour, alpha=0.15)
         ax.hlines(codes[start:stop].mean(), start, stop - 1, color=colour,
                   lw=4)
-    ax.set_title(f"active latent #{j}")
+    name = (f"z{latent_ids[j] + 1}" if latent_ids is not None
+            and j < len(latent_ids) else f"active latent #{j}")
+    ax.set_title(f"{name}: {len(peaks)} peak(s)")
     if j == 0:
       lines = ax.get_legend_handles_labels()
       lines2 = ax2.get_legend_handles_labels()
@@ -346,7 +357,8 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
         chosen = [c["intervals"] for c in cands[:1]]
         caption = "shaded: the chosen interval"
       png = f"reduction_{tag}.png"
-      if plot_reduction(r["dir"], os.path.join(out, png), chosen, title):
+      if plot_reduction(r["dir"], os.path.join(out, png), chosen, title,
+                        latent_ids=r["active_latents"]):
         parts.append(f'<p>Fig. 3: sorted codes (green), Δ (blue), threshold '
                      f'(dashed), peaks (x); {caption}; dotted: trimmed '
                      f'ends.</p><img src="{png}">')
