@@ -34,7 +34,8 @@ def test_constant_factor_is_nan_and_found_names_the_factor():
   assert found[0]["information"] == pytest.approx(1.0)
   assert found[0]["all"]["shape"] is None
   assert found[1]["factor"] is None                   # noise: below 0.3
-  assert factors.summarize(found).startswith("z5: posX (1.00), z8: none")
+  assert found[1]["best_factor"] == "posX"
+  assert factors.summarize(found).startswith("z5: posX (1.00), z8: ~posX (0.")
 
 
 def test_shape_mismatch_is_a_clear_error():

@@ -51,9 +51,10 @@ def factors_found(labels: np.ndarray, factors: np.ndarray,
   """Per active latent: the factor it carries most information about.
 
   Returns one dict per active latent: ``latent`` (0-based), ``factor`` (name,
-  or None when no factor reaches ``min_information``), ``information`` (the
-  normalised MI of that factor) and ``all`` (name -> normalised MI, NaN for
-  factors constant on the subset).
+  or None when no factor reaches ``min_information``), ``best_factor`` (the
+  name even when it does not), ``information`` (the normalised MI of that
+  factor) and ``all`` (name -> normalised MI, None for factors constant on
+  the subset).
   """
   nmi = normalized_factor_information(labels, factors, num_bins)
   out = []
@@ -65,6 +66,7 @@ def factors_found(labels: np.ndarray, factors: np.ndarray,
     out.append({
         "latent": int(latent),
         "factor": factor_names[j] if best >= min_information else None,
+        "best_factor": factor_names[j] if np.isfinite(best) else None,
         "information": best if np.isfinite(best) else None,
         "all": {name: (None if not np.isfinite(v) else float(v))
                 for name, v in zip(factor_names, row)}})
@@ -72,10 +74,14 @@ def factors_found(labels: np.ndarray, factors: np.ndarray,
 
 
 def summarize(found: Sequence[Dict]) -> str:
-  """'z3: posY (0.81), z7: posX (0.77)'; latents are 1-based as in plots."""
+  """'z3: posY (0.81), z7: ~posX (0.21)'; latents are 1-based as in plots.
+
+  '~' marks a best factor below ``min_information`` (an entangled latent).
+  """
   parts = []
   for f in found:
-    what = f["factor"] or "none"
+    what = f["factor"] or ("~" + f["best_factor"] if f.get("best_factor")
+                           else "none")
     info = f["information"]
     parts.append(f"z{f['latent'] + 1}: {what}" +
                  (f" ({info:.2f})" if info is not None else ""))

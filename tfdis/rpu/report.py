@@ -332,7 +332,8 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
   parts.append("<h2>metaEpochs</h2>" + _table(
       rows, ["leaf-run", "metaEpoch", "|d|", "best UDR",
              "active latents (z)", "ground-truth factor per active latent "
-             "(normalised MI on d)", "stop", "next |d|"]))
+             "(normalised MI on d; ~ = below 0.3, entangled)", "stop",
+             "next |d|"]))
   if records:
     plot_subset_sizes(records, os.path.join(out, "subset_sizes.png"))
     parts.append('<img src="subset_sizes.png">')
