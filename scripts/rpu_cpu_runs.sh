@@ -1,5 +1,5 @@
 #!/bin/bash
-# The CPU-sized rPU-VAE runs reported on issue 8 (2 cores, ~2 h in all).
+# The CPU-sized rPU-VAE runs reported on issue 8 (2 cores, ~3 h in all).
 #
 #   scripts/rpu_cpu_runs.sh [OUT]        (default OUT=runs/rpu_cpu)
 #
@@ -8,7 +8,12 @@
 #    intervals of 3000 images, at most 3 generations per metaEpoch, 2
 #    leaf-runs, final PBT-S-VAE 4 members x 8 generations.
 # 2. The same with a β-VAE base model (β from {4, 8, 16}): fewer active
-#    latents per metaEpoch.
+#    latents per metaEpoch (none above the spec's KL threshold of 1.0), and
+#    2b. the same with --active_kl_threshold=0.5 and one leaf-run (in the
+#    reported run its root PBT was copied from run 2: same PBT config).
+# 4b. rPU-VAE on the full procedural_dsprites (737,280 rows) with the spec's
+#    reduction thresholds (literal reading), final eval on 10,000 rows per
+#    metaEpoch.
 # 3. β-TCVAE baselines (β=6, lr 1e-3, batch 64) trained for the images of
 #    one final-model lineage (24,000), of the final population (96,000) and
 #    of the whole rPU run 1 (276,000), and the PBT-S-VAE upper bound (MIG on
@@ -32,6 +37,17 @@ $PY -m tfdis.bin.rpu --output_dir=$OUT/btcvae/rpu "${RPU_COMMON[@]}" \
 $PY -m tfdis.bin.rpu --output_dir=$OUT/bvae/rpu "${RPU_COMMON[@]}" \
   --model=beta_vae --final_max_generations=4 \
   --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, \"beta\": {\"initial_values\": [4, 8, 16], \"low\": 1, \"high\": 100, \"kind\": \"float\"}}, \"mig_num_train\": 2304}"
+
+$PY -m tfdis.bin.rpu --output_dir=$OUT/bvae_kl05/rpu "${RPU_COMMON[@]}" \
+  --model=beta_vae --final_max_generations=4 --max_leaf_runs=1 \
+  --active_kl_threshold=0.5 \
+  --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, \"beta\": {\"initial_values\": [4, 8, 16], \"low\": 1, \"high\": 100, \"kind\": \"float\"}}, \"mig_num_train\": 2304}"
+$PY -m tfdis.bin.rpu --output_dir=$OUT/full/rpu --dataset=procedural_dsprites \
+  --max_leaf_runs=2 --population_size=4 --max_generations=3 \
+  --convergence_patience=2 --interval_images=3000 --ensemble_size=5 \
+  --udr_num_data_points=1000 --final_population_size=4 \
+  --final_max_generations=6 \
+  --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, \"beta\": {\"initial_values\": [1, 2, 4, 6, 8, 10], \"low\": 1, \"high\": 100, \"kind\": \"int\"}}, \"mig_num_train\": 10000, \"surrogate_num_rows\": 10000}"
 
 train() {  # name steps seed
   $PY -m tfdis.bin.train --model=beta_tc_vae --architecture=conv_bn --beta=6 \
@@ -57,4 +73,8 @@ $PY -m tfdis.bin.rpu --output_dir=$OUT/btcvae/rpu "${RPU_COMMON[@]}" \
 $PY -m tfdis.bin.rpu --output_dir=$OUT/bvae/rpu "${RPU_COMMON[@]}" \
   --model=beta_vae --final_max_generations=4 --report --leaf_run_curve \
   "${BASELINES[@]}" \
+  --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, \"beta\": {\"initial_values\": [4, 8, 16], \"low\": 1, \"high\": 100, \"kind\": \"float\"}}, \"mig_num_train\": 2304}"
+$PY -m tfdis.bin.rpu --output_dir=$OUT/bvae_kl05/rpu "${RPU_COMMON[@]}" \
+  --model=beta_vae --final_max_generations=4 --max_leaf_runs=1 \
+  --active_kl_threshold=0.5 --report --leaf_run_curve "${BASELINES[@]}" \
   --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, \"beta\": {\"initial_values\": [4, 8, 16], \"low\": 1, \"high\": 100, \"kind\": \"float\"}}, \"mig_num_train\": 2304}"
