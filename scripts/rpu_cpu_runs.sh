@@ -78,3 +78,19 @@ $PY -m tfdis.bin.rpu --output_dir=$OUT/bvae_kl05/rpu "${RPU_COMMON[@]}" \
   --model=beta_vae --final_max_generations=4 --max_leaf_runs=1 \
   --active_kl_threshold=0.5 --report --leaf_run_curve "${BASELINES[@]}" \
   --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, \"beta\": {\"initial_values\": [4, 8, 16], \"low\": 1, \"high\": 100, \"kind\": \"float\"}}, \"mig_num_train\": 2304}"
+for spec in "18k 281 0" "18k 281 1" "18k 281 2" "72k 1125 0" "72k 1125 1"; do
+  set -- $spec
+  $PY -m tfdis.bin.train --model=beta_tc_vae --architecture=conv_bn --beta=6 \
+    --learning_rate=0.001 --batch_size=64 --dataset=procedural_dsprites \
+    --steps=$2 --seed=$3 --image_summary_every=100000 \
+    --model_dir=$OUT/full_baselines/btcvae_$1_seed$3
+done
+F=$OUT/full_baselines
+$PY -m tfdis.bin.rpu --output_dir=$OUT/full/rpu --dataset=procedural_dsprites \
+  --max_leaf_runs=2 --population_size=4 --max_generations=3 \
+  --convergence_patience=2 --interval_images=3000 --ensemble_size=5 \
+  --udr_num_data_points=1000 --final_population_size=4 \
+  --final_max_generations=6 --leaf_run_curve \
+  --baseline="beta_tcvae_18k=$F/btcvae_18k_seed0,$F/btcvae_18k_seed1,$F/btcvae_18k_seed2" \
+  --baseline="beta_tcvae_72k=$F/btcvae_72k_seed0,$F/btcvae_72k_seed1" \
+  --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, \"beta\": {\"initial_values\": [1, 2, 4, 6, 8, 10], \"low\": 1, \"high\": 100, \"kind\": \"int\"}}, \"mig_num_train\": 10000, \"surrogate_num_rows\": 10000}"
