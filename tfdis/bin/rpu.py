@@ -95,8 +95,9 @@ flags.DEFINE_float("final_convergence_threshold", None, "Optional "
                    "convergence rule for the final PBT-S-VAE.",
                    lower_bound=0.0)
 flags.DEFINE_bool("leaf_run_curve", False, "Paper Fig. 6: also train the "
-                  "final PBT-S-VAE on the labels of the first k leaf-runs "
-                  "(k = 0 .. max_leaf_runs - 1) and plot scores against k. "
+                  "final PBT-S-VAE on the labels of the root and the first k "
+                  "leaf-runs only (k = 0 .. max_leaf_runs; the k using every "
+                  "label file is final/) and plot scores against k. "
                   "May be switched on when resuming a finished run.")
 # Report.
 flags.DEFINE_bool("report", True, "Write report/index.html at the end.")

@@ -116,8 +116,8 @@ class RPUConfig:
   final_population_size: Optional[int] = None   # None: population_size
   final_max_generations: Optional[int] = None   # None: max_generations
   final_convergence_threshold: Optional[float] = None  # None: run all gens
-  # Paper Fig. 6: also train the final PBT-S-VAE on the labels of the first
-  # k leaf-runs only (k = 0 .. max_leaf_runs - 1; leaf_0 always included).
+  # Paper Fig. 6: also train the final PBT-S-VAE on the labels of leaf_0 …
+  # leaf_k only, k = 0 .. max_leaf_runs (the k using every file is final/).
   leaf_run_curve: bool = False
 
   def __post_init__(self):
@@ -481,6 +481,22 @@ class _Controller:
                  "active latent store no labels.")})
     return paths
 
+  def final_pbt(self, directory: str, label_paths: Sequence[str],
+                phase: str) -> Dict:
+    """Runs (or reloads) a PBT-S-VAE on all of D with these label files."""
+    marker = os.path.join(directory, "rpu_final.json")
+    if os.path.isfile(marker):
+      return io_utils.read_json(marker)
+    self._save_state(phase=phase, subset_path=None)
+    logging.info("rPU %s: PBT-S-VAE on all %d rows with label file(s) %s, "
+                 "supervision %s", phase, self.num_rows,
+                 [os.path.basename(p) for p in label_paths],
+                 self.config.final_supervision)
+    result = io_utils.to_jsonable(self.pbt_runner(
+        self.config.final_pbt_kwargs(directory, label_paths)))
+    io_utils.write_json(marker, result)
+    return result
+
   def leaf_run_curve(self, leaves: Sequence[Dict], final: Optional[Dict]
                      ) -> List[Dict]:
     """Paper Fig. 6: the final PBT-S-VAE with the labels of k leaf-runs.
@@ -504,18 +520,9 @@ class _Controller:
       if files not in by_files:
         name = f"final_leaf_runs_{k}"
         directory = os.path.join(self.root, name)
-        marker = os.path.join(directory, "rpu_final.json")
-        if os.path.isfile(marker):
-          result = io_utils.read_json(marker)
-        else:
-          self._save_state(phase=f"leaf_run_curve_{k}", subset_path=None)
-          logging.info("rPU Fig. 6: final PBT-S-VAE with the labels of %d "
-                       "leaf-run(s) (%s)", k, ", ".join(files))
-          result = io_utils.to_jsonable(self.pbt_runner(
-              self.config.final_pbt_kwargs(
-                  directory, [os.path.join(self.labels_dir, f)
-                              for f in files])))
-          io_utils.write_json(marker, result)
+        result = self.final_pbt(
+            directory, [os.path.join(self.labels_dir, f) for f in files],
+            f"leaf_run_curve_{k}")
         by_files[files] = {"directory": name, "result": result}
       run = by_files[files]
       entries.append({"num_leaf_runs": k, "label_files": list(files),
@@ -551,18 +558,8 @@ class _Controller:
           "--active_kl_threshold, or train the metaEpochs longer.",
           root["stop_reason"])
     else:
-      final_dir = os.path.join(self.root, "final")
-      marker = os.path.join(final_dir, "rpu_final.json")
-      if os.path.isfile(marker):
-        final = io_utils.read_json(marker)
-      else:
-        self._save_state(phase="final", subset_path=None)
-        logging.info("rPU: final PBT-S-VAE on all %d rows with %d label "
-                     "file(s), supervision %s", self.num_rows,
-                     len(label_paths), cfg.final_supervision)
-        final = io_utils.to_jsonable(self.pbt_runner(
-            cfg.final_pbt_kwargs(final_dir, label_paths)))
-        io_utils.write_json(marker, final)
+      final = self.final_pbt(os.path.join(self.root, "final"), label_paths,
+                             "final")
     curve = None
     if cfg.leaf_run_curve and label_paths:
       curve = self.leaf_run_curve(leaves, final)

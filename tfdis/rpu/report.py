@@ -374,14 +374,23 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
       parts.append(f'<p>Fig. 5: traversals of the best VAE (active latents '
                    f'framed red, inactive faded).</p><img src="{png}">')
 
+  # The final model appears in Fig. 4 and Fig. 6: score each model once.
+  scored: Dict[str, Dict] = {}
+
+  def score(model_dir: str) -> Dict:
+    if model_dir not in scored:
+      scored[model_dir] = ground_truth_scores(model_dir, data, num_train,
+                                              num_test, seed)
+    return scored[model_dir]
+
   final_model = results.get("final_saved_model")
   if scores and (final_model or baselines):
     table = {}
     models = ([("rPU-VAE", final_model)] if final_model else []) + [
         (name, d) for name, dirs in (baselines or {}).items() for d in dirs]
     for name, model_dir in models:
-      s = ground_truth_scores(model_dir, data, num_train, num_test, seed)
-      table.setdefault(name, []).append(dict(s, model_dir=model_dir))
+      table.setdefault(name, []).append(dict(score(model_dir),
+                                             model_dir=model_dir))
     io_utils.write_json(os.path.join(out, "scores.json"), table)
     rows = []
     for name, entries in table.items():
@@ -398,12 +407,9 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
   curve_path = os.path.join(rpu_dir, "leaf_run_curve.json")
   if scores and os.path.isfile(curve_path):
     entries = io_utils.read_json(curve_path)["entries"]
-    cache: Dict[str, Dict] = {}
     for e in entries:
-      d = e.get("best_saved_model")
-      if d and d not in cache:
-        cache[d] = ground_truth_scores(d, data, num_train, num_test, seed)
-      e.update(cache.get(d, {}))
+      if e.get("best_saved_model"):
+        e.update(score(e["best_saved_model"]))
     io_utils.write_json(os.path.join(out, "leaf_run_curve.json"), entries)
     plot_leaf_run_curve(entries, os.path.join(out, "leaf_run_curve.png"))
     parts.append("<h2>Scores vs number of leaf-runs (Fig. 6)</h2>" + _table(
