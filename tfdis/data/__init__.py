@@ -25,9 +25,40 @@ from tfdis.data import official as _official  # noqa: E402,F401  (registers)
 DATASETS.register("identity", IdentityData)  # metric known-answer tests
 
 
+_BUILT = {}
+
+
 def get_dataset(name: str, **options) -> GroundTruthData:
-  """Returns the ground-truth data object registered under ``name``."""
-  return DATASETS.get(name)(**options)
+  """The ground-truth data object registered under ``name``.
+
+  Built once per process and (name, options): the object is read-only, and
+  official datasets are large. It carries its own spec (``data.spec`` =
+  {name, options}, also in ``data.info()``), which is what rebuilds it from
+  SavedModel metadata. Unknown options are refused with the valid ones.
+  """
+  import inspect
+  import json
+
+  key = (name, json.dumps(options, sort_keys=True, default=str))
+  data = _BUILT.get(key)
+  if data is not None:
+    return data
+  factory = DATASETS.get(name)
+  try:
+    data = factory(**options)
+  except TypeError as e:
+    try:
+      params = inspect.signature(factory).parameters
+      valid = sorted(p for p, v in params.items()
+                     if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL))
+    except (TypeError, ValueError):
+      valid = []
+    raise ValueError(
+        f"invalid options {sorted(options)} for dataset {name!r} ({e}); "
+        f"valid options: {valid or 'none'}") from None
+  data.spec = {"name": name, "options": dict(options)}
+  _BUILT[key] = data
+  return data
 
 
 def dataset_names() -> list:

@@ -124,8 +124,10 @@ class GroundTruthData:
 
   def info(self) -> dict:
     """What SavedModel metadata and results JSON record about the data."""
+    spec = getattr(self, "spec", None) or {"name": self.name, "options": {}}
     return {
-        "name": self.name,
+        "name": spec["name"],
+        "options": dict(spec["options"]),
         "factor_names": list(self.factor_names),
         "factor_sizes": [int(s) for s in self.factor_sizes],
         "observation_shape": [int(s) for s in self.observation_shape],

@@ -138,14 +138,3 @@ def export_saved_model(model, export_dir: str,
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   return export_dir
-
-
-def export_from_checkpoint(model_dir: str,
-                           export_dir: Optional[str] = None) -> str:
-  """Rebuilds the model of ``model_dir/config.json``, restores its latest
-  checkpoint and exports it to ``model_dir/saved_model`` (or export_dir)."""
-  from tfdis.training.loop import restore_for_export
-
-  model, metadata = restore_for_export(model_dir)
-  export_dir = export_dir or os.path.join(model_dir, "saved_model")
-  return export_saved_model(model, export_dir, metadata)

@@ -45,14 +45,23 @@ def build_model(name: str, observation_shape: Sequence[int],
                 reconstruction_loss: str = "bernoulli",
                 supervision: Optional[Mapping[str, Any]] = None,
                 learning_rate: float = 1e-4, seed: int = 0,
-                dataset_size: Optional[int] = None) -> GaussianVAE:
+                dataset_size: Optional[int] = None,
+                ensemble_size: Optional[int] = None) -> GaussianVAE:
   """Builds the family ``name`` with its optimiser(s) (call inside
   ``strategy.scope()`` for distributed training).
 
   Defaults follow dlib's unsupervised_study_v1: d = 10, conv/deconv,
-  Bernoulli loss, Adam(1e-4, 0.9, 0.999, 1e-8).
+  Bernoulli loss, Adam(1e-4, 0.9, 0.999, 1e-8). ``ensemble_size=K`` builds
+  K members of the family as one vectorised model (tfdis.models.ensemble).
+  Initial weights come from Keras' global seed: call
+  ``keras.utils.set_random_seed`` first for reproducible weights (the
+  trainer does).
   """
   cls = get_model_class(name)
+  if ensemble_size is not None:
+    from tfdis.models.ensemble import make_ensemble_class
+
+    cls = make_ensemble_class(cls, ensemble_size)
   return cls(observation_shape, latent_dim=latent_dim,
              architecture=architecture, hyperparameters=hyperparameters,
              reconstruction_loss=reconstruction_loss, supervision=supervision,

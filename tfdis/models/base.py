@@ -116,10 +116,7 @@ class GaussianVAE(keras.Model):
     self.seed = int(seed)
     hparams = self.validate_hyperparameters(hyperparameters)
 
-    self.encoder = architectures.make_encoder(
-        self.architecture["encoder"], self.observation_shape, self.latent_dim)
-    self.decoder = architectures.make_decoder(
-        self.architecture["decoder"], self.observation_shape, self.latent_dim)
+    self._build_networks()
     self.hyperparameter_variables = {
         k: self.add_weight(name=k, shape=(),
                            initializer=keras.initializers.Constant(float(v)),
@@ -181,10 +178,27 @@ class GaussianVAE(keras.Model):
   def _build_extra(self, hparams: Dict[str, float]) -> None:
     """Hook for families with extra networks (FactorVAE's discriminator)."""
 
+  def _build_networks(self) -> None:
+    """The encoder and decoder from the architecture table (the K-member
+    ensemble overrides this, see tfdis.models.ensemble)."""
+    self.encoder = architectures.make_encoder(
+        self.architecture["encoder"], self.observation_shape, self.latent_dim)
+    self.decoder = architectures.make_decoder(
+        self.architecture["decoder"], self.observation_shape, self.latent_dim)
+
+  @property
+  def network_variables(self):
+    return (self.encoder.trainable_variables +
+            self.decoder.trainable_variables)
+
+  def network_objects(self) -> Dict[str, Any]:
+    """The networks as checkpoint entries (names fixed: checkpoints of
+    earlier versions restore)."""
+    return {"encoder": self.encoder, "decoder": self.decoder}
+
   @property
   def vae_variables(self):
-    variables = (self.encoder.trainable_variables +
-                 self.decoder.trainable_variables)
+    variables = list(self.network_variables)
     if self.supervision is not None and self.supervision["loss"] == "l2":
       variables = variables + [self.supervised_scale]
     return variables
@@ -243,8 +257,7 @@ class GaussianVAE(keras.Model):
   def checkpoint_objects(self) -> Dict[str, Any]:
     """Everything a checkpoint must hold: weights, optimiser state, step,
     RNG state and hyperparameter variables (tf.train.Checkpoint kwargs)."""
-    objs = {"encoder": self.encoder, "decoder": self.decoder,
-            "step": self.step, "rng": self.rng}
+    objs = dict(self.network_objects(), step=self.step, rng=self.rng)
     objs.update(self.optimizers)
     for k, v in self.hyperparameter_variables.items():
       objs[f"hyperparameter_{k}"] = v
@@ -275,15 +288,17 @@ class GaussianVAE(keras.Model):
     raise NotImplementedError
 
   def _unpack(self, batch):
+    """(images, labels, mask, noise) of a batch: images alone, a tuple, or a
+    dict with 'images' and optionally 'labels', 'mask' and 'noise' (fixed
+    reparameterisation noise, shaped like the means: common random numbers
+    for paired comparisons, e.g. ensemble vs single model)."""
     if isinstance(batch, Mapping):
-      return batch["images"], batch.get("labels"), batch.get("mask")
+      return (batch["images"], batch.get("labels"), batch.get("mask"),
+              batch.get("noise"))
     if isinstance(batch, (tuple, list)):
-      if len(batch) == 3:
-        return batch[0], batch[1], batch[2]
-      if len(batch) == 2:
-        return batch[0], batch[1], None
-      return batch[0], None, None
-    return batch, None, None
+      padded = list(batch) + [None] * (4 - len(batch))
+      return tuple(padded[:4])
+    return batch, None, None, None
 
   def compute_losses(self, batch, training: bool = True
                      ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
@@ -294,15 +309,18 @@ class GaussianVAE(keras.Model):
     holds loss, reconstruction_loss, kl_loss, regularizer, elbo,
     per_latent_kl [d], num_active_latents and the family's own terms.
     """
-    images, labels, mask = self._unpack(batch)
-    mean, logvar = self.encoder(images, training=training)
-    z = losses.sample_gaussian(mean, logvar, self.rng)
-    logits = self.decoder(z, training=training)
-    reconstruction_loss = tf.reduce_mean(self._reconstruction_fn(images,
-                                                                 logits))
+    images, labels, mask, noise = self._unpack(batch)
+    mean, logvar = self.encode(images, training=training)
+    if noise is None:
+      z = losses.sample_gaussian(mean, logvar, self.rng)
+    else:
+      z = mean + tf.exp(0.5 * logvar) * noise
+    logits = self.decode(z, training=training)
+    reconstruction_loss = self.batch_reconstruction(images, logits)
     kl_per_latent = losses.per_latent_kl(mean, logvar)
-    kl_loss = tf.reduce_sum(kl_per_latent)
-    regularizer, terms = self.regularizer(kl_loss, mean, logvar, z, training)
+    kl_loss = tf.reduce_sum(kl_per_latent, axis=-1)
+    regularizer, terms = self.batch_regularizer(kl_loss, mean, logvar, z,
+                                                training)
     loss = reconstruction_loss + regularizer
     if self.supervision is not None and labels is not None:
       sup = losses.supervised_loss(self.supervision["loss"], mean, labels,
@@ -318,26 +336,50 @@ class GaussianVAE(keras.Model):
         regularizer=regularizer, elbo=-(reconstruction_loss + kl_loss),
         per_latent_kl=kl_per_latent,
         num_active_latents=tf.reduce_sum(tf.cast(
-            kl_per_latent > ACTIVE_KL_THRESHOLD, tf.float32)))
+            kl_per_latent > ACTIVE_KL_THRESHOLD, tf.float32), axis=-1))
     return loss, terms
+
+  def batch_reconstruction(self, images, logits):
+    """Batch mean of the per-sample reconstruction loss."""
+    return tf.reduce_mean(self._reconstruction_fn(images, logits))
+
+  def batch_regularizer(self, kl_loss, mean, logvar, z, training):
+    """The family's regularizer on this batch (ensembles: one per member)."""
+    return self.regularizer(kl_loss, mean, logvar, z, training)
+
+  def objectives(self, loss, terms):
+    """(objective, variables, optimizer) triples one step minimises; each
+    objective is summed (ensembles: over members) before differentiation.
+    FactorVAE adds its discriminator's."""
+    return [(loss, self.vae_variables, self.vae_optimizer)]
 
   def train_step(self, batch) -> Dict[str, tf.Tensor]:
     """One optimisation step on a (per-replica) batch; returns the terms.
 
-    Call inside ``tf.function`` (and ``strategy.run``). The loss is divided
-    by the number of replicas: the Keras optimiser sums gradients across
-    replicas, so the update equals the one of the global-batch mean whatever
-    the replica count (exactly for the batch-linear terms; batch-statistic
-    terms — TC, DIP covariance, |KL − C| — are estimated per replica).
+    The one place where tfdis steps an optimiser: every family, the K-member
+    ensemble and every path (tfdis_train, studies, PBT members, rPU) reach
+    it through ``tfdis.training.trainer.Trainer``. Call inside
+    ``tf.function`` (and ``strategy.run``). Objectives are divided by the
+    number of replicas: the Keras optimiser sums gradients across replicas,
+    so the update equals the one of the global-batch mean whatever the
+    replica count (exactly for the batch-linear terms; batch-statistic terms
+    — TC, DIP covariance, |KL − C| — are estimated per replica). All
+    gradients come from the same forward pass and are taken before any
+    update (FactorVAE: as dlib's ``tf.group`` of both minimise ops).
     """
     ctx = tf.distribute.get_replica_context()
     num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-    variables = self.vae_variables
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=True) as tape:
       loss, terms = self.compute_losses(batch, training=True)
-      scaled = loss / float(num_replicas)
-    grads = tape.gradient(scaled, variables)
-    self.vae_optimizer.apply_gradients(zip(grads, variables))
+      groups = [(tf.reduce_sum(objective) / float(num_replicas), variables,
+                 optimizer)
+                for objective, variables, optimizer in self.objectives(
+                    loss, terms)]
+    updates = [(tape.gradient(objective, variables), variables, optimizer)
+               for objective, variables, optimizer in groups]
+    del tape
+    for grads, variables, optimizer in updates:
+      optimizer.apply_gradients(zip(grads, variables))
     self.step.assign_add(1)
     return terms
 

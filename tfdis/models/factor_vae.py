@@ -37,6 +37,7 @@ class FactorVAE(GaussianVAE):
   """FactorVAE with its discriminator and second optimiser."""
 
   family = "factor_vae"
+  VECTORISABLE = False  # its discriminator is not part of the ensemble
   HYPERPARAMETERS = {"gamma": (10.0, 0.0)}
 
   def _build_extra(self, hparams) -> None:
@@ -71,20 +72,8 @@ class FactorVAE(GaussianVAE):
     reg = kl_loss + self.hyperparameter_variables["gamma"] * tc
     return reg, {"total_correlation": tc, "discriminator_loss": disc_loss}
 
-  def train_step(self, batch):
-    """One VAE update and one discriminator update; step += 1."""
-    ctx = tf.distribute.get_replica_context()
-    num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-    vae_vars = self.vae_variables
-    disc_vars = self.discriminator.trainable_variables
-    with tf.GradientTape(persistent=True) as tape:
-      loss, terms = self.compute_losses(batch, training=True)
-      scaled = loss / float(num_replicas)
-      disc_scaled = terms["discriminator_loss"] / float(num_replicas)
-    vae_grads = tape.gradient(scaled, vae_vars)
-    disc_grads = tape.gradient(disc_scaled, disc_vars)
-    del tape
-    self.vae_optimizer.apply_gradients(zip(vae_grads, vae_vars))
-    self.discriminator_optimizer.apply_gradients(zip(disc_grads, disc_vars))
-    self.step.assign_add(1)
-    return terms
+  def objectives(self, loss, terms):
+    """The VAE's loss and the discriminator's, from one forward pass."""
+    return super().objectives(loss, terms) + [
+        (terms["discriminator_loss"], self.discriminator.trainable_variables,
+         self.discriminator_optimizer)]

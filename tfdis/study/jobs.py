@@ -167,7 +167,7 @@ def _run_model(job: Dict[str, Any], spec: Dict[str, Any], overwrite: bool
 
   start = time.monotonic()
   if not os.path.isfile(os.path.join(model_dir, SAVED_MODEL_PB)):
-    from tfdis.export.saved_model import export_from_checkpoint
+    from tfdis.training import export_from_checkpoint
 
     export_from_checkpoint(model_dir)
     ran.append("export")

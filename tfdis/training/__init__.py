@@ -1,8 +1,19 @@
-"""Training: ``TrainConfig``, ``train(config)``, ``make_strategy(name)``."""
+"""Training: the configs, the one trainer, restore/export from checkpoints.
+
+``TrainConfig`` (DataSpec + ModelSpec + TrainSpec, ``tfdis.training.specs``),
+``train(config)`` (one model directory), ``Trainer`` (the engine every path
+uses), ``export_from_checkpoint(model_dir)``, ``make_strategy(name)``.
+"""
 
 from tfdis.training.config import STRATEGIES, ConfigError, TrainConfig
-from tfdis.training.loop import NonFiniteLossError, restore_for_export, train
+from tfdis.training.specs import DataSpec, ModelSpec, TrainSpec
 from tfdis.training.strategy import make_strategy
+from tfdis.training.trainer import (NonFiniteLossError, Trainer,
+                                    export_from_checkpoint,
+                                    restore_for_export, seed_everything,
+                                    train)
 
-__all__ = ["ConfigError", "NonFiniteLossError", "STRATEGIES", "TrainConfig",
-           "make_strategy", "restore_for_export", "train"]
+__all__ = ["ConfigError", "DataSpec", "ModelSpec", "NonFiniteLossError",
+           "STRATEGIES", "TrainConfig", "TrainSpec", "Trainer",
+           "export_from_checkpoint", "make_strategy", "restore_for_export",
+           "seed_everything", "train"]

@@ -1,0 +1,278 @@
+"""Configs by composition: small specs, each field defined once.
+
+A spec is a dataclass of related fields with their help text (the flags'
+help) and checks. Configs are made of specs (in the spirit of
+tensorflow/models' ``ExperimentConfig`` and flax's ``configs/``):
+
+* :class:`DataSpec` — dataset name + options;
+* :class:`ModelSpec` — family, hyperparameters, architecture, latent size,
+  reconstruction loss, semi-supervision;
+* :class:`TrainSpec` — steps, batch, optimiser, seed, strategy, logging;
+* :class:`tfdis.training.TrainConfig` = DataSpec + ModelSpec + TrainSpec +
+  the run's own fields; ``tfdis.pbt.PBTConfig`` = DataSpec + ModelSpec +
+  population settings (its members are TrainConfigs);
+  ``tfdis.rpu.RPUConfig`` holds a PBTConfig.
+
+Every config validates itself once (:meth:`Spec.validate`), round-trips
+through JSON (:meth:`Spec.to_dict` / :meth:`Spec.from_dict`, which fills
+fields missing from state written by an older version with their defaults —
+the one resume helper for train, PBT and rPU) and generates its binary's
+flags (``tfdis.flag_utils``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import typing
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from tfdis import io_utils
+
+STRATEGIES = ("auto", "default", "mirrored", "one_device")
+
+
+class ConfigError(ValueError):
+  """A config field is invalid; the message says which and how to fix it."""
+
+  user_facing = True
+
+
+def spec_field(default: Any, help: str, *, immutable: bool = False,
+               flag: bool = True):
+  """A spec field: its default, its help text (the flag's help), whether a
+  resumed run may change it (``immutable``) and whether binaries expose it
+  as a flag."""
+  kwargs = ({"default_factory": default} if callable(default)
+            else {"default": default})
+  return dataclasses.field(metadata={"help": help, "immutable": immutable,
+                                     "flag": flag}, **kwargs)
+
+
+def redefault(spec: type, name: str, default: Any):
+  """The field ``name`` of ``spec`` with another default (same help)."""
+  f = {f.name: f for f in dataclasses.fields(spec)}[name]
+  return spec_field(default, f.metadata["help"],
+                    immutable=f.metadata["immutable"],
+                    flag=f.metadata["flag"])
+
+
+def _is_int(v, lo):
+  return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def need(condition: bool, message: str) -> None:
+  if not condition:
+    raise ConfigError(message)
+
+
+class Spec:
+  """Mixin of every spec and config dataclass (see module docstring)."""
+
+  # ---- validation --------------------------------------------------------
+  def validate(self):
+    """Runs every spec's ``_check`` along the MRO; returns self."""
+    for cls in reversed(type(self).__mro__):
+      check = cls.__dict__.get("_check")
+      if check is not None:
+        check(self)
+    return self
+
+  # ---- JSON --------------------------------------------------------------
+  def to_dict(self) -> Dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(self):
+      value = getattr(self, f.name)
+      out[f.name] = value.to_dict() if isinstance(value, Spec) else value
+    return io_utils.to_jsonable(out)
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, d: Dict[str, Any]):
+    """Builds the config; fields missing from ``d`` (state written before
+    they existed) take their defaults; unknown fields are an error."""
+    if not isinstance(d, dict):
+      raise ConfigError(f"{cls.__name__}: expected a JSON object, got "
+                        f"{type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(fields)
+    if unknown:
+      raise ConfigError(f"Unknown {cls.__name__} field(s) {sorted(unknown)};"
+                        f" known: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in d.items():
+      hint = hints.get(name)
+      if isinstance(hint, type) and issubclass(hint, Spec) and isinstance(
+          value, dict):
+        value = hint.from_dict(value)
+      elif value is not None and _tuple_hint(hint):
+        value = tuple(value)
+      kwargs[name] = value
+    return cls(**kwargs)
+
+  @classmethod
+  def from_json(cls, text: str):
+    return cls.from_dict(json.loads(text))
+
+  def save(self, path: str) -> None:
+    io_utils.write_json(path, self.to_dict())
+
+  @classmethod
+  def load(cls, path: str):
+    return cls.from_dict(io_utils.read_json(path))
+
+  def replace(self, **changes):
+    return dataclasses.replace(self, **changes)
+
+  @classmethod
+  def immutable_fields(cls) -> List[str]:
+    """Fields a resumed run may not change (see docs/design.md)."""
+    return [f.name for f in dataclasses.fields(cls)
+            if f.metadata.get("immutable")]
+
+
+def _tuple_hint(hint) -> bool:
+  return typing.get_origin(hint) is tuple or hint is tuple or (
+      typing.get_origin(hint) is Union and any(
+          typing.get_origin(a) is tuple for a in typing.get_args(hint)))
+
+
+# ---------------------------------------------------------------------------
+# The specs
+# ---------------------------------------------------------------------------
+@dataclasses.dataclass
+class DataSpec(Spec):
+  """Which ground-truth data (a registry name plus its options)."""
+
+  dataset: str = spec_field("procedural_dsprites", "Dataset (registry "
+                            "name).", immutable=True)
+  dataset_options: Dict[str, Any] = spec_field(
+      dict, "Dataset options: JSON object or key=value[,key=value].",
+      immutable=True)
+
+  def _check(self):
+    from tfdis.data import DATASETS
+
+    DATASETS.validate(self.dataset)
+    need(isinstance(self.dataset_options, dict),
+         f"dataset_options must be an object, got {self.dataset_options!r}")
+
+  def build_data(self):
+    """The GroundTruthData (built once per process and options)."""
+    from tfdis.data import get_dataset
+
+    return get_dataset(self.dataset, **self.dataset_options)
+
+
+@dataclasses.dataclass
+class ModelSpec(Spec):
+  """What network and objective: family, hyperparameters, architecture."""
+
+  model: str = spec_field("beta_vae", "Model family (registry name).",
+                          immutable=True)
+  hyperparameters: Dict[str, Any] = spec_field(
+      dict, "Family hyperparameters as a JSON object (or the per-name flags "
+      "such as --beta); unset ones take the family's defaults.")
+  architecture: Union[str, Dict[str, str]] = spec_field(
+      "conv", "conv | conv_4x4 | fc | conv_bn, or JSON {\"encoder\": ..., "
+      "\"decoder\": ...}.", immutable=True)
+  latent_dim: int = spec_field(10, "Number of latents d.", immutable=True)
+  reconstruction_loss: str = spec_field(
+      "bernoulli", "Reconstruction loss: bernoulli | l2.", immutable=True)
+  supervision: Optional[Dict[str, Any]] = spec_field(
+      None, "Semi-supervision JSON, e.g. {\"loss\": \"xent\", \"schedule\": "
+      "\"fixed\", \"gamma_sup\": 1}.", immutable=True)
+
+  def _check(self):
+    from tfdis.models import validate_hyperparameters, validate_supervision
+    from tfdis.models.architectures import resolve_architecture
+    from tfdis.models.losses import RECONSTRUCTION_LOSSES
+
+    validate_hyperparameters(self.model, self.hyperparameters)
+    try:
+      resolve_architecture(self.architecture)
+    except (ValueError, TypeError) as e:
+      raise ConfigError(str(e)) from None
+    validate_supervision(self.supervision)
+    need(self.reconstruction_loss in RECONSTRUCTION_LOSSES,
+         f"reconstruction_loss must be one of "
+         f"{sorted(RECONSTRUCTION_LOSSES)}, got {self.reconstruction_loss!r}")
+    need(_is_int(self.latent_dim, 1),
+         f"latent_dim must be an integer >= 1, got {self.latent_dim!r}")
+
+  def model_spec(self) -> "ModelSpec":
+    """This config's ModelSpec part (for comparisons and building)."""
+    return ModelSpec(**{f.name: getattr(self, f.name)
+                        for f in dataclasses.fields(ModelSpec)})
+
+
+@dataclasses.dataclass
+class TrainSpec(Spec):
+  """How to train: budget, optimiser, seed, devices, logging."""
+
+  steps: int = spec_field(300000, "Total target step (a resumed run trains "
+                          "up to it).")
+  batch_size: int = spec_field(64, "Global batch size.")
+  learning_rate: float = spec_field(1e-4, "Adam learning rate.")
+  seed: int = spec_field(0, "Random seed: initial weights, data order, "
+                         "reparameterisation noise.")
+  strategy: str = spec_field("auto", "tf.distribute strategy: "
+                             + " | ".join(STRATEGIES) + ".")
+  xla: bool = spec_field(False, "jit_compile the train step (slower on "
+                         "CPU).")
+  deterministic: bool = spec_field(
+      True, "Enable TensorFlow op determinism (bit-identical reruns).")
+  checkpoint_every: int = spec_field(5000, "Checkpoint period (steps).")
+  summary_every: int = spec_field(100, "Scalar summary period (steps).")
+  image_summary_every: int = spec_field(5000, "Image summary period.")
+  log_every: int = spec_field(100, "Progress line period (steps).")
+  keep_checkpoints: int = spec_field(3, "Checkpoints to keep.")
+
+  def _check(self):
+    need(self.strategy in STRATEGIES,
+         f"strategy must be one of {list(STRATEGIES)}, got "
+         f"{self.strategy!r}")
+    need(_is_int(self.steps, 1), f"steps (the total target step) must be an "
+         f"integer >= 1, got {self.steps!r}")
+    for name in ("batch_size", "checkpoint_every", "summary_every",
+                 "image_summary_every", "log_every", "keep_checkpoints"):
+      v = getattr(self, name)
+      need(_is_int(v, 1), f"{name} must be an integer >= 1, got {v!r}")
+    lr = self.learning_rate
+    need(isinstance(lr, (int, float)) and not isinstance(lr, bool) and
+         math.isfinite(lr) and lr > 0,
+         f"learning_rate must be a positive number, got {lr!r}")
+    need(_is_int(self.seed, 0), f"seed must be an integer >= 0, got "
+         f"{self.seed!r}")
+
+
+def check_file(path: Optional[str], what: str) -> None:
+  need(path is None or os.path.isfile(path),
+       f"{what} {path!r} does not exist (or is not a file)")
+
+
+def check_compatible(stored: Spec, requested: Spec, where: str,
+                     fields: Sequence[str], hint: str) -> None:
+  """Refuses a request that disagrees with what a directory holds.
+
+  ``fields``: the immutable ones. Architectures compare after resolution
+  ('conv' == {'encoder': 'conv', 'decoder': 'deconv'}).
+  """
+  from tfdis.models.architectures import resolve_architecture
+
+  def norm(name, value):
+    if name == "architecture":
+      return resolve_architecture(value)
+    return io_utils.to_jsonable(value)
+
+  diffs = [(f, getattr(stored, f), getattr(requested, f)) for f in fields
+           if norm(f, getattr(stored, f)) != norm(f, getattr(requested, f))]
+  if diffs:
+    lines = "; ".join(f"{f}: stored {a!r}, requested {b!r}"
+                      for f, a, b in diffs)
+    raise ConfigError(f"{where} holds another run ({lines}). {hint}")
