@@ -125,7 +125,36 @@ def test_architectures_shapes(arch, shape):
   mean, logvar = enc(np.zeros((2,) + shape, np.float32))
   assert mean.shape == (2, 7) and logvar.shape == (2, 7)
   assert tuple(dec(np.zeros((2, 7), np.float32)).shape[1:]) == shape
-  assert {"means", "log_var"} <= {layer.name for layer in enc.layers}
+  names = {layer.name for layer in enc.layers}
+  if arch == "conv_bn":
+    # Chen et al.'s all-convolutional network: 4×4 valid conv to 1×1×512,
+    # then one 1×1 conv to 2d channels read as (μ, log σ) pairs.
+    assert enc.get_layer("e5").output.shape[1:] == (1, 1, 512)
+    assert enc.get_layer("e6").output.shape[1:] == (1, 1, 14)
+    assert dec.get_layer("d2").output.shape[1:] == (4, 4, 64)
+    h = np.arange(14, dtype=np.float32).reshape(1, 1, 1, 14)
+    mu, lv = architectures.split_conv_head(h, 7)
+    np.testing.assert_array_equal(mu, [np.arange(0, 14, 2)])
+    np.testing.assert_array_equal(lv, [2 * np.arange(1, 14, 2)])
+  else:
+    assert {"means", "log_var"} <= names
+
+
+def test_torch_batch_norm_semantics():
+  """PyTorch BatchNorm: normalise with the biased batch variance, update the
+  running variance with the unbiased one, momentum 0.1, eps 1e-5."""
+  bn = architectures.TorchBatchNorm()
+  x = np.array([[1.0], [2.0], [4.0], [9.0]], np.float32)
+  y = bn(x, training=True).numpy()
+  mean, var = x.mean(), x.var()
+  np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-5), rtol=1e-5)
+  np.testing.assert_allclose(bn.moving_mean.numpy(), [0.1 * mean], rtol=1e-6)
+  np.testing.assert_allclose(bn.moving_variance.numpy(),
+                             [0.9 + 0.1 * x.var(ddof=1)], rtol=1e-6)
+  np.testing.assert_allclose(bn(x, training=False).numpy(),
+                             (x - 0.1 * mean) / np.sqrt(
+                                 0.9 + 0.1 * x.var(ddof=1) + 1e-5),
+                             rtol=1e-5)
 
 
 def test_conv_kernel_sizes_and_errors():

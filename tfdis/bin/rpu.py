@@ -15,6 +15,7 @@ import json
 
 from absl import app, flags, logging
 
+from tfdis.errors import run_main
 from tfdis.rpu import reduction as reduction_lib
 
 FLAGS = flags.FLAGS
@@ -208,7 +209,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  run_main(main)
 
 
 if __name__ == "__main__":

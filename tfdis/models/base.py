@@ -186,6 +186,32 @@ class GaussianVAE(keras.Model):
     self.decoder = architectures.make_decoder(
         self.architecture["decoder"], self.observation_shape, self.latent_dim)
 
+  def fresh_networks(self) -> Dict[str, Any]:
+    """Newly initialised copies of the trainable networks (same structure),
+    from Keras' global seed: name of the attribute -> network."""
+    return {"encoder": architectures.make_encoder(
+                self.architecture["encoder"], self.observation_shape,
+                self.latent_dim),
+            "decoder": architectures.make_decoder(
+                self.architecture["decoder"], self.observation_shape,
+                self.latent_dim)}
+
+  def reinitialize(self, seed: int) -> None:
+    """Fresh weights exactly as a model newly built after
+    ``keras.utils.set_random_seed(seed)`` (same draws in the same order),
+    zero optimiser state and step 0; the learning rate is kept. Lets one
+    built model (and its traced step) serve many PBT members."""
+    keras.utils.set_random_seed(int(seed) % 2 ** 32)
+    for name, net in self.fresh_networks().items():
+      getattr(self, name).set_weights(net.get_weights())
+    learning_rates = {k: float(keras.ops.convert_to_numpy(o.learning_rate))
+                      for k, o in self.optimizers.items()}
+    for key, opt in self.optimizers.items():
+      for v in opt.variables:
+        v.assign(tf.zeros(v.shape, v.dtype))
+      opt.learning_rate.assign(learning_rates[key])
+    self.step.assign(0)
+
   @property
   def network_variables(self):
     return (self.encoder.trainable_variables +

@@ -307,6 +307,13 @@ class EnsembleMixin:
           self.latent_dim))
     self.net.pack(encoders, decoders)
 
+  def fresh_networks(self) -> Dict[str, Any]:
+    return {}   # members are re-initialised by initialize_members
+
+  def reinitialize(self, seed: int) -> None:
+    super().reinitialize(seed)
+    self.initialize_members(seed)
+
   @property
   def network_variables(self) -> List[tf.Variable]:
     return list(self.net.trainable_variables)

@@ -55,6 +55,11 @@ class FactorVAE(GaussianVAE):
     self.discriminator_optimizer.build(
         self.discriminator.trainable_variables)
 
+  def fresh_networks(self):
+    nets = super().fresh_networks()
+    nets["discriminator"] = architectures.make_discriminator(self.latent_dim)
+    return nets
+
   def checkpoint_objects(self):
     objs = super().checkpoint_objects()
     objs["discriminator"] = self.discriminator

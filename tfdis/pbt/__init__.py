@@ -3,13 +3,14 @@
 ``PBTConfig`` + ``run_pbt(config)`` (docs/design.md "PBT API"): PBT-S-VAE
 (eval ``mig``/``dci`` on all or ``num_labels`` ground-truth labels),
 PBT-U-VAE (eval ``udr``: every member is a vectorised K-VAE ensemble,
-``tfdis.pbt.ensemble``) and rPU-VAE's final model (eval ``surrogate_mig``).
+``tfdis.models.ensemble``) and rPU-VAE's final model (eval
+``surrogate_mig``). Members train through the one trainer
+(``tfdis.training.trainer``).
 
 Modules: ``explore_exploit`` (pure controller logic), ``config``,
-``evaluation`` (eval functions), ``ensemble`` (K VAEs as one computation),
-``worker`` (one member's interval), ``executor`` (where workers run),
-``controller`` (``run_pbt``). TensorFlow is imported only by the worker and
-the ensemble.
+``evaluation`` (eval functions), ``worker`` (member bookkeeping and
+evaluation around one interval of the trainer), ``controller``
+(``run_pbt``).
 """
 
 from tfdis.pbt.config import EVALS, PBTConfig, PBTConfigError, interval_steps_for

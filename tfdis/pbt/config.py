@@ -8,19 +8,31 @@ import math
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
-from tfdis import io_utils
+import numpy as np
+
+from tfdis.models import validate_supervision
+from tfdis.training.config import TrainConfig
+from tfdis.training.specs import (ConfigError, DataSpec, ModelSpec, Spec,
+                                  need, redefault, spec_field)
 
 EVALS = ("mig", "dci", "udr", "surrogate_mig")
 FINAL_SUPERVISION = ("eval", "eval+loss")
 
 
-class PBTConfigError(ValueError):
+class PBTConfigError(ConfigError):
   """A PBTConfig field is invalid (the message says which and how to fix)."""
 
 
+RENAMED_FIELDS = {"fixed_hyperparameters": "hyperparameters"}
+
+
 @dataclasses.dataclass
-class PBTConfig:
-  """A PBT population (spec ``pbt_rpu.md``; paper 003, PBT section).
+class PBTConfig(DataSpec, ModelSpec, Spec):
+  """A PBT population (spec ``pbt_rpu.md``; paper 003, PBT section) =
+  DataSpec + ModelSpec (the members' network and objective; its
+  ``hyperparameters`` are the fixed, non-evolved ones) + the population
+  settings below. Each member trains as a TrainConfig
+  (:meth:`member_config`) through the one trainer.
 
   Interval: ``interval_steps`` gradient steps, or ``interval_images`` images
   (steps = images // batch size, at least 1); with neither, one pass over the
@@ -35,76 +47,92 @@ class PBTConfig:
   ``seed``, for datasets too large to encode every generation on a CPU).
   """
 
-  output_dir: str = "runs/pbt/pbt"
-  dataset: str = "procedural_dsprites"
-  dataset_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  indices_path: Optional[str] = None
-  eval: str = "mig"
-  num_labels: Optional[int] = None
-  surrogate_labels: Tuple[str, ...] = ()
-  surrogate_num_rows: Optional[int] = None
-  final_supervision: str = "eval"
-  supervision: Optional[Dict[str, Any]] = None
-  population_size: int = 24
-  max_generations: int = 50
-  interval_images: Optional[int] = None
-  interval_steps: Optional[int] = None
-  cutoff: float = 0.2
-  resample_probability: float = 0.0
-  big_init_population_factor: int = 1
-  convergence_threshold: Optional[float] = None
-  convergence_patience: int = 6
-  model: str = "beta_tc_vae"
-  architecture: Union[str, Dict[str, str]] = "conv_bn"
-  latent_dim: int = 10
-  reconstruction_loss: str = "bernoulli"
-  evolve: Tuple[str, ...] = ("learning_rate", "batch_size", "beta")
-  hyperparameter_space: Dict[str, Dict[str, Any]] = dataclasses.field(
-      default_factory=dict)
-  fixed_hyperparameters: Dict[str, Any] = dataclasses.field(
-      default_factory=dict)
-  ensemble_size: int = 5
-  udr_num_data_points: int = 1000
-  udr_kl_threshold: float = 0.01
-  mig_num_train: int = 50000
-  dci_num_train: int = 10000
-  dci_num_test: int = 5000
-  num_bins: int = 20
-  num_workers: int = 1
-  seed: int = 0
-  max_nan_retries: int = 1
-  export_every_generation: bool = True
-  keep_checkpoints: int = 2
+  model: str = redefault(ModelSpec, "model", "beta_tc_vae")
+  architecture: Union[str, Dict[str, str]] = redefault(
+      ModelSpec, "architecture", "conv_bn")
+  output_dir: str = spec_field("runs/pbt/pbt", "Run directory.",
+                               immutable=True)
+  indices_path: Optional[str] = spec_field(
+      None, "npz with 'indices': train on these grid rows only.",
+      immutable=True)
+  eval: str = spec_field("mig", "PBT eval: " + " | ".join(EVALS) + ".",
+                         immutable=True)
+  num_labels: Optional[int] = spec_field(
+      None, "Few-label variant: labelled examples for mig/dci.",
+      immutable=True)
+  surrogate_labels: Tuple[str, ...] = spec_field(
+      (), "rPU surrogate-label npz files (eval=surrogate_mig).",
+      immutable=True)
+  surrogate_num_rows: Optional[int] = spec_field(
+      None, "eval=surrogate_mig: score at most this many rows per "
+      "metaEpoch (a fixed random subset; default all rows, as the authors).",
+      immutable=True)
+  final_supervision: str = spec_field(
+      "eval", "Use surrogate labels only as eval, or also as a loss: "
+      + " | ".join(FINAL_SUPERVISION) + ".", immutable=True)
+  population_size: int = spec_field(24, "Members N.", immutable=True)
+  max_generations: int = spec_field(50, "Generations (ready intervals).")
+  interval_images: Optional[int] = spec_field(
+      None, "Images per interval (default max(10000, |d|)).", immutable=True)
+  interval_steps: Optional[int] = spec_field(
+      None, "Steps per interval (instead of images).", immutable=True)
+  cutoff: float = spec_field(0.2, "Truncation fraction.", immutable=True)
+  resample_probability: float = spec_field(
+      0.0, "Explore: resample instead of perturb with this chance.",
+      immutable=True)
+  big_init_population_factor: int = spec_field(
+      1, "Start with factor·N members, keep the best N.", immutable=True)
+  convergence_threshold: Optional[float] = spec_field(
+      None, "Stop when |best(e) - best(e-1)| < this for "
+      "convergence_patience generations.")
+  convergence_patience: int = spec_field(6, "See convergence_threshold.")
+  evolve: Tuple[str, ...] = spec_field(
+      ("learning_rate", "batch_size", "beta"), "Evolved hyperparameters.",
+      immutable=True)
+  hyperparameter_space: Dict[str, Dict[str, Any]] = spec_field(
+      dict, 'JSON {name: {"initial_values": [...], "low": .., "high": .., '
+      '"kind": "float|int"}}.', immutable=True)
+  ensemble_size: int = spec_field(5, "VAEs per member (eval=udr).",
+                                  immutable=True)
+  udr_num_data_points: int = spec_field(1000, "Images for the UDR eval.",
+                                        immutable=True)
+  udr_kl_threshold: float = spec_field(
+      0.01, "UDR eval: a latent is informative if its KL exceeds this.",
+      immutable=True)
+  mig_num_train: int = spec_field(50000, "Points for the MIG eval.",
+                                  immutable=True)
+  dci_num_train: int = spec_field(10000, "Train points for the DCI eval.",
+                                  immutable=True)
+  dci_num_test: int = spec_field(5000, "Test points for the DCI eval.",
+                                 immutable=True)
+  num_bins: int = spec_field(20, "MIG histogram bins.", immutable=True)
+  num_workers: int = spec_field(1, "Parallel worker processes "
+                                "(1 = in-process).")
+  seed: int = spec_field(0, "Controller seed.", immutable=True)
+  max_nan_retries: int = spec_field(
+      1, "Retries (new seed) of a member whose loss goes non-finite.")
+  export_every_generation: bool = spec_field(
+      True, "Export the best member of every generation.")
+  keep_checkpoints: int = spec_field(2, "Checkpoints kept per member.")
 
   # ---- validation -----------------------------------------------------------
-  def validate(self) -> "PBTConfig":
+  def _check(self) -> None:
     """Checks every field that can be checked without building anything."""
-    from tfdis.data import DATASETS
-    from tfdis.models import get_model_class, validate_supervision
-    from tfdis.models.architectures import resolve_architecture
-    from tfdis.models.losses import RECONSTRUCTION_LOSSES
-
-    def need(cond, msg):
-      if not cond:
-        raise PBTConfigError(f"PBTConfig: {msg}")
+    from tfdis.models import get_model_class
 
     def is_int(v, lo):
       return isinstance(v, int) and not isinstance(v, bool) and v >= lo
 
     need(bool(self.output_dir), "output_dir is required")
-    DATASETS.validate(self.dataset)
     cls = get_model_class(self.model)
-    resolve_architecture(self.architecture)
-    need(self.reconstruction_loss in RECONSTRUCTION_LOSSES,
-         f"reconstruction_loss must be one of {sorted(RECONSTRUCTION_LOSSES)}")
     need(self.eval in EVALS, f"eval must be one of {EVALS}, got "
          f"{self.eval!r}")
     need(self.final_supervision in FINAL_SUPERVISION,
          f"final_supervision must be one of {FINAL_SUPERVISION}")
     if self.eval == "udr":
-      need(self.model != "factor_vae", "eval='udr' trains K-VAE ensembles; "
-           "factor_vae (with its discriminator) is not vectorised — use "
-           "beta_tc_vae, beta_vae, annealed_vae or dip_vae_*")
+      need(getattr(cls, "VECTORISABLE", True), f"eval='udr' trains K-VAE "
+           f"ensembles; {self.model} is not vectorised — use beta_tc_vae, "
+           "beta_vae, annealed_vae or dip_vae_*")
       need(is_int(self.ensemble_size, 2), "ensemble_size must be an integer "
            ">= 2 (UDR compares pairs of models)")
       need(is_int(self.udr_num_data_points, 2),
@@ -120,7 +148,7 @@ class PBTConfig:
     else:
       need(self.final_supervision == "eval", "final_supervision='eval+loss' "
            "needs eval='surrogate_mig'")
-    if self.final_supervision == "eval+loss" or self.supervision is not None:
+    if self.final_supervision == "eval+loss":
       validate_supervision(self.supervision or {})
     need(self.num_labels is None or is_int(self.num_labels, 2),
          f"num_labels must be an integer >= 2 or None, got {self.num_labels!r}")
@@ -146,7 +174,6 @@ class PBTConfig:
         self.convergence_threshold > 0),
          "convergence_threshold must be > 0 or None")
     need(is_int(self.convergence_patience, 1), "convergence_patience >= 1")
-    need(is_int(self.latent_dim, 1), "latent_dim must be >= 1")
     for name in ("mig_num_train", "dci_num_train", "dci_num_test",
                  "num_bins"):
       need(is_int(getattr(self, name), 1), f"{name} must be an integer >= 1")
@@ -155,40 +182,54 @@ class PBTConfig:
     need(is_int(self.keep_checkpoints, 1), "keep_checkpoints must be >= 1")
     need(self.indices_path is None or os.path.isfile(self.indices_path),
          f"indices_path {self.indices_path!r} does not exist")
-    for k in self.fixed_hyperparameters:
+    for k in self.hyperparameters:
       need(k not in self.evolve, f"{k!r} is both evolved and fixed")
-    cls.validate_hyperparameters(self.fixed_hyperparameters)
     from tfdis.pbt import explore_exploit
-    explore_exploit.default_space(list(cls.HYPERPARAMETERS), self.evolve,
-                                  self.hyperparameter_space)
-    return self
+    try:
+      explore_exploit.default_space(list(cls.HYPERPARAMETERS), self.evolve,
+                                    self.hyperparameter_space)
+    except ValueError as e:
+      raise PBTConfigError(str(e)) from None
 
-  # ---- JSON -----------------------------------------------------------------
-  def to_dict(self) -> Dict[str, Any]:
-    return io_utils.to_jsonable(dataclasses.asdict(self))
+  def _check_data(self, data) -> None:
+    """Checks that need the data (sizes): run before anything is written."""
+    from tfdis.models.architectures import check_architecture
+
+    try:
+      check_architecture(self.architecture, data.observation_shape)
+    except ValueError as e:
+      raise PBTConfigError(f"{e} (dataset {self.dataset!r})") from None
+    n = data.num_examples
+    if self.indices_path is not None:
+      with np.load(self.indices_path) as f:
+        n = len(f["indices"])
+    if self.num_labels is not None:
+      need(self.num_labels <= n, f"num_labels={self.num_labels} is larger "
+           f"than the {n} examples of the data: use at most {n}")
 
   @classmethod
   def from_dict(cls, d: Dict[str, Any]) -> "PBTConfig":
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(d) - names
-    if unknown:
-      raise PBTConfigError(f"Unknown PBTConfig field(s) {sorted(unknown)}; "
-                           f"known: {sorted(names)}")
-    d = dict(d)
-    for key in ("surrogate_labels", "evolve"):
-      if key in d and d[key] is not None:
-        d[key] = tuple(d[key])
-    return cls(**d)
+    d = {RENAMED_FIELDS.get(k, k): v for k, v in d.items()}
+    return super().from_dict(d)
 
-  def to_json(self) -> str:
-    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-  def __post_init__(self):
-    self.surrogate_labels = tuple(self.surrogate_labels or ())
-    self.evolve = tuple(self.evolve)
-
-  def replace(self, **changes) -> "PBTConfig":
-    return dataclasses.replace(self, **changes)
+  # ---- members --------------------------------------------------------------
+  def member_config(self, hyperparameters: Dict[str, Any], seed: int,
+                    dataset_size: int) -> TrainConfig:
+    """The TrainConfig a member trains with this generation."""
+    hp = dict(hyperparameters)
+    learning_rate = float(hp.pop("learning_rate"))
+    batch_size = int(hp.pop("batch_size"))
+    supervision = (dict(self.supervision or {})
+                   if self.final_supervision == "eval+loss" else None)
+    return TrainConfig(
+        dataset=self.dataset, dataset_options=dict(self.dataset_options),
+        model=self.model, hyperparameters=dict(self.hyperparameters, **hp),
+        architecture=self.architecture, latent_dim=self.latent_dim,
+        reconstruction_loss=self.reconstruction_loss, supervision=supervision,
+        steps=interval_steps_for(self, batch_size, dataset_size),
+        batch_size=batch_size, learning_rate=learning_rate, seed=int(seed),
+        indices_path=self.indices_path, export=False,
+        ensemble_size=self.ensemble_size if self.eval == "udr" else None)
 
 
 def interval_steps_for(config: PBTConfig, batch_size: int,

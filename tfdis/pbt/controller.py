@@ -37,17 +37,14 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 from absl import logging
 
-from tfdis import io_utils
+from tfdis import io_utils, rundir
 from tfdis.pbt import evaluation, explore_exploit, worker
 from tfdis.pbt.config import PBTConfig
+from tfdis.training.specs import check_compatible
 from tfdis.pbt.executor import Executor, make_executor
 
 STATE_FILE = "controller_state.json"
 STATE_VERSION = 1
-# Config fields that may change between a run and its resumption.
-RESUMABLE_CHANGES = ("num_workers", "max_generations", "convergence_threshold",
-                     "convergence_patience", "export_every_generation",
-                     "max_nan_retries")
 
 
 def _member_ids(n: int) -> List[str]:
@@ -107,7 +104,7 @@ def _initial_state(config: PBTConfig, space) -> Dict[str, Any]:
   members = {}
   for mid in _member_ids(n0):
     hp = explore_exploit.sample_hyperparameters(space, rng)
-    hp.update(config.fixed_hyperparameters)
+    hp.update(config.hyperparameters)
     members[mid] = {"hyperparameters": hp,
                     "seed": explore_exploit.fresh_seed(rng), "parent": None}
   return {"version": STATE_VERSION, "config": config.to_dict(),
@@ -120,15 +117,23 @@ def _initial_state(config: PBTConfig, space) -> Dict[str, Any]:
 
 
 def _check_resume(config: PBTConfig, state: Dict[str, Any]) -> None:
-  old = dict(state["config"])
-  new = config.to_dict()
-  diff = sorted(k for k in set(old) | set(new)
-                if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
-  if diff:
-    raise ValueError(
-        f"{config.output_dir} holds a PBT run with a different configuration "
-        f"(fields {diff}); use another output_dir or the original settings "
-        f"(only {list(RESUMABLE_CHANGES)} may change on resume)")
+  """A resumed run may change only the fields not marked immutable
+  (num_workers, max_generations, convergence rule, exports, retries)."""
+  stored = PBTConfig.from_dict(state["config"])
+  check_compatible(stored, config, config.output_dir,
+                   PBTConfig.immutable_fields(),
+                   "Use another --output_dir, or the original settings.")
+
+
+class NoFiniteScoreError(RuntimeError):
+  """No member of the population ever produced a finite score."""
+
+  user_facing = True
+
+
+def _finite_members(state: Dict[str, Any], g: Optional[int] = None):
+  return {r["member"] for r in state["history"] if r["status"] == "ok" and (
+      g is None or r["generation"] == g)}
 
 
 def _write_outputs(config: PBTConfig, state: Dict[str, Any]) -> str:
@@ -224,15 +229,25 @@ def run_pbt(config: PBTConfig, executor: Optional[Executor] = None,
   config.validate()
   out = os.path.abspath(config.output_dir)
   config = config.replace(output_dir=out)
-  os.makedirs(os.path.join(out, "members"), exist_ok=True)
-  state_path = os.path.join(out, STATE_FILE)
+  data = config.build_data()
+  config._check_data(data)   # refused before anything is written
   from tfdis.models import get_model_class
   space = explore_exploit.default_space(
       list(get_model_class(config.model).HYPERPARAMETERS), config.evolve,
       config.hyperparameter_space)
+  state_path = os.path.join(out, STATE_FILE)
+  if os.path.isfile(state_path):
+    _check_resume(config, io_utils.read_json(state_path))
+  os.makedirs(out, exist_ok=True)
+  with rundir.RunLock(out, "tfdis_pbt"):
+    rundir.clean_stale_temporaries(out)
+    return _run_locked(config, executor, _force_nan, data, space)
 
-  from tfdis.data import get_dataset
-  data = get_dataset(config.dataset, **config.dataset_options)
+
+def _run_locked(config, executor, _force_nan, data, space):
+  out = config.output_dir
+  state_path = os.path.join(out, STATE_FILE)
+  os.makedirs(os.path.join(out, "members"), exist_ok=True)
   if os.path.isfile(state_path):
     state = io_utils.read_json(state_path)
     _check_resume(config, state)
@@ -272,6 +287,13 @@ def run_pbt(config: PBTConfig, executor: Optional[Executor] = None,
     if own_executor:
       executor.close()
 
+  if not _finite_members(state):
+    raise NoFiniteScoreError(
+        f"PBT in {out}: no member produced a finite score in any of "
+        f"{state['generation']} generation(s) (every member diverged or "
+        "failed; see generations.csv and members/*/member.json), so there "
+        "is no best model. Lower the learning rates / regularisation in "
+        "--hyperparameter_space, or check the errors logged above.")
   best_dir = os.path.join(out, "best", "saved_model")
   g_last = state["generation"]
   last_scores = state["scores"][str(g_last)]
@@ -365,7 +387,8 @@ def _phase_select(config, cfg_dict, state, executor, g, space) -> None:
     stop, state["converged"] = "converged", True
   elif g >= config.max_generations:
     stop = "max_generations"
-  if config.export_every_generation or stop:
+  if (config.export_every_generation or stop) and best in _finite_members(
+      state, g):
     _export_best(config, cfg_dict, state, executor, g, best)
   if stop:
     state["phase"], state["stop_reason"] = "done", stop

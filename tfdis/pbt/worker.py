@@ -16,15 +16,18 @@ killed at any moment is redone from the previous good state; a member whose
 ``trained_generation`` already equals the task's generation is only scored
 (or, if scored too, returned as is).
 
-Speed: each worker keeps one built model (and its traced step function) per
-model configuration and restores members' checkpoints into it, so a task
-costs the interval's steps, not a rebuild and a retrace. The step function
-has an input signature with an unknown batch dimension: batch-size changes
-do not retrace.
+Training is the one trainer's (``tfdis.training.trainer.Trainer``): a
+member's interval is ``Trainer.fit`` on the member's TrainConfig
+(``PBTConfig.member_config``), with the ``retry`` non-finite policy — a
+member whose loss or weights become non-finite is restored from its last
+checkpoint and retried with a new seed (``max_nan_retries``), then scored 0
+and left at its last good checkpoint (exploit usually replaces it). This
+module keeps only member bookkeeping and evaluation.
 
-NaN/Inf: a member whose loss or weights become non-finite is restored from
-its last checkpoint and retried with a new seed (``max_nan_retries``), then
-scored 0 and left at its last good checkpoint (exploit usually replaces it).
+Speed: each worker keeps one built model (and its trainer, whose traced step
+has an unknown batch dimension) per model configuration and restores
+members' checkpoints into it, so a task costs the interval's steps, not a
+rebuild and a retrace.
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from tfdis import io_utils
+from tfdis.pbt.config import interval_steps_for
 
 MEMBER_FILE = "member.json"
-NAN_CHECK_EVERY = 20
 ENCODE_BATCH = 256
 _CACHE: Dict[str, Any] = {}
 
@@ -66,17 +69,11 @@ def new_member(member_id: str, seed: int, hyperparameters: Dict[str, Any]
           "status": {}, "details": {}, "parents": [], "seeds": {}}
 
 
-def _retry_seed(seed: int, generation: int, attempt: int) -> int:
-  return int(np.random.default_rng([seed, generation, attempt, 0x5EED])
-             .integers(0, 2 ** 31 - 1))
-
-
 # ---------------------------------------------------------------------------
 # per-process cache: data, models, eval inputs
 # ---------------------------------------------------------------------------
 def _context(config) -> Dict[str, Any]:
   """Data, training rows, eval rows and labels of this run (cached)."""
-  from tfdis.data import get_dataset
   from tfdis.pbt import evaluation
   from tfdis.training import inputs
 
@@ -86,7 +83,7 @@ def _context(config) -> Dict[str, Any]:
   ctx = _CACHE.get(key)
   if ctx is not None:
     return ctx
-  data = get_dataset(config.dataset, **config.dataset_options)
+  data = config.build_data()
   indices = inputs.load_indices(None, config.indices_path)
   ctx = {"data": data, "indices": indices,
          "dataset_size": len(indices) if indices is not None
@@ -124,141 +121,75 @@ def _images(ctx, rows: np.ndarray) -> np.ndarray:
   return cached
 
 
-def _supervision(config) -> Optional[Dict[str, Any]]:
-  if config.final_supervision == "eval+loss":
-    return dict(config.supervision or {})
-  return None
-
-
-def _model_entry(config, ctx) -> Dict[str, Any]:
-  """The cached (model, checkpoint, step functions) for this configuration."""
+def _model_entry(config, ctx, member) -> Dict[str, Any]:
+  """The cached (model, checkpoint, trainer, encoder) for this config."""
   import tensorflow as tf
-  from tfdis.models import build_model
-  from tfdis.pbt.ensemble import EnsembleVAE
+  from tfdis.training.trainer import Trainer, build_for_config
 
-  key = ("model", config.model, json.dumps(config.architecture),
-         config.latent_dim, config.reconstruction_loss, config.eval,
-         config.ensemble_size if config.eval == "udr" else 0,
-         json.dumps(_supervision(config), sort_keys=True),
-         ctx["dataset_size"])
+  tconfig = config.member_config(member["hyperparameters"], member["seed"],
+                                 ctx["dataset_size"])
+  key = ("model", json.dumps(tconfig.model_spec().to_dict(), sort_keys=True),
+         tconfig.ensemble_size, ctx["dataset_size"])
   entry = _CACHE.get(key)
   if entry is not None:
     return entry
-  shape = ctx["data"].observation_shape
-  hp = dict(config.fixed_hyperparameters)
-  if config.eval == "udr":
-    model = EnsembleVAE(config.model, shape, num_models=config.ensemble_size,
-                        latent_dim=config.latent_dim,
-                        architecture=config.architecture, hyperparameters=hp,
-                        reconstruction_loss=config.reconstruction_loss,
-                        dataset_size=ctx["dataset_size"], initialize=False)
-    optimizers = [model.optimizer]
-  else:
-    model = build_model(config.model, shape, latent_dim=config.latent_dim,
-                        architecture=config.architecture, hyperparameters=hp,
-                        reconstruction_loss=config.reconstruction_loss,
-                        supervision=_supervision(config),
-                        dataset_size=ctx["dataset_size"])
-    optimizers = list(model.optimizers.values())
-  checkpoint = tf.train.Checkpoint(**model.checkpoint_objects())
-  image_spec = tf.TensorSpec([None, *shape], tf.float32)
+  model, checkpoint = build_for_config(tconfig, ctx["data"],
+                                       tf.distribute.get_strategy(),
+                                       ctx["dataset_size"])
+  image_spec = tf.TensorSpec([None, *ctx["data"].observation_shape],
+                             tf.float32)
 
   @tf.function(input_signature=[image_spec])
   def encode(images):
     return model.encode(images, training=False)
 
-  entry = {"model": model, "checkpoint": checkpoint, "optimizers": optimizers,
-           "steps": {}, "encode": encode, "ensemble": config.eval == "udr"}
+  entry = {"model": model, "checkpoint": checkpoint, "encode": encode,
+           "trainer": Trainer(model), "ensemble": config.eval == "udr"}
   _CACHE[key] = entry
   return entry
 
 
-def _step_fn(entry, element_spec):
-  """tf.function train step with an unknown batch dimension (cached)."""
-  import tensorflow as tf
-
-  spec = tf.nest.map_structure(
-      lambda s: tf.TensorSpec([None, *s.shape[1:]], s.dtype), element_spec)
-  key = repr(spec)
-  fn = entry["steps"].get(key)
-  if fn is None:
-    model = entry["model"]
-    fn = tf.function(lambda batch: model.train_step(batch),
-                     input_signature=[spec])
-    entry["steps"][key] = fn
-  return fn
-
-
-def _reset_fresh(entry, config, seed: int) -> None:
-  """Fresh, independently initialised weights and zero optimiser state."""
-  import keras
-  from tfdis.models import architectures
-
-  model = entry["model"]
-  if entry["ensemble"]:
-    model.initialize(seed)
-  else:
-    keras.utils.set_random_seed(int(seed) % 2 ** 32)
-    arch = model.architecture
-    enc = architectures.make_encoder(arch["encoder"], model.observation_shape,
-                                     model.latent_dim)
-    dec = architectures.make_decoder(arch["decoder"], model.observation_shape,
-                                     model.latent_dim)
-    model.encoder.set_weights(enc.get_weights())
-    model.decoder.set_weights(dec.get_weights())
-  for opt in entry["optimizers"]:
-    for v in opt.variables:
-      v.assign(np.zeros(v.shape, v.dtype))
-  model.step.assign(0)
-
-
-def _load_state(entry, config, member_dir: str, member: Dict[str, Any],
+def _load_state(entry, member_dir: str, member: Dict[str, Any],
                 seed: int) -> None:
   """Restores the member's checkpoint (or fresh weights) and its settings."""
+  from tfdis.training.trainer import reseed_noise
+
   model = entry["model"]
   if member["checkpoint"]:
     prefix = os.path.join(member_dir, member["checkpoint"])
     entry["checkpoint"].read(prefix).assert_existing_objects_matched()
   else:
-    _reset_fresh(entry, config, seed)
+    model.reinitialize(seed)
   hp = dict(member["hyperparameters"])
   model.set_learning_rate(float(hp.pop("learning_rate")))
   hp.pop("batch_size")
   model.set_hyperparameters(model.validate_hyperparameters(hp))
   # Reparameterisation noise is a function of (seed, step): a clone with a
   # fresh seed draws fresh noise (the authors' clones reused the donor's).
-  model.rng.reset_from_seed(int(seed) * 1_000_003 + int(member["step"]))
+  reseed_noise(model, seed, member["step"])
 
 
-def _weights_finite(model) -> bool:
-  import tensorflow as tf
-  variables = (model.trainable_variables if hasattr(model, "net")
-               else model.vae_variables)
-  return all(bool(tf.reduce_all(tf.math.is_finite(v)).numpy())
-             for v in variables)
-
-
-def _train(entry, config, ctx, batch_size: int, steps: int, seed: int,
-           start_step: int, nan_hook: bool) -> Tuple[bool, Dict[str, Any]]:
-  """Runs ``steps`` steps; returns (finite, last loss terms as lists)."""
-  from tfdis.training import inputs
+def _train(entry, config, ctx, member_dir: str, member: Dict[str, Any],
+           g: int, forced: int):
+  """One ready interval through the trainer; returns the FitResult."""
+  from tfdis.training.trainer import data_seed, training_batches
 
   model = entry["model"]
-  ds = inputs.make_training_data(ctx["data"], batch_size,
-                                 int(seed) * 1_000_003 + int(start_step),
-                                 ctx["indices"], ctx["labels"])
-  step_fn = _step_fn(entry, ds.element_spec)
-  it = iter(ds)
-  terms = {}
-  for i in range(steps):
-    terms = step_fn(next(it))
-    if nan_hook or (i + 1) % NAN_CHECK_EVERY == 0 or i + 1 == steps:
-      loss = np.asarray(terms["loss"].numpy())
-      if nan_hook or not np.all(np.isfinite(loss)):
-        return False, {}
-  finite = _weights_finite(model)
-  out = {k: np.asarray(v.numpy()).tolist() for k, v in terms.items()}
-  return finite, out
+  hp = member["hyperparameters"]
+  batch_size = int(hp["batch_size"])
+  steps = interval_steps_for(config, batch_size, ctx["dataset_size"])
+  prefix = os.path.join("checkpoints", f"gen_{g:04d}")
+  _load_state(entry, member_dir, member, int(member["seed"]))
+  return entry["trainer"].fit(
+      lambda seed: training_batches(model, ctx["data"], batch_size,
+                                    data_seed(seed, member["step"]),
+                                    ctx["indices"], ctx["labels"]),
+      steps, seed=int(member["seed"]), label=f"member {member['id']}",
+      nan_policy="retry", max_retries=config.max_nan_retries,
+      restore=lambda seed: _load_state(entry, member_dir, member, seed),
+      checkpoint=lambda step: entry["checkpoint"].write(
+          os.path.join(member_dir, prefix)),
+      fault_injection=forced)
 
 
 def _encode_rows(entry, ctx, rows: np.ndarray, with_logvar: bool = False):
@@ -339,7 +270,7 @@ def step_member(task: Dict[str, Any]) -> Dict[str, Any]:
   """Trains member ``task['member_dir']`` to ``task['generation']`` (if not
   done yet) and scores it. Returns {status, score, details, step, seed, ...}.
   """
-  from tfdis.pbt.config import PBTConfig, interval_steps_for
+  from tfdis.pbt.config import PBTConfig
 
   config = PBTConfig.from_dict(task["config"])
   member_dir, g = task["member_dir"], int(task["generation"])
@@ -349,44 +280,32 @@ def step_member(task: Dict[str, Any]) -> Dict[str, Any]:
     return _result(member, g, cached=True)
   t0 = time.time()
   ctx = _context(config)
-  entry = _model_entry(config, ctx)
-  model = entry["model"]
+  entry = _model_entry(config, ctx, member)
   terms: Dict[str, Any] = {}
   if member["trained_generation"] < g:
-    hp = member["hyperparameters"]
-    batch_size = int(hp["batch_size"])
-    steps = interval_steps_for(config, batch_size, ctx["dataset_size"])
-    seed = int(member["seed"])
-    # Test hook: {member id: number of attempts whose loss is declared NaN}.
+    # Test hook: {member id: number of attempts declared non-finite}.
     forced = int(task.get("force_nan", {}).get(member["id"], 0))
-    finite = False
-    for attempt in range(config.max_nan_retries + 1):
-      _load_state(entry, config, member_dir, member, seed)
-      finite, terms = _train(entry, config, ctx, batch_size, steps, seed,
-                             member["step"], attempt < forced)
-      if finite:
-        break
-      seed = _retry_seed(int(member["seed"]), g, attempt)
-      member["seeds"][key] = seed
-    if not finite:
+    fit = _train(entry, config, ctx, member_dir, member, g, forced)
+    if fit.seed != int(member["seed"]):
+      member["seeds"][key] = fit.seed
+    member["seed"] = fit.seed
+    if not fit.finite:
       # Left at its last good checkpoint, scored 0.
-      member["seed"] = seed
       member["trained_generation"] = g
       member["scores"][key] = 0.0
       member["status"][key] = "non_finite"
-      member["details"][key] = {"nan_retries": config.max_nan_retries}
+      member["details"][key] = {"nan_retries": fit.retries}
       write_member(member_dir, member)
       return _result(member, g, seconds=time.time() - t0)
-    member["seed"] = seed
-    step = int(model.step.numpy())
+    terms = {k: np.asarray(v).tolist() for k, v in fit.terms.items()}
     prefix = os.path.join("checkpoints", f"gen_{g:04d}")
-    entry["checkpoint"].write(os.path.join(member_dir, prefix))
-    member.update(step=step, checkpoint=prefix, trained_generation=g)
+    member.update(step=int(entry["model"].step.numpy()), checkpoint=prefix,
+                  trained_generation=g)
     member["status"][key] = "trained"
     write_member(member_dir, member)
     _prune_checkpoints(member_dir, prefix, config.keep_checkpoints)
   else:
-    _load_state(entry, config, member_dir, member, int(member["seed"]))
+    _load_state(entry, member_dir, member, int(member["seed"]))
   score, details = _evaluate(entry, config, ctx)
   if not math.isfinite(score):
     score, details = 0.0, dict(details, note="non-finite score set to 0")
@@ -423,8 +342,8 @@ def export_member(task: Dict[str, Any]) -> Dict[str, Any]:
   member_dir = task["member_dir"]
   member = read_member(member_dir)
   ctx = _context(config)
-  entry = _model_entry(config, ctx)
-  _load_state(entry, config, member_dir, member, int(member["seed"]))
+  entry = _model_entry(config, ctx, member)
+  _load_state(entry, member_dir, member, int(member["seed"]))
   model = entry["model"]
   extra = {"pbt": {"member": member["id"], "generation": task["generation"],
                    "score": member["scores"].get(str(task["generation"])),
@@ -434,8 +353,6 @@ def export_member(task: Dict[str, Any]) -> Dict[str, Any]:
     model = model.extract(k)
     extra["pbt"]["ensemble_index"] = k
   info = ctx["data"].info()
-  info["name"] = config.dataset
-  info["options"] = dict(config.dataset_options)
   hp = member["hyperparameters"]
   meta = build_metadata(model, info, batch_size=int(hp["batch_size"]),
                         learning_rate=float(hp["learning_rate"]),

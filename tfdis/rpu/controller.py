@@ -614,5 +614,32 @@ def run_rpu(config: RPUConfig, pbt_runner: Optional[PBTRunner] = None,
     (``final_saved_model`` is the model dir of the final PBT-S-VAE).
   """
   config.validate()
+  validate_pbt_configs(config)   # before any state is written
   return _Controller(config, pbt_runner or run_pbt_from_kwargs,
                      labeler or label_with_saved_model).run()
+
+
+def validate_pbt_configs(config: RPUConfig) -> None:
+  """Builds and validates every PBT configuration the run will use (model,
+  options, thresholds, data sizes), so a bad setting is refused before the
+  first state file is written."""
+  from tfdis.pbt.config import PBTConfig
+  from tfdis.training.specs import ConfigError
+
+  root = os.path.abspath(config.output_dir)
+  final = config.final_pbt_kwargs(os.path.join(root, "final"), ())
+  # The surrogate labels exist only later: check the rest now.
+  final.update(eval="mig", final_supervision="eval", surrogate_labels=())
+  for what, kwargs in (
+      ("metaEpoch", config.metaepoch_pbt_kwargs(root, None, config.seed)),
+      ("final", final)):
+    try:
+      pbt = PBTConfig.from_dict(kwargs).validate()
+    except (TypeError, ValueError) as e:
+      raise ConfigError(f"the {what} PBT configuration is invalid: {e} "
+                        "(check --pbt_options and the PBT flags)") from None
+    pbt._check_data(pbt.build_data())
+  if config.final_supervision == "eval+loss":
+    from tfdis.models import validate_supervision
+
+    validate_supervision({})
