@@ -23,6 +23,8 @@ from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfdis.errors import UserError
+
 # Dataset-level homepage/URL facts used in messages.
 MANUAL_DIR_HINT = (
     "Pass the directory with --manual_dir=DIR (`python -m "
@@ -40,7 +42,7 @@ class CodePathMixin:
     return epath.Path(sys.modules[cls.__module__].__file__)
 
 
-class ManualFileMissingError(FileNotFoundError):
+class ManualFileMissingError(UserError, FileNotFoundError):
   """An official data file is not in the manual directory."""
 
 

@@ -27,10 +27,11 @@ from typing import Optional, Sequence
 from absl import logging
 import numpy as np
 
+from tfdis.errors import UserError
 from tfdis.data.ground_truth import GroundTruthData, RandomState, randint
 
 
-class DatasetFilesMissingError(FileNotFoundError):
+class DatasetFilesMissingError(UserError, FileNotFoundError):
   """The official files of a benchmark are not where they should be."""
 
 

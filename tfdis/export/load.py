@@ -16,11 +16,13 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from tfdis.errors import UserError
+
 METADATA_FILE = "tfdis_metadata.json"
 REQUIRED_SIGNATURES = ("gaussian_encoder", "mean_encoder")
 
 
-class NotASavedModelError(ValueError):
+class NotASavedModelError(UserError, ValueError):
   """The directory does not hold a SavedModel with the tfdis signatures."""
 
 
