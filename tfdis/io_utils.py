@@ -157,6 +157,30 @@ def remove_if_exists(path: str) -> bool:
     return False
 
 
+def ensure_writable_dir(path: str, what: str = "--output_dir") -> str:
+  """Creates ``path`` if needed and checks that files can be written there.
+
+  Raises a ``UserError`` naming ``what`` (e.g. the flag) if it cannot (a file
+  in the way, a parent that is a file, no permission, read-only file system),
+  so a binary fails before any work is done.
+  """
+  from tfdis.errors import UserError  # pylint: disable=g-import-not-at-top
+
+  path = os.fspath(path)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise UserError(f"{what} {path!r} is a file, not a directory; pass a "
+                    "directory (it is created if missing).")
+  try:
+    os.makedirs(path, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path):
+      pass
+  except OSError as e:
+    raise UserError(f"{what} {path!r} is not a writable directory "
+                    f"({e.strerror}: {e.filename or path}); pass a directory "
+                    "you can write to.") from None
+  return path
+
+
 def write_text(path: str, text: str) -> None:
   with atomic_path(path) as tmp:
     with open(tmp, "w") as f:

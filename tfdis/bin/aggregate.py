@@ -15,6 +15,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tfdis.errors import run_main
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("root", None,
@@ -35,7 +37,11 @@ flags.register_validator(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from tfdis.io_utils import ensure_writable_dir
   from tfdis.results import aggregate
+
+  ensure_writable_dir(FLAGS.output_dir or FLAGS.root,
+                      "--output_dir" if FLAGS.output_dir else "--root")
 
   frame = aggregate(FLAGS.root, output_dir=FLAGS.output_dir,
                     plots=FLAGS.plots, report=FLAGS.report, title=FLAGS.title)
@@ -46,7 +52,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  run_main(main)
 
 
 if __name__ == "__main__":
