@@ -28,8 +28,8 @@ from tfdis.errors import UserError
 # Dataset-level homepage/URL facts used in messages.
 MANUAL_DIR_HINT = (
     "Pass the directory with --manual_dir=DIR (`python -m "
-    "tfds_builders.build <name> --manual_dir=DIR`, or manual_dir= in "
-    "tfdis.data.get_dataset); the TFDS default is "
+    "tfds_builders.build <name> --manual_dir=DIR`, or manual_dir= of "
+    "tfds_builders.build.prepare); the TFDS default is "
     "<data_dir>/downloads/manual.")
 
 
