@@ -38,10 +38,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   from tfdis.io_utils import ensure_writable_dir
-  from tfdis.results import aggregate
 
-  ensure_writable_dir(FLAGS.output_dir or FLAGS.root,
+  ensure_writable_dir(FLAGS.output_dir or FLAGS.root,  # before slow imports
                       "--output_dir" if FLAGS.output_dir else "--root")
+  from tfdis.results import aggregate
 
   frame = aggregate(FLAGS.root, output_dir=FLAGS.output_dir,
                     plots=FLAGS.plots, report=FLAGS.report, title=FLAGS.title)
