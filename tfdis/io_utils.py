@@ -95,7 +95,8 @@ def strict_jsonable(obj: Any) -> Tuple[Any, List[Dict[str, Any]]]:
       return None
     return value
 
-  return walk(obj, ()), found
+  converted = walk(obj, ())
+  return converted, sorted(found, key=lambda n: [str(p) for p in n["path"]])
 
 
 def _restore_non_finite(obj: Any) -> Any:
