@@ -137,9 +137,11 @@ def test_sampled_representation_and_explicit_dataset(model_dir):
 
 def test_cli_rejects_a_directory_that_is_not_a_saved_model(tmp_path):
   proc = _cli(f"--model_dirs={tmp_path}", "--metrics=mig", timeout=120)
-  assert proc.returncode != 0
-  assert "is not a SavedModel" in proc.stderr
+  assert proc.returncode == 2  # a user error: one line, no traceback/flags
+  assert f"tfdis_evaluate: error: flag --model_dirs=['{tmp_path}']: " \
+         f"'{tmp_path}' is not a SavedModel" in proc.stderr
   assert "saved_model.pb" in proc.stderr
+  assert "Traceback" not in proc.stderr and "flags:" not in proc.stderr
 
 
 def test_saved_model_without_signatures_is_explained(model_dir, tmp_path):
