@@ -117,6 +117,10 @@ def test_clean_stale_temporaries(tmp_path):
   (root / "checkpoints" / "ckpt-3_temp").mkdir(parents=True)  # TF staging
   (root / "checkpoints" / "ckpt-3_temp" / "part-00000").write_text("x")
   (root / "checkpoints" / "ckpt-2.index").write_text("keep")
+  tf_leftovers = [os.path.join("checkpoints", "ckpt-3.index.tempstate123"),
+                  os.path.join("checkpoints", "checkpoint.tmp" + "0a" * 16)]
+  for name in tf_leftovers:
+    (root / name).write_text("x")
   (root / "config.json").write_text("{}")
   writers = [_leftover_of_killed_atomic_write(str(root / "config.json")),
              _leftover_of_killed_atomic_write(str(root / "results" /
@@ -144,7 +148,7 @@ def test_clean_stale_temporaries(tmp_path):
     busy.wait(timeout=30)
   rel = sorted(os.path.relpath(p, root) for p in removed)
   expected = sorted([
-      os.path.join("checkpoints", "ckpt-3_temp"),
+      os.path.join("checkpoints", "ckpt-3_temp"), *tf_leftovers,
       *(os.path.relpath(tmp, root) for _, tmp in writers),
       os.path.basename(staging), "saved_model.old",
       os.path.join("members", "m0.old"), os.path.join("members",

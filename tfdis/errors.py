@@ -43,7 +43,6 @@ USER_ERROR_EXIT_CODE = 2
 _KNOWN_USER_ERRORS = (
     ("tfdis.training.config", "ConfigError"),
     ("tfdis.pbt.config", "PBTConfigError"),
-    ("tfdis.rpu.config", "RPUConfigError"),
     ("tfdis.training", "NonFiniteLossError"),
     ("tfdis.training.loop", "NonFiniteLossError"),
 )

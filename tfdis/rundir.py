@@ -228,8 +228,11 @@ def _locked_by_other_process(directory: str) -> bool:
 # tfdis.io_utils.atomic_path (files) and tfdis.export (directories):
 # tempfile's ".<name>.<8 random chars>.tmp[<suffix>]".
 _ATOMIC_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
-# TF checkpoint writers stage sharded saves in "<prefix>_temp/".
+# TF checkpoint writers stage sharded saves in "<prefix>_temp/"; the tensor
+# bundle writer uses "<file>.tempstate<n>" and tf.io's atomic writes (the
+# "checkpoint" state file) "<file>.tmp<32 hex>".
 _CKPT_TMP = re.compile(r"^ckpt-\d+_temp$")
+_TF_TMP = re.compile(r"^.+(\.tempstate\d+|\.tmp[0-9a-f]{32})$")
 # Tree copies (PBT exploit): "<dst>.tmp_copy" and ".<dst>.copy".
 _COPY_TMP = re.compile(r"^(.+\.tmp_copy|\..+\.copy)$")
 # Replaced trees kept until the new one is in place: "<dst>.old", ".<dst>.old".
@@ -250,7 +253,8 @@ def clean_stale_temporaries(directory: str) -> List[str]:
   writer's temporary from a dead one's. Subdirectories locked by another
   live process (e.g. a study's model directory being trained) are skipped.
 
-  Removed: ``ckpt-<n>_temp/`` (TF checkpoint staging), ``.<name>.<rand>.tmp*``
+  Removed: ``ckpt-<n>_temp/``, ``*.tempstate<n>`` and ``*.tmp<32 hex>``
+  (TF checkpoint staging and atomic writes), ``.<name>.<rand>.tmp*``
   files and directories (``io_utils.atomic_path`` and the SavedModel
   staging of ``tfdis.export``), ``<x>.tmp_copy``/``.<x>.copy`` (half-done tree
   copies). ``<x>.old`` / ``.<x>.old`` (a tree being replaced) is removed if
@@ -273,7 +277,7 @@ def clean_stale_temporaries(directory: str) -> List[str]:
       path = os.path.join(root, name)
       is_dir = name in dirs
       old = _OLD.match(name)
-      if _ATOMIC_TMP.match(name) or (is_dir and (
+      if _ATOMIC_TMP.match(name) or _TF_TMP.match(name) or (is_dir and (
           _CKPT_TMP.match(name) or _COPY_TMP.match(name))):
         _remove(path)
         done.append(path)
