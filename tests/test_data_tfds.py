@@ -1,4 +1,9 @@
-"""TFDS-backed ground-truth data: loading dummy builds, variants, errors."""
+"""TFDS-backed ground-truth data: loading dummy builds, variants, errors.
+
+The dummy builds are prepared with ``tfds_builders.build.prepare`` (as
+``python -m tfds_builders.build`` does); tfdis.data then reads them by name
+and data directory without the builder code.
+"""
 
 import os
 
@@ -6,7 +11,10 @@ import numpy as np
 import pytest
 
 from tfdis.data import get_dataset
-from tfdis.data.tfds_data import DatasetFilesMissingError, TFDSGroundTruthData
+from tfdis.data.tfds_data import (DatasetFilesMissingError,
+                                  DatasetNotPreparedError, TFDSGroundTruthData)
+from tfdis.errors import UserError
+from tfds_builders.build import prepare
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DUMMY = os.path.join(REPO, "tfds_builders", "{}", "dummy_data")
@@ -19,8 +27,8 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dsprites(data_dir):
-  return get_dataset("dsprites", data_dir=data_dir,
-                     manual_dir=DUMMY.format("dsprites"))
+  prepare("dsprites", data_dir=data_dir, manual_dir=DUMMY.format("dsprites"))
+  return get_dataset("dsprites", data_dir=data_dir)
 
 
 def test_dsprites_dummy_build_loads_as_a_grid(dsprites):
@@ -40,8 +48,7 @@ def test_dsprites_dummy_build_loads_as_a_grid(dsprites):
 
 
 def test_colour_and_noisy_variants_draw_per_sample(dsprites, data_dir):
-  colour = get_dataset("color_dsprites", data_dir=data_dir,
-                       manual_dir=DUMMY.format("dsprites"))
+  colour = get_dataset("color_dsprites", data_dir=data_dir)
   assert colour.factor_sizes == dsprites.factor_sizes
   factors = dsprites.sample_factors(16, np.random.RandomState(0))
   sprite = dsprites.sample_observations_from_factors(factors, 0)[..., 0] > 0
@@ -56,8 +63,7 @@ def test_colour_and_noisy_variants_draw_per_sample(dsprites, data_dir):
   np.testing.assert_array_equal(
       x, colour.sample_observations_from_factors(factors,
                                                  np.random.RandomState(1)))
-  noisy = get_dataset("noisy_dsprites", data_dir=data_dir,
-                      manual_dir=DUMMY.format("dsprites"))
+  noisy = get_dataset("noisy_dsprites", data_dir=data_dir)
   y = noisy.sample_observations_from_factors(factors, np.random.RandomState(1))
   assert (y[sprite] == 1).all() and 0.4 < y[~sprite].mean() < 0.6
 
@@ -65,9 +71,7 @@ def test_colour_and_noisy_variants_draw_per_sample(dsprites, data_dir):
 def test_scream_variant_inverts_the_sprite_on_painting_crops(dsprites,
                                                              data_dir):
   scream = get_dataset("scream_dsprites", data_dir=data_dir,
-                       manual_dir=DUMMY.format("dsprites"),
-                       scream_path=os.path.join(DUMMY.format("scream_dsprites"),
-                                                "The_Scream.jpg"))
+                       manual_dir=DUMMY.format("scream_dsprites"))
   factors = dsprites.sample_factors(8, np.random.RandomState(0))
   sprite = dsprites.sample_observations_from_factors(factors, 0)[..., 0] > 0
   x = scream.sample_observations_from_factors(factors, np.random.RandomState(2))
@@ -76,27 +80,46 @@ def test_scream_variant_inverts_the_sprite_on_painting_crops(dsprites,
   assert x[~sprite].min() >= 0 and x.max() <= 1
   with pytest.raises(DatasetFilesMissingError, match="The_Scream.jpg"):
     get_dataset("scream_dsprites", data_dir=data_dir,
-                manual_dir=DUMMY.format("dsprites"),
                 scream_path="/nonexistent/The_Scream.jpg")
+
+
+def test_unprepared_dataset_names_the_build_command(tmp_path):
+  with pytest.raises(DatasetNotPreparedError) as err:
+    get_dataset("mpi3d_toy", data_dir=str(tmp_path))
+  message = str(err.value)
+  assert isinstance(err.value, UserError)
+  assert ("python -m tfds_builders.build mpi3d --config=toy "
+          f"--data_dir={tmp_path} --manual_dir=DIR") in message
+  assert str(tmp_path) in message
 
 
 def test_missing_official_file_names_file_url_and_manual_dir(tmp_path):
   manual = tmp_path / "manual"
   manual.mkdir()
-  with pytest.raises(DatasetFilesMissingError) as err:
-    get_dataset("shapes3d", data_dir=str(tmp_path / "data"),
-                manual_dir=str(manual))
+  with pytest.raises(UserError) as err:  # raised before TFDS runs
+    prepare("shapes3d", data_dir=str(tmp_path / "data"),
+            manual_dir=str(manual))
   message = str(err.value)
   assert "3dshapes.h5" in message
   assert "https://storage.googleapis.com/3d-shapes/3dshapes.h5" in message
   assert str(manual) in message and "--manual_dir" in message
 
 
+def test_unknown_dataset_option_lists_the_valid_ones(data_dir):
+  from tfdis.data import DatasetOptionsError
+
+  with pytest.raises(DatasetOptionsError) as err:  # checked before loading
+    get_dataset("dsprites", data_dir=data_dir, manual_dir="x")
+  assert "['manual_dir']" in str(err.value)
+  assert "its options are: data_dir" in str(err.value)
+
+
 def test_incomplete_grid_is_rejected(tmp_path):
   # The smallNORB dummy holds 4 rows, not a complete grid.
+  prepare("smallnorb", data_dir=str(tmp_path),
+          manual_dir=DUMMY.format("smallnorb"))
   with pytest.raises(ValueError, match="not a complete factor grid"):
-    get_dataset("smallnorb", data_dir=str(tmp_path),
-                manual_dir=DUMMY.format("smallnorb"))
+    get_dataset("smallnorb", data_dir=str(tmp_path))
 
 
 def test_nuisance_factors_are_drawn_uniformly():

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tfdis import io_utils
+from tfdis.pbt.config import PBTConfig
 from tfdis.rpu import controller
 from tfdis.rpu.labels import SubsetLabels
 
@@ -28,6 +29,10 @@ class FakePBT:
     self.calls = []
 
   def __call__(self, kwargs):
+    # The real runner is run_pbt(PBTConfig(**kwargs)): building the real
+    # config refuses a keyword PBTConfig does not have (a TypeError), so a
+    # misspelt or removed field fails here instead of passing silently.
+    PBTConfig(**kwargs)
     self.calls.append(kwargs)
     if self.fail_at is not None and len(self.calls) == self.fail_at:
       raise KeyboardInterrupt("simulated kill")

@@ -18,8 +18,6 @@ import pytest
 
 from tfdis import io_utils
 
-pytest.importorskip("tfdis.pbt")
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -106,3 +106,34 @@ def test_tfdis_udr_cli(model_dirs, tmp_path, mode):
               for m in report["models"]}
     assert any(groups[p] != groups[m["model_dir"]]
                for m in report["models"] for p in m["partners"])
+
+
+def test_readme_sequence_udr_then_evaluate_on_the_same_glob(model_dirs,
+                                                             tmp_path):
+  """README: `tfdis_udr --model_dirs='demo/*' --output_dir=demo/udr`, then
+  `tfdis_evaluate --model_dirs='demo/*'`: the glob now also matches udr/,
+  which is skipped (with an info log) instead of failing the command. The
+  UDR step runs in-process (the CLI is covered above) to save a process."""
+  import shutil
+
+  from tfdis.export.load import expand_model_dirs
+  from tfdis.udr import run_udr_study
+
+  dirs, _ = model_dirs
+  demo = tmp_path / "demo"
+  for d in dirs[:2]:  # one setting, two seeds: hyper mode has partners
+    shutil.copytree(d, demo / os.path.basename(d))
+  run_udr_study(expand_model_dirs(f"{demo}/*", min_count=2),
+                str(demo / "udr"), num_data_points=300)
+  assert os.path.isfile(demo / "udr" / "udr.json")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  evaluate = subprocess.run(
+      [sys.executable, "-m", "tfdis.bin.evaluate", f"--model_dirs={demo}/*",
+       "--metrics=mig", '--metric_params={"mig": {"num_train": 200}}'],
+      capture_output=True, text=True, env=env, timeout=300)
+  assert evaluate.returncode == 0, evaluate.stderr[-3000:]
+  assert f"skipping {demo}/udr (no SavedModel in it)" in evaluate.stderr
+  for d in dirs[:2]:
+    assert os.path.isfile(demo / os.path.basename(d) / "metrics" / "mean" /
+                          "mig.json")
+  assert not os.path.exists(demo / "udr" / "metrics")

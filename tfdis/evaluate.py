@@ -29,6 +29,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from absl import logging
 
 from tfdis import io_utils
+from tfdis.errors import UserError
+from tfdis.export.load import check_observation_shape, expand_model_dirs
 from tfdis.registry import METRICS
 
 REPRESENTATIONS = ("mean", "sampled")
@@ -140,7 +142,7 @@ def _dataset_spec(loaded, dataset: str,
   info = (loaded.metadata or {}).get("dataset") or {}
   name = info.get("name") if isinstance(info, dict) else None
   if not name:
-    raise ValueError(
+    raise UserError(
         f"{loaded.path}: the SavedModel metadata names no dataset "
         "(assets/tfdis_metadata.json lacks dataset.name), so --dataset=auto "
         "cannot work; pass the dataset explicitly, e.g. "
@@ -164,17 +166,6 @@ class _DatasetCache:
       logging.info("dataset %s %s ready in %.1f s", name, options or "",
                    time.monotonic() - start)
     return self._cache[key]
-
-
-def _check_shapes(loaded, data) -> None:
-  model_shape = tuple(int(s) for s in loaded.observation_shape)
-  data_shape = tuple(int(s) for s in data.observation_shape)
-  if model_shape != data_shape:
-    raise ValueError(
-        f"{loaded.path}: the model takes images of shape {model_shape} but "
-        f"dataset {data.name!r} has observations of shape {data_shape}; pass "
-        "the dataset the model was trained on (--dataset) or use "
-        "--dataset=auto.")
 
 
 def _read_existing(path: str) -> Optional[Dict[str, Any]]:
@@ -203,7 +194,7 @@ def evaluate_model(model_dir: str, metrics: Sequence[str],
   loaded = load_saved_model(model_dir)
   name, options = _dataset_spec(loaded, dataset, dataset_options)
   data = datasets.get(name, options)
-  _check_shapes(loaded, data)
+  check_observation_shape(loaded, data)
   fingerprint = model_fingerprint(loaded.path)
   dataset_info = {"name": name, "options": io_utils.to_jsonable(options)}
   row: Dict[str, Any] = {"model_dir": os.fspath(model_dir),
@@ -268,27 +259,6 @@ def _run_metric(loaded, data, metric: str, representation: str, seed: int,
       "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
   }
   return record
-
-
-def expand_model_dirs(model_dirs: Union[str, Sequence[str]]) -> List[str]:
-  """A comma list and/or glob patterns -> sorted existing directories."""
-  import glob
-
-  if isinstance(model_dirs, str):
-    model_dirs = [d.strip() for d in model_dirs.split(",") if d.strip()]
-  out: List[str] = []
-  for entry in model_dirs:
-    entry = os.fspath(entry)
-    if any(ch in entry for ch in "*?["):
-      matches = sorted(glob.glob(entry))
-      if not matches:
-        raise ValueError(f"the pattern {entry!r} matches no directory")
-      out.extend(m for m in matches if os.path.isdir(m))
-    else:
-      out.append(entry)
-  if not out:
-    raise ValueError("no model directories given")
-  return list(dict.fromkeys(out))
 
 
 def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],

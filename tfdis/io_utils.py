@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import tempfile
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List, Tuple
 
 import numpy as np
 
@@ -60,17 +61,125 @@ def to_jsonable(obj: Any) -> Any:
   return json.loads(json.dumps(obj, default=_json_default))
 
 
+NON_FINITE_NOTE = "_non_finite_fields"
+_NON_FINITE_NAMES = {"NaN": math.nan, "Infinity": math.inf,
+                     "-Infinity": -math.inf}
+
+
+def _non_finite_name(value: float) -> str:
+  return "NaN" if math.isnan(value) else (
+      "Infinity" if value > 0 else "-Infinity")
+
+
+def strict_jsonable(obj: Any) -> Tuple[Any, List[Dict[str, Any]]]:
+  """``obj`` with every non-finite float (NaN, ±Inf; nested, numpy too) as None.
+
+  Returns (converted, notes): one ``{"path": [key or index, ...], "value":
+  "NaN" | "Infinity" | "-Infinity"}`` per replaced value. Strict JSON parsers
+  (RFC 8259, JavaScript, jq) reject the bare ``NaN``/``Infinity`` tokens
+  Python's json module writes by default.
+  """
+  found: List[Dict[str, Any]] = []
+
+  def walk(value: Any, path: Tuple) -> Any:
+    if isinstance(value, dict):
+      return {k: walk(v, path + (str(k),)) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+      value = value.tolist()
+    if isinstance(value, (list, tuple, set)):
+      return [walk(v, path + (i,)) for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+      value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+      found.append({"path": list(path), "value": _non_finite_name(value)})
+      return None
+    return value
+
+  converted = walk(obj, ())
+  return converted, sorted(found, key=lambda n: [str(p) for p in n["path"]])
+
+
+def _restore_non_finite(obj: Any) -> Any:
+  """Puts the values listed in the note back (NaN/±Inf) and drops the note."""
+  if not isinstance(obj, dict) or not isinstance(obj.get(NON_FINITE_NOTE),
+                                                 list):
+    return obj
+  for note in obj.pop(NON_FINITE_NOTE):
+    try:
+      *parents, last = note["path"]
+      target = obj
+      for key in parents:
+        target = target[key]
+      if target[last] is None:
+        target[last] = _NON_FINITE_NAMES[note["value"]]
+    except (KeyError, IndexError, TypeError, ValueError):
+      continue  # a note that no longer matches the data: keep the null
+  return obj
+
+
 def write_json(path: str, obj: Any) -> None:
+  """Writes ``obj`` as strict JSON, atomically.
+
+  Non-finite floats are written as ``null``. If ``obj`` is a dict, its note
+  ``"_non_finite_fields"`` lists each of them, e.g. ``[{"path": ["losses",
+  "loss"], "value": "NaN"}]``, so a reader can tell a missing value from a
+  NaN/Inf one (``read_json`` restores them). A non-dict top level gets plain
+  nulls.
+  """
+  obj, non_finite = strict_jsonable(obj)
+  if non_finite and isinstance(obj, dict):
+    obj[NON_FINITE_NOTE] = non_finite
   with atomic_path(path) as tmp:
     with open(tmp, "w") as f:
       json.dump(obj, f, indent=2, sort_keys=True, default=_json_default,
-                allow_nan=True)
+                allow_nan=False)
       f.write("\n")
 
 
-def read_json(path: str) -> Any:
+def read_json(path: str, restore_non_finite: bool = True) -> Any:
+  """Reads JSON written by ``write_json`` (or older files with bare NaN).
+
+  With ``restore_non_finite`` the nulls listed in ``"_non_finite_fields"``
+  become NaN/±Inf again and the note is dropped, so a dict round-trips
+  exactly; without it the file's content is returned as is.
+  """
   with open(path) as f:
-    return json.load(f)
+    obj = json.load(f)
+  return _restore_non_finite(obj) if restore_non_finite else obj
+
+
+def remove_if_exists(path: str) -> bool:
+  """Removes the file ``path`` (e.g. a failure record superseded by a later
+  successful run); True if there was one."""
+  try:
+    os.remove(path)
+    return True
+  except FileNotFoundError:
+    return False
+
+
+def ensure_writable_dir(path: str, what: str = "--output_dir") -> str:
+  """Creates ``path`` if needed and checks that files can be written there.
+
+  Raises a ``UserError`` naming ``what`` (e.g. the flag) if it cannot (a file
+  in the way, a parent that is a file, no permission, read-only file system),
+  so a binary fails before any work is done.
+  """
+  from tfdis.errors import UserError  # pylint: disable=g-import-not-at-top
+
+  path = os.fspath(path)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise UserError(f"{what} {path!r} is a file, not a directory; pass a "
+                    "directory (it is created if missing).")
+  try:
+    os.makedirs(path, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path):
+      pass
+  except OSError as e:
+    raise UserError(f"{what} {path!r} is not a writable directory "
+                    f"({e.strerror}: {e.filename or path}); pass a directory "
+                    "you can write to.") from None
+  return path
 
 
 def write_text(path: str, text: str) -> None:

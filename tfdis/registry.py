@@ -10,8 +10,10 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable, Dict, Iterator
 
+from tfdis.errors import UserError
 
-class UnknownNameError(KeyError, ValueError):
+
+class UnknownNameError(UserError, KeyError, ValueError):
   """Raised for a name that is not registered; the message lists the known ones."""
 
   def __str__(self) -> str:  # KeyError would otherwise quote the message.

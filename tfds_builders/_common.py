@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
@@ -23,11 +24,13 @@ from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfdis.errors import UserError
+
 # Dataset-level homepage/URL facts used in messages.
 MANUAL_DIR_HINT = (
     "Pass the directory with --manual_dir=DIR (`python -m "
-    "tfds_builders.build <name> --manual_dir=DIR`, or manual_dir= in "
-    "tfdis.data.get_dataset); the TFDS default is "
+    "tfds_builders.build <name> --manual_dir=DIR`, or manual_dir= of "
+    "tfds_builders.build.prepare); the TFDS default is "
     "<data_dir>/downloads/manual.")
 
 
@@ -40,8 +43,33 @@ class CodePathMixin:
     return epath.Path(sys.modules[cls.__module__].__file__)
 
 
-class ManualFileMissingError(FileNotFoundError):
+class ManualFileMissingError(UserError, FileNotFoundError):
   """An official data file is not in the manual directory."""
+
+
+class OfficialFileError(UserError, ValueError):
+  """An official file is corrupt, truncated or of another format."""
+
+
+@contextlib.contextmanager
+def reading_official_file(path, expected: str, source: str) -> Iterator[None]:
+  """Reports any failure to read ``path`` as one ``OfficialFileError``.
+
+  numpy, h5py, scipy.io, zipfile and PIL each fail differently on a
+  truncated or foreign file (OSError, ValueError, KeyError, EOFError,
+  BadZipFile, ...); the message names the file, what was expected (the
+  format and the arrays/keys the builder reads) and where to get it again.
+  """
+  try:
+    yield
+  except (OfficialFileError, ManualFileMissingError):
+    raise
+  except Exception as e:  # pylint: disable=broad-except  (see docstring)
+    detail = str(e).strip() or "no details"
+    raise OfficialFileError(
+        f"{path} is not a valid {expected}: it is truncated, corrupt or "
+        f"another file ({type(e).__name__}: {detail}). Download it again from "
+        f"{source} and replace it.") from e
 
 
 def manual_dir_from(dl_manager) -> Optional[epath.Path]:

@@ -26,8 +26,10 @@ def test_builds_from_manual_dir(tmp_path):
 
 def test_missing_file_and_unknown_name_are_usage_errors(tmp_path):
   done = _run("dsprites", f"--data_dir={tmp_path}")
-  assert done.returncode == 1
+  assert done.returncode == 2, done.stderr[-3000:]
+  assert "tfds_builders.build: error: dsprites:" in done.stderr
   assert "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz" in done.stderr
   assert "github.com/deepmind/dsprites-dataset" in done.stderr
+  assert "Traceback" not in done.stderr
   done = _run("dsprite", f"--data_dir={tmp_path}")
-  assert done.returncode == 1 and "'dsprites'" in done.stderr
+  assert done.returncode == 2 and "'dsprites'" in done.stderr

@@ -15,6 +15,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tfdis.errors import run_main
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("root", None,
@@ -35,6 +37,10 @@ flags.register_validator(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from tfdis.io_utils import ensure_writable_dir
+
+  ensure_writable_dir(FLAGS.output_dir or FLAGS.root,  # before slow imports
+                      "--output_dir" if FLAGS.output_dir else "--root")
   from tfdis.results import aggregate
 
   frame = aggregate(FLAGS.root, output_dir=FLAGS.output_dir,
@@ -46,7 +52,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  run_main(main)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@ unless --overwrite (see tfdis.evaluate.evaluate_model_dirs).
 from __future__ import annotations
 
 import json
+import os
 
 from absl import app, flags, logging
+
+from tfdis.errors import run_main
 
 FLAGS = flags.FLAGS
 
@@ -71,14 +74,12 @@ def _validate_metrics(value) -> bool:
 def _validate_model_dirs(value) -> bool:
   if value is None:
     return True  # mark_flags_as_required reports it
-  from tfdis.evaluate import expand_model_dirs
-  from tfdis.export.load import NotASavedModelError, saved_model_dir
+  from tfdis.export.load import NotASavedModelError, expand_model_dirs
 
   try:
-    for model_dir in expand_model_dirs(list(value)):
-      saved_model_dir(model_dir)  # cheap: no TensorFlow import
-  except (NotASavedModelError, ValueError) as e:
-    raise flags.ValidationError(f"--model_dirs: {e}")
+    expand_model_dirs(list(value))  # cheap: no TensorFlow import
+  except NotASavedModelError as e:
+    raise flags.ValidationError(str(e))
   return True
 
 
@@ -120,19 +121,18 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   from tfdis.evaluate import evaluate_model_dirs
-  from tfdis.export.load import NotASavedModelError
+  from tfdis.export.load import expand_model_dirs
+  from tfdis.io_utils import ensure_writable_dir
 
-  try:
-    frame = evaluate_model_dirs(
-        FLAGS.model_dirs, FLAGS.metrics, representation=FLAGS.representation,
-        dataset=FLAGS.dataset, overwrite=FLAGS.overwrite,
-        metric_params=_json_object(FLAGS.metric_params, "metric_params"),
-        seed=FLAGS.seed,
-        dataset_options=_json_object(FLAGS.dataset_options,
-                                     "dataset_options"))
-  except NotASavedModelError as e:
-    # A directory that is no tfdis SavedModel: say so without a traceback.
-    raise app.UsageError(str(e))
+  for model_dir in expand_model_dirs(FLAGS.model_dirs):  # before any work
+    ensure_writable_dir(os.path.join(model_dir, "metrics"),
+                        f"the metrics directory of {model_dir!r}:")
+  frame = evaluate_model_dirs(
+      FLAGS.model_dirs, FLAGS.metrics, representation=FLAGS.representation,
+      dataset=FLAGS.dataset, overwrite=FLAGS.overwrite,
+      metric_params=_json_object(FLAGS.metric_params, "metric_params"),
+      seed=FLAGS.seed,
+      dataset_options=_json_object(FLAGS.dataset_options, "dataset_options"))
   score_columns = [c for c in frame.columns if "." in c
                    and not c.endswith(".elapsed_s") and ":" not in c]
   logging.info("scores:\n%s", frame[["model_dir"] + score_columns]
@@ -140,7 +140,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  run_main(main)
 
 
 if __name__ == "__main__":

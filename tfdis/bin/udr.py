@@ -8,11 +8,9 @@ tfdis.udr.run_udr_study).
 
 from __future__ import annotations
 
-import glob
-import os
-from typing import List
-
 from absl import app, flags, logging
+
+from tfdis.errors import run_main
 
 FLAGS = flags.FLAGS
 
@@ -62,36 +60,17 @@ flags.register_validator(
     message="--alpha must be a positive number (e.g. 0.1) or 'cv'.")
 
 
-def expand_model_dirs(items: List[str]) -> List[str]:
-  """Expands globs in the comma list; keeps order, drops duplicates."""
-  out = []
-  for item in items:
-    item = item.strip()
-    if not item:
-      continue
-    if glob.has_magic(item):
-      matches = sorted(p for p in glob.glob(item) if os.path.isdir(p))
-      if not matches:
-        raise app.UsageError(f"--model_dirs pattern {item!r} matches no "
-                             "directory")
-      out.extend(matches)
-    else:
-      if not os.path.isdir(item):
-        raise app.UsageError(f"--model_dirs entry {item!r} is not a directory")
-      out.append(item)
-  out = list(dict.fromkeys(out))
-  if len(out) < 2:
-    raise app.UsageError(f"UDR needs at least 2 model directories; "
-                         f"--model_dirs gave {out}")
-  return out
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from tfdis.export.load import expand_model_dirs
+  from tfdis.io_utils import ensure_writable_dir
+
+  # Both checks are cheap (no TensorFlow import): fail before loading models.
+  model_dirs = expand_model_dirs(FLAGS.model_dirs, min_count=2)
+  ensure_writable_dir(FLAGS.output_dir)
   from tfdis.udr import run_udr_study
 
-  model_dirs = expand_model_dirs(FLAGS.model_dirs)
   logging.info("UDR over %d models -> %s", len(model_dirs), FLAGS.output_dir)
   result = run_udr_study(
       model_dirs, FLAGS.output_dir, mode=FLAGS.mode,
@@ -108,7 +87,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  run_main(main)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import json
 
 from absl import app, flags, logging
 
+from tfdis.errors import run_main
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model_dir", None, "Model directory (with saved_model/) "
@@ -47,6 +49,15 @@ flags.register_validator(
     "dataset_options", _json_dict,
     message="--dataset_options must be a JSON object, e.g. '{}' or "
     "'{\"config\": \"small\"}'.")
+def _saved_model(value) -> bool:
+  if value is not None:
+    from tfdis.export.load import saved_model_dir
+
+    saved_model_dir(value)  # cheap (no TensorFlow); raises with the reason
+  return True
+
+
+flags.register_validator("model_dir", _saved_model)
 flags.register_multi_flags_validator(
     ["model_dir", "dataset"],
     lambda f: (f["model_dir"] is None) != (f["dataset"] is None),
@@ -61,6 +72,10 @@ flags.register_multi_flags_validator(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from tfdis.io_utils import ensure_writable_dir
+
+  if FLAGS.output_dir:
+    ensure_writable_dir(FLAGS.output_dir)
   if FLAGS.model_dir is not None:
     from tfdis.visualize.model import visualize_model
 
@@ -81,7 +96,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  run_main(main)
 
 
 if __name__ == "__main__":

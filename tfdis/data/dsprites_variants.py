@@ -23,6 +23,7 @@ from typing import Optional
 
 import numpy as np
 
+from tfdis.errors import UserError
 from tfdis.data.ground_truth import (GroundTruthData, RandomState,
                                      as_random_state, randint)
 
@@ -81,7 +82,15 @@ def load_scream(path: str) -> np.ndarray:
         f"scream_dsprites needs the painting {SCREAM_FILENAME!r}, not found at "
         f"{path}. Get it from {SCREAM_URL} and put it in the manual directory "
         f"(pass --manual_dir=DIR / manual_dir=DIR), or pass scream_path=.")
-  with Image.open(path) as image:
+  try:
+    image = Image.open(path)
+    image.load()
+  except (OSError, ValueError) as e:  # truncated, or not an image
+    raise UserError(
+        f"{path} is not a readable image ({type(e).__name__}: {e}); "
+        f"scream_dsprites needs the painting {SCREAM_FILENAME!r}: download "
+        f"it again from {SCREAM_URL}.") from None
+  with image:
     return fit_scream(image)
 
 

@@ -1,16 +1,19 @@
 """The official benchmarks as ground-truth data (Locatello et al. 2019, Sec. 5).
 
-Each name loads the TFDS build of ``tfds_builders/<dataset>`` (building it on
-first use from the official files in the manual directory) into memory:
+Each name reads the prepared TFDS build of ``tfds_builders/<dataset>`` into
+memory::
 
-  get_dataset("dsprites", data_dir=None, manual_dir=None)
+  get_dataset("dsprites", data_dir=None)
 
-``data_dir`` is the TFDS data directory (default: TFDS's, e.g.
-``~/tensorflow_datasets`` or ``$TFDS_DATA_DIR``); ``manual_dir`` holds the
-official files (default ``<data_dir>/downloads/manual``). The colour / noisy /
-scream dSprites variants load dSprites and apply their per-sample randomness
-on demand (``dsprites_variants``); scream additionally needs the painting
-(``scream_path``, default ``<manual_dir>/The_Scream.jpg``).
+The build is made once from the official files with
+``python -m tfds_builders.build <dataset> --manual_dir=DIR [--data_dir=D]``;
+``data_dir`` is the TFDS data directory (default: ``$TFDS_DATA_DIR`` or
+``~/tensorflow_datasets``). A missing build fails with that command. The
+colour / noisy / scream dSprites variants load dSprites and apply their
+per-sample randomness on demand (``dsprites_variants``); scream additionally
+needs the painting (``scream_path``, default
+``<manual_dir>/The_Scream.jpg``, ``manual_dir`` defaulting to
+``<data_dir>/downloads/manual``).
 
 CelebA has no factors, so it is not a ground-truth dataset here:
 ``load_celeba_images`` returns its images for qualitative runs.
@@ -28,85 +31,85 @@ from tfdis.data import dsprites_variants
 from tfdis.data import tfds_data
 from tfdis.registry import DATASETS
 
-_MODULES = {
-    "dsprites": "tfds_builders.dsprites.dsprites_dataset_builder",
-    "shapes3d": "tfds_builders.shapes3d.shapes3d_dataset_builder",
-    "smallnorb": "tfds_builders.smallnorb.smallnorb_dataset_builder",
-    "cars3d": "tfds_builders.cars3d.cars3d_dataset_builder",
-    "mpi3d": "tfds_builders.mpi3d.mpi3d_dataset_builder",
-    "celeba": "tfds_builders.celeba.celeba_dataset_builder",
+# tfdis name -> (TFDS build name, builder config).
+_BUILDS = {
+    "dsprites": ("dsprites", None),
+    "shapes3d": ("shapes3d", None),
+    "smallnorb": ("smallnorb", None),
+    "cars3d": ("cars3d", None),
+    "mpi3d_toy": ("mpi3d", "toy"),
+    "mpi3d_realistic": ("mpi3d", "realistic"),
+    "mpi3d_real": ("mpi3d", "real"),
 }
+OFFICIAL_NAMES = tuple(_BUILDS)
 
 
 @functools.lru_cache(maxsize=2)
-def _load(dataset: str, name: str, config: Optional[str],
-          data_dir: Optional[str], manual_dir: Optional[str]):
+def _load(name: str, data_dir: Optional[str]):
   # Cached: the big grids take a while to read and several consumers in one
   # process (metrics, visualisation) ask for the same data.
-  return tfds_data.load_tfds_ground_truth(
-      _MODULES[dataset], name, config=config, data_dir=data_dir,
-      manual_dir=manual_dir)
+  tfds_name, config = _BUILDS[name]
+  return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
+                                          data_dir=data_dir)
 
 
 def _path(p) -> Optional[str]:
   return None if p is None else os.path.abspath(os.path.expanduser(p))
 
 
-def load_official(name: str, data_dir: Optional[str] = None,
-                  manual_dir: Optional[str] = None):
+def load_official(name: str, data_dir: Optional[str] = None):
   """Ground-truth data for ``dsprites``, ``shapes3d``, ..., ``mpi3d_real``."""
-  if name.startswith("mpi3d_"):
-    dataset, config = "mpi3d", name[len("mpi3d_"):]
-  else:
-    dataset, config = name, None
-  if dataset not in _MODULES or dataset == "celeba":
-    raise ValueError(f"{name!r} is not an official labelled benchmark")
-  return _load(dataset, name, config, _path(data_dir), _path(manual_dir))
+  if name not in _BUILDS:
+    raise ValueError(f"{name!r} is not an official labelled benchmark; "
+                     f"known: {list(_BUILDS)}")
+  return _load(name, _path(data_dir))
 
 
-def load_dsprites_variant(variant: str, data_dir: Optional[str] = None,
-                          manual_dir: Optional[str] = None,
-                          scream_path: Optional[str] = None):
-  """``color_dsprites`` / ``noisy_dsprites`` / ``scream_dsprites``."""
-  scream = None
-  if variant == "scream":
-    if scream_path is None:
-      if manual_dir is None:
-        # TFDS default manual dir next to the data.
-        import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-        root = data_dir or tfds.core.constants.DATA_DIR
-        manual = os.path.join(os.path.expanduser(root), "downloads", "manual")
-      else:
-        manual = manual_dir
-      scream_path = os.path.join(manual, dsprites_variants.SCREAM_FILENAME)
-    try:
-      scream = dsprites_variants.load_scream(scream_path)
-    except FileNotFoundError as e:
-      raise tfds_data.DatasetFilesMissingError(str(e)) from None
-  base = load_official("dsprites", data_dir, manual_dir)
+def _variant(variant: str, data_dir: Optional[str],
+             scream: Optional[np.ndarray] = None):
+  base = load_official("dsprites", data_dir)
   return dsprites_variants.DSpritesVariant(base, variant, scream=scream,
                                            name=f"{variant}_dsprites")
 
 
+def load_dsprites_variant(variant: str, data_dir: Optional[str] = None):
+  """``color_dsprites`` / ``noisy_dsprites``."""
+  return _variant(variant, data_dir)
+
+
+def load_scream_dsprites(data_dir: Optional[str] = None,
+                         manual_dir: Optional[str] = None,
+                         scream_path: Optional[str] = None):
+  """``scream_dsprites``; ``manual_dir``/``scream_path`` locate the painting."""
+  if scream_path is None:
+    if manual_dir is None:
+      # TFDS default manual dir next to the data.
+      import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+      root = data_dir or tfds.core.constants.DATA_DIR
+      manual_dir = os.path.join(os.path.expanduser(root), "downloads",
+                                "manual")
+    scream_path = os.path.join(manual_dir, dsprites_variants.SCREAM_FILENAME)
+  try:
+    scream = dsprites_variants.load_scream(scream_path)
+  except FileNotFoundError as e:
+    raise tfds_data.DatasetFilesMissingError(str(e)) from None
+  return _variant("scream", data_dir, scream)
+
+
 def load_celeba_images(data_dir: Optional[str] = None,
-                       manual_dir: Optional[str] = None,
                        max_images: Optional[int] = None) -> np.ndarray:
   """uint8 [N, 64, 64, 3] aligned CelebA images (centre crop, resized)."""
-  return tfds_data.load_unlabelled_images(
-      _MODULES["celeba"], data_dir=_path(data_dir),
-      manual_dir=_path(manual_dir), max_images=max_images)
-
-
-OFFICIAL_NAMES = ("dsprites", "shapes3d", "smallnorb", "cars3d", "mpi3d_toy",
-                  "mpi3d_realistic", "mpi3d_real")
+  return tfds_data.load_unlabelled_images("celeba", data_dir=_path(data_dir),
+                                          max_images=max_images)
 
 
 def _register() -> None:
   for name in OFFICIAL_NAMES:
     DATASETS.register(name, functools.partial(load_official, name))
   for variant in dsprites_variants.VARIANTS:
-    DATASETS.register(f"{variant}_dsprites",
-                      functools.partial(load_dsprites_variant, variant))
+    DATASETS.register(f"{variant}_dsprites", load_scream_dsprites if (
+        variant == "scream") else functools.partial(load_dsprites_variant,
+                                                    variant))
 
 
 _register()

@@ -1,9 +1,11 @@
-"""Ground-truth data from a TFDS build (the builders in ``tfds_builders/``).
+"""Ground-truth data from a prepared TFDS build (of ``tfds_builders/``).
 
-``load_tfds_ground_truth`` prepares the build if needed (from the official
-files in the manual directory; a missing file fails before TFDS runs, naming
-the file, where to get it and the directory to put it in), reads the whole
-``train`` split in one batched pass into memory and returns a
+``load_tfds_ground_truth`` reads a build prepared beforehand with
+``python -m tfds_builders.build <name> --manual_dir=DIR`` by name and data
+directory (TFDS's read-only builder: this package never imports the builder
+code, which itself uses tfdis's renderers), fails with that command if the
+build is missing, reads the whole ``train`` split in one batched pass into
+memory and returns a
 ``TFDSGroundTruthData``: the images placed in row-major factor order (computed
 from the ``label_<factor>`` features, so the on-disk order does not matter) and
 the factor names/sizes/values from the builder's features and metadata.
@@ -20,17 +22,17 @@ behaviour).
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Optional, Sequence
 
 from absl import logging
 import numpy as np
 
+from tfdis.errors import UserError
 from tfdis.data.ground_truth import GroundTruthData, RandomState, randint
 
 
-class DatasetFilesMissingError(FileNotFoundError):
+class DatasetFilesMissingError(UserError, FileNotFoundError):
   """The official files of a benchmark are not where they should be."""
 
 
@@ -108,41 +110,48 @@ class TFDSGroundTruthData(GroundTruthData):
     return info
 
 
-def builder_class(module: str):
-  """The ``Builder`` class of a ``tfds_builders`` module (imported once)."""
-  return importlib.import_module(module).Builder
+class DatasetNotPreparedError(DatasetFilesMissingError):
+  """The TFDS build of a benchmark is not in the data directory."""
 
 
-def default_manual_dir(builder) -> str:
-  """TFDS's default manual directory for ``builder``."""
-  return os.path.join(os.fspath(builder.data_dir_root), "downloads", "manual")
+def build_command(name: str, config: Optional[str] = None,
+                  data_dir: Optional[str] = None) -> str:
+  """The command that prepares ``name`` from its official files."""
+  command = f"python -m tfds_builders.build {name}"
+  if config:
+    command += f" --config={config}"
+  if data_dir:
+    command += f" --data_dir={data_dir}"
+  return command + " --manual_dir=DIR"
 
 
-def prepare_builder(module: str, config: Optional[str] = None,
-                    data_dir: Optional[str] = None,
-                    manual_dir: Optional[str] = None):
-  """Instantiates the builder and builds it from the manual dir if needed."""
+def load_prepared_builder(name: str, config: Optional[str] = None,
+                          data_dir: Optional[str] = None):
+  """The prepared TFDS build ``<data_dir>/<name>[/<config>]/<version>``.
+
+  Read from its files (``dataset_info.json``, ``features.json``,
+  ``metadata.json``) by TFDS's read-only builder, so neither the builder code
+  of ``tfds_builders`` nor TFDS's own catalogue builder of the same name
+  (TFDS ships a different ``dsprites``/``shapes3d``/``smallnorb``) is
+  involved; the newest version present is used. ``data_dir`` defaults to
+  TFDS's (``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``). Raises
+  ``DatasetNotPreparedError`` with the build command if it is not there.
+  """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  from tfds_builders import _common  # pylint: disable=g-import-not-at-top
-  cls = builder_class(module)
-  builder = cls(config=config, data_dir=data_dir)
-  if builder.is_prepared():
-    return builder
-  manual_dir = manual_dir or default_manual_dir(builder)
-  files = getattr(cls, "MANUAL_FILES", None)
-  if files is not None:
-    try:
-      _common.check_manual_files(builder.name, manual_dir, files(
-          builder.builder_config) if callable(files) else files)
-    except _common.ManualFileMissingError as e:
-      raise DatasetFilesMissingError(
-          f"{e}\n(TFDS data dir: {builder.data_dir_root}; the dataset is "
-          f"built there on first use.)") from None
-  logging.info("Building %s into %s (first use) from %s", builder.name,
-               builder.data_dir, manual_dir)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=manual_dir))
-  return builder
+  from tensorflow_datasets.core import read_only_builder  # pylint: disable=g-import-not-at-top
+
+  kwargs = {"data_dir": data_dir} if data_dir else {}
+  if config:
+    kwargs["config"] = config
+  try:
+    return read_only_builder.builder_from_files(name, **kwargs)
+  except tfds.core.registered.DatasetNotFoundError:
+    where = data_dir or tfds.core.constants.DATA_DIR
+    shown = f"{name} (config {config})" if config else name
+    raise DatasetNotPreparedError(
+        f"{shown} is not prepared in the TFDS data directory {where}. Build "
+        f"it once from the official files: `{build_command(name, config, data_dir)}`"
+        " (it names each file it needs and where to get it).") from None
 
 
 def read_split(builder, batch_size: int = 4096, split: str = "train") -> dict:
@@ -203,19 +212,22 @@ def grid_from_examples(name: str, examples: dict, grid_names: Sequence[str],
   return images, sizes, values
 
 
-def load_tfds_ground_truth(module: str, name: str,
+def load_tfds_ground_truth(tfds_name: str, name: str,
                            config: Optional[str] = None,
                            data_dir: Optional[str] = None,
-                           manual_dir: Optional[str] = None,
                            batch_size: int = 4096) -> TFDSGroundTruthData:
-  """Loads (building on first use) a ``tfds_builders`` dataset into memory."""
-  builder = prepare_builder(module, config, data_dir, manual_dir)
+  """Loads the prepared build ``tfds_name`` (``/config``) into memory as
+  ground-truth data called ``name``."""
+  builder = load_prepared_builder(tfds_name, config, data_dir)
   metadata = builder.info.metadata or {}
   grid_names = list(metadata.get("factor_names", []))
   nuisance = list(metadata.get("nuisance_factors", []))
   if not grid_names:
-    raise ValueError(f"{builder.name} has no factor_names metadata: it is "
-                     f"not a ground-truth (labelled) dataset")
+    raise DatasetNotPreparedError(
+        f"The build {builder.data_dir} has no factor_names metadata: it is "
+        "not a tfdis ground-truth build (TFDS's own catalogue dataset of the "
+        f"same name?). Rebuild it with `{build_command(tfds_name, config)}` "
+        "into its own --data_dir.")
   features = builder.info.features
   # A build may declare its grid (MPI3D: 4x4 or 6x6 colour x shape under
   # 6-class labels); otherwise the ClassLabel sizes are the expected grid.
@@ -237,13 +249,12 @@ def load_tfds_ground_truth(module: str, name: str,
       extra_info=extra)
 
 
-def load_unlabelled_images(module: str, config: Optional[str] = None,
+def load_unlabelled_images(tfds_name: str, config: Optional[str] = None,
                            data_dir: Optional[str] = None,
-                           manual_dir: Optional[str] = None,
                            max_images: Optional[int] = None,
                            batch_size: int = 4096) -> np.ndarray:
   """uint8 [N, H, W, C] images of an unlabelled build (e.g. celeba)."""
-  builder = prepare_builder(module, config, data_dir, manual_dir)
+  builder = load_prepared_builder(tfds_name, config, data_dir)
   if max_images is None:
     return read_split(builder, batch_size)["image"]
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top

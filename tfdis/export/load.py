@@ -10,18 +10,49 @@ load too; missing metadata is tolerated where the caller passes what it needs.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from absl import logging
 
 import numpy as np
+
+from tfdis.errors import UserError
 
 METADATA_FILE = "tfdis_metadata.json"
 REQUIRED_SIGNATURES = ("gaussian_encoder", "mean_encoder")
 
 
-class NotASavedModelError(ValueError):
+class NotASavedModelError(UserError, ValueError):
   """The directory does not hold a SavedModel with the tfdis signatures."""
+
+
+class ObservationShapeError(UserError, ValueError):
+  """Images (or a dataset) do not have the shape a model takes."""
+
+
+def check_observation_shape(model: "LoadedModel", data) -> None:
+  """Raises ``ObservationShapeError`` unless ``data``'s observations have the
+  shape ``model`` takes (say which dataset to pass instead)."""
+  model_shape = tuple(int(s) for s in model.observation_shape)
+  data_shape = tuple(int(s) for s in data.observation_shape)
+  if model_shape != data_shape:
+    trained_on = ((model.metadata or {}).get("dataset") or {}).get("name")
+    hint = (f" (it was trained on {trained_on!r})" if trained_on else "")
+    raise ObservationShapeError(
+        f"{model.path}: the model takes images of shape {model_shape} but "
+        f"dataset {getattr(data, 'name', '?')!r} has observations of shape "
+        f"{data_shape}. Pass the dataset the model was trained on{hint}, or "
+        "--dataset=auto to read it from the model.")
+
+
+def is_saved_model_dir(path: str) -> bool:
+  """True if ``path`` is a SavedModel or a model directory holding one."""
+  path = os.fspath(path)
+  return (os.path.isfile(os.path.join(path, "saved_model.pb")) or
+          os.path.isfile(os.path.join(path, "saved_model", "saved_model.pb")))
 
 
 def saved_model_dir(model_dir: str) -> str:
@@ -32,12 +63,59 @@ def saved_model_dir(model_dir: str) -> str:
   inner = os.path.join(model_dir, "saved_model")
   if os.path.isfile(os.path.join(inner, "saved_model.pb")):
     return inner
+  if os.path.isfile(model_dir):
+    raise NotASavedModelError(
+        f"{model_dir!r} is a file, not a model directory. Pass the directory "
+        "written by tfdis_train (the one holding saved_model/), or the "
+        "saved_model/ directory itself.")
   if not os.path.isdir(model_dir):
-    raise NotASavedModelError(f"{model_dir!r} does not exist.")
+    raise NotASavedModelError(
+        f"{model_dir!r} does not exist. Pass a model directory written by "
+        "tfdis_train (the one holding saved_model/).")
   raise NotASavedModelError(
       f"{model_dir!r} is not a SavedModel: neither it nor {inner!r} contains "
       "saved_model.pb. Pass a model directory written by tfdis_train (or "
       "export one with `tfdis_train --export_only --model_dir=...`).")
+
+
+def expand_model_dirs(model_dirs: Union[str, Sequence[str]],
+                      flag: str = "--model_dirs",
+                      min_count: int = 1) -> List[str]:
+  """A comma list and/or glob patterns -> model directories, in order.
+
+  A path matched by a glob that holds no SavedModel (e.g. ``udr/`` next to
+  the models of ``runs/x/*``) is skipped with an info log; an explicitly
+  named one is an error (``NotASavedModelError``), as is a pattern that
+  matches no model, or fewer than ``min_count`` models in all. Cheap: no
+  TensorFlow import.
+  """
+  if isinstance(model_dirs, str):
+    model_dirs = model_dirs.split(",")
+  out: List[str] = []
+  for entry in model_dirs:
+    entry = os.fspath(entry).strip()
+    if not entry:
+      continue
+    if glob.has_magic(entry):
+      matches = sorted(glob.glob(entry))
+      models = [m for m in matches if is_saved_model_dir(m)]
+      for skipped in sorted(set(matches) - set(models)):
+        logging.info("%s: skipping %s (no SavedModel in it)", flag, skipped)
+      if not models:
+        raise NotASavedModelError(
+            f"{flag} pattern {entry!r} matches no model directory (matched: "
+            f"{matches or 'nothing'}). Point it at directories written by "
+            "tfdis_train.")
+      out.extend(models)
+    else:
+      saved_model_dir(entry)  # raises with the reason
+      out.append(entry)
+  out = list(dict.fromkeys(out))
+  if len(out) < min_count:
+    raise NotASavedModelError(
+        f"{flag} gave {len(out)} model directories ({out}); need at least "
+        f"{min_count}.")
+  return out
 
 
 def read_metadata(model_dir: str) -> Dict:
@@ -89,7 +167,7 @@ class LoadedModel:
     if images.ndim == 3 and self.observation_shape[-1] == 1:
       images = images[..., None]
     if tuple(images.shape[1:]) != self.observation_shape:
-      raise ValueError(
+      raise ObservationShapeError(
           f"images of shape {images.shape[1:]} do not match the model's "
           f"observation shape {self.observation_shape} ({self.path})")
     return images

@@ -14,12 +14,24 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from tfdis.errors import UserError
 from tfdis.udr.similarity import (CORRELATIONS, informative_latents,
                                   lasso_similarity, rank_representation,
                                   spearman_similarity,
                                   standardize_representation)
 
 AGGREGATIONS = ("relative_strength", "paper")
+
+
+class NonFiniteInputError(UserError, ValueError):
+  """A representation or KL vector holds NaN/Inf (a diverged model).
+
+  ``model_index``: which of the M models.
+  """
+
+  def __init__(self, message: str, model_index: int):
+    super().__init__(message)
+    self.model_index = model_index
 
 
 def _check_similarity(matrix) -> np.ndarray:
@@ -176,7 +188,15 @@ def udr_from_representations(
     if k.shape != (shape[1],):
       raise ValueError(f"kls[{m}] has shape {k.shape}, expected ({shape[1]},)")
     if not np.all(np.isfinite(r)):
-      raise ValueError(f"representation {m} contains NaN or inf")
+      raise NonFiniteInputError(
+          f"representation {m} contains NaN or inf: that model diverged. "
+          "Leave it out of the UDR set (or retrain it).", m)
+    if not np.all(np.isfinite(k)):
+      raise NonFiniteInputError(
+          f"the KL vector of model {m} contains NaN or inf ({k.tolist()}): "
+          "that model diverged, and its informative latents (KL > "
+          "threshold, Eq. 3) are undefined. Leave it out of the UDR set (or "
+          "retrain it).", m)
   if shape[0] < 2:
     raise ValueError(f"need at least 2 data points, got {shape[0]}")
   latent_dim = shape[1]

@@ -18,7 +18,9 @@ import numpy as np
 from absl import logging
 
 from tfdis import io_utils
-from tfdis.udr.scores import AGGREGATIONS, udr_from_representations
+from tfdis.errors import UserError
+from tfdis.udr.scores import (AGGREGATIONS, NonFiniteInputError,
+                               udr_from_representations)
 from tfdis.udr.similarity import CORRELATIONS
 
 MODES = ("hyper", "a2a")
@@ -27,6 +29,11 @@ FIXES = [
     "the regression and to filter R (dlib hard-coded 0.01 for the zeroing).",
     "a pair without informative latents scores 0 (dlib: NaN).",
 ]
+
+
+class IncompatibleModelsError(UserError, ValueError):
+  """The models of one UDR run cannot be compared (latent size, observation
+  shape, too few partners)."""
 
 
 def per_latent_kl(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
@@ -62,13 +69,13 @@ def select_partners(groups: Sequence[str], mode: str = "hyper",
     candidates = [j for j, g in enumerate(groups)
                   if j != i and (mode == "a2a" or g == group)]
     if not candidates:
-      raise ValueError(
+      raise IncompatibleModelsError(
           f"model {names[i]} has no partner in mode {mode!r}: hyper mode "
           "needs at least 2 seeds per hyperparameter setting (its setting is "
           f"{group}); add seeds or use --mode=a2a")
     if num_pairs is not None:
       if num_pairs > len(candidates):
-        raise ValueError(
+        raise IncompatibleModelsError(
             f"num_pairs={num_pairs} but model {names[i]} has only "
             f"{len(candidates)} candidate partners in mode {mode!r}; lower "
             "--num_pairs or leave it unset to use all")
@@ -89,13 +96,13 @@ def _resolve_dataset(dataset, metadatas: Sequence[Dict], model_dirs):
   for meta, model_dir in zip(metadatas, model_dirs):
     info = meta.get("dataset") or {}
     if "name" not in info:
-      raise ValueError(
+      raise UserError(
           f"{model_dir}: its SavedModel metadata names no dataset, so "
           "dataset='auto' cannot rebuild it; pass dataset=NAME (--dataset)")
     specs.append((info["name"], json.dumps(info.get("options", {}),
                                            sort_keys=True)))
   if len(set(specs)) > 1:
-    raise ValueError(
+    raise UserError(
         "the models were trained on different datasets "
         f"{sorted(set(specs))}; UDR compares models on the same images: pass "
         "models of one dataset (or force one with dataset=NAME)")
@@ -112,7 +119,7 @@ def _check_metadata_shapes(metadatas, model_dirs) -> None:
     if reference is None:
       reference = (shape, model_dir)
     elif shape != reference[0]:
-      raise ValueError(_mismatch_message(model_dir, shape, *reference))
+      raise IncompatibleModelsError(_mismatch_message(model_dir, shape, *reference))
 
 
 def _mismatch_message(model_dir, shape, ref_shape, ref_dir) -> str:
@@ -135,7 +142,7 @@ def encode_models(model_dirs: Sequence[str], images: np.ndarray,
     if reference is None:
       reference = (shape, model_dir)
     elif shape != reference[0]:
-      raise ValueError(_mismatch_message(model_dir, shape, *reference))
+      raise IncompatibleModelsError(_mismatch_message(model_dir, shape, *reference))
     mean, logvar = model.gaussian_encoder(images)
     means.append(mean.astype(np.float64))
     kls.append(per_latent_kl(mean, logvar))
@@ -225,10 +232,14 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
   del images
 
   start = time.time()
-  result = udr_from_representations(
-      means, kls, correlation=correlation, filter_low_kl=filter_low_kl,
-      kl_filter_threshold=kl_filter_threshold, alpha=alpha,
-      random_state=seed, aggregation=aggregation, partners=partners)
+  try:
+    result = udr_from_representations(
+        means, kls, correlation=correlation, filter_low_kl=filter_low_kl,
+        kl_filter_threshold=kl_filter_threshold, alpha=alpha,
+        random_state=seed, aggregation=aggregation, partners=partners)
+  except NonFiniteInputError as e:  # name the directory, not the index
+    raise NonFiniteInputError(f"{model_dirs[e.model_index]}: {e}",
+                              e.model_index) from None
   logging.info("UDR: %d pair scores in %.1f s",
                int(np.isfinite(result["pairwise_scores"]).sum()),
                time.time() - start)

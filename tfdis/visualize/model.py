@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from tfdis import io_utils
+from tfdis.errors import UserError
 from tfdis.visualize import gifs, grids
 
 GIF_LAYOUTS = ("all", "per_latent")
@@ -45,8 +46,8 @@ def dataset_for_model(metadata: Dict[str, Any], dataset: Any = "auto"):
     return get_dataset(dataset)
   info = metadata.get("dataset") or {}
   if "name" not in info:
-    raise ValueError("the SavedModel metadata names no dataset, so "
-                     "dataset='auto' cannot rebuild it; pass dataset=NAME")
+    raise UserError("the SavedModel metadata names no dataset, so "
+                    "dataset='auto' cannot rebuild it; pass dataset=NAME")
   return get_dataset(info["name"], **info.get("options", {}))
 
 
@@ -108,7 +109,7 @@ def visualize_model(model_dir: str, output_dir: Optional[str] = None,
   Returns:
     dict with the written ``files`` (paths), ``kl`` per latent and ``order``.
   """
-  from tfdis.export.load import load_saved_model
+  from tfdis.export.load import check_observation_shape, load_saved_model
 
   for name, value in (("num_images", num_images),
                       ("num_traversals", num_traversals),
@@ -128,11 +129,7 @@ def visualize_model(model_dir: str, output_dir: Optional[str] = None,
 
   model = load_saved_model(model_dir, batch_size=batch_size)
   data = dataset_for_model(model.metadata, dataset)
-  if tuple(data.observation_shape) != tuple(model.observation_shape):
-    raise ValueError(
-        f"dataset {data.name} has observation shape {data.observation_shape} "
-        f"but the model expects {model.observation_shape}; pass the dataset "
-        "the model was trained on")
+  check_observation_shape(model, data)
   output_dir = output_dir or os.path.join(os.fspath(model_dir),
                                           "visualizations")
   rs = np.random.RandomState(seed)

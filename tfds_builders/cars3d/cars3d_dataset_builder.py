@@ -38,11 +38,13 @@ def car_files(root) -> list:
 
 def read_car(path) -> np.ndarray:
   """uint8 [4 elevations, 24 azimuths, 64, 64, 3] of one car file."""
-  with epath.Path(path).open("rb") as f:
-    mesh = np.asarray(scipy.io.loadmat(f)["im"])
-  if mesh.shape != (128, 128, 3, 24, 4):
-    raise ValueError(f"{path}: key 'im' has shape {mesh.shape}, expected "
-                     f"(128, 128, 3, 24, 4)")
+  with _common.reading_official_file(
+      path, "Cars3D MATLAB file (variable im [128, 128, 3, 24, 4])",
+      MANUAL_FILES[f"{CARS_DIR}/"]):
+    with epath.Path(path).open("rb") as f:
+      mesh = np.asarray(scipy.io.loadmat(f)["im"])
+    if mesh.shape != (128, 128, 3, 24, 4):
+      raise ValueError(f"variable 'im' has shape {mesh.shape}")
   mesh = np.einsum("abcde->edabc", mesh).reshape(-1, 128, 128, 3)
   small = np.stack([np.asarray(Image.fromarray(x).resize((64, 64),
                                                          Image.LANCZOS))

@@ -8,6 +8,7 @@ factors: this is for qualitative (UDR / rPU-VAE) runs; the tfdis loader is
 sorted filename order.
 """
 
+import functools
 import io
 import zipfile
 
@@ -61,10 +62,19 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
     return {"train": self._generate_examples(root / FILENAME)}
 
   def _generate_examples(self, path):
-    with epath.Path(path).open("rb") as f, zipfile.ZipFile(f) as archive:
-      names = sorted(n for n in archive.namelist()
-                     if n.lower().endswith((".jpg", ".jpeg", ".png")))
-      for key, name in enumerate(names):
-        with Image.open(io.BytesIO(archive.read(name))) as image:
-          yield key, {"image": crop_and_resize(image),
-                      "filename": name.rsplit("/", 1)[-1]}
+    reading = functools.partial(
+        _common.reading_official_file, path,
+        "zip archive of the aligned CelebA JPEGs", MANUAL_FILES[FILENAME])
+    with epath.Path(path).open("rb") as f:
+      with reading():
+        archive = zipfile.ZipFile(f)
+      with archive:
+        names = sorted(n for n in archive.namelist()
+                       if n.lower().endswith((".jpg", ".jpeg", ".png")))
+        for key, name in enumerate(names):
+          with reading():
+            image = Image.open(io.BytesIO(archive.read(name)))
+            image.load()
+          with image:
+            yield key, {"image": crop_and_resize(image),
+                        "filename": name.rsplit("/", 1)[-1]}

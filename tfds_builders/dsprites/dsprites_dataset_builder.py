@@ -36,14 +36,18 @@ def read_dsprites(path) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
 
   Rows are returned in row-major factor order (sorted if the file is not).
   """
-  with epath.Path(path).open("rb") as f:
-    with np.load(f) as data:  # no allow_pickle: metadata is not needed
-      images = np.asarray(data["imgs"])
-      classes = np.asarray(data["latents_classes"])
-      values = np.asarray(data["latents_values"])
-  if classes.ndim != 2 or classes.shape[1] != 6 or len(classes) != len(images):
-    raise ValueError(f"{path}: expected latents_classes [N, 6] for {len(images)}"
-                     f" images, got {classes.shape}")
+  with _common.reading_official_file(
+      path, "dSprites npz (arrays imgs, latents_classes, latents_values)",
+      URL):
+    with epath.Path(path).open("rb") as f:
+      with np.load(f) as data:  # no allow_pickle: metadata is not needed
+        images = np.asarray(data["imgs"])
+        classes = np.asarray(data["latents_classes"])
+        values = np.asarray(data["latents_values"])
+    if classes.ndim != 2 or classes.shape[1] != 6 or len(classes) != len(
+        images):
+      raise ValueError(f"expected latents_classes [N, 6] for {len(images)} "
+                       f"images, got {classes.shape}")
   labels = classes[:, 1:].astype(np.int64)
   sizes = labels.max(axis=0) + 1
   if (sizes > np.asarray(FACTOR_SIZES)).any():

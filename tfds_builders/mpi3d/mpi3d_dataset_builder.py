@@ -44,6 +44,15 @@ def manual_files(config) -> dict:
   return {config.filename: URL + config.filename}
 
 
+def read_images(path, source: str) -> np.ndarray:
+  """The ``images`` array of an MPI3D npz (``source``: where to get it)."""
+  with _common.reading_official_file(
+      path, "MPI3D npz (array images [N, 64, 64, 3])", source):
+    with epath.Path(path).open("rb") as f:
+      with np.load(f) as data:
+        return np.asarray(data["images"])
+
+
 def grid_sizes(colours: int) -> tuple:
   return (colours, colours) + REST_SIZES
 
@@ -90,9 +99,7 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
     files = manual_files(self.builder_config)
     root = _common.require_manual_files(dl_manager, self.name, files)
     path = root / self.builder_config.filename
-    with epath.Path(path).open("rb") as f:
-      with np.load(f) as data:
-        images = np.asarray(data["images"])
+    images = read_images(path, files[self.builder_config.filename])
     colours = colours_from_rows(len(images), self.builder_config.filename,
                                 self.builder_config.prefix_colours)
     # Written to dataset_info.json with the build.

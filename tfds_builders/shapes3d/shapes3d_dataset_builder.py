@@ -10,6 +10,8 @@ factor order (the file's order; sorted if a file is not). Not put in TFDS's
 registry (TFDS ships a ``shapes3d`` builder); use the class.
 """
 
+import functools
+
 from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
@@ -68,18 +70,28 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder,
 
   def _generate_examples(self, path):
     h5py = tfds.core.lazy_imports.h5py
-    with epath.Path(path).open("rb") as f, h5py.File(f, "r") as h5:
-      values = np.asarray(h5["labels"], dtype=np.float64)
-      labels = values_to_labels(values)
-      order = _common.row_major_order(labels, [len(v) for v in FACTOR_VALUES],
-                                      FILENAME)
-      images = h5["images"]
-      sequential = (np.diff(order) == 1).all() if len(order) > 1 else True
-      for start in range(0, len(order), _CHUNK):
-        rows = order[start:start + _CHUNK]
-        # h5py reads contiguous slices fast; fancy reads need sorted indices.
-        chunk = (images[rows[0]:rows[-1] + 1] if sequential else
-                 np.stack([images[int(r)] for r in rows]))
-        yield from _common.grid_examples(
-            chunk, labels[rows], values[rows].astype(np.float32),
-            FACTOR_NAMES, keys=np.arange(start, start + len(rows)))
+    reading = functools.partial(
+        _common.reading_official_file, path,
+        "3dshapes HDF5 file (datasets images [N, 64, 64, 3], labels [N, 6])",
+        URL)
+    with epath.Path(path).open("rb") as f:
+      with reading():
+        h5 = h5py.File(f, "r")
+      with h5:
+        with reading():
+          values = np.asarray(h5["labels"], dtype=np.float64)
+          labels = values_to_labels(values)
+          order = _common.row_major_order(
+              labels, [len(v) for v in FACTOR_VALUES], FILENAME)
+          images = h5["images"]
+        sequential = (np.diff(order) == 1).all() if len(order) > 1 else True
+        for start in range(0, len(order), _CHUNK):
+          rows = order[start:start + _CHUNK]
+          # h5py reads contiguous slices fast; fancy reads need sorted
+          # indices.
+          with reading():
+            chunk = (images[rows[0]:rows[-1] + 1] if sequential else
+                     np.stack([images[int(r)] for r in rows]))
+          yield from _common.grid_examples(
+              chunk, labels[rows], values[rows].astype(np.float32),
+              FACTOR_NAMES, keys=np.arange(start, start + len(rows)))

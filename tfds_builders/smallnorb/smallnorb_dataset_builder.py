@@ -44,18 +44,32 @@ _MAGIC = {0x1E3D4C51: "<f4", 0x1E3D4C53: "<f8", 0x1E3D4C54: "<i4",
 
 def read_norb_matrix(path) -> np.ndarray:
   """A NORB binary matrix file as a numpy array."""
-  raw = epath.Path(path).read_bytes()
-  magic, rank = np.frombuffer(raw[:8], dtype="<i4")
-  if int(magic) not in _MAGIC:
-    raise ValueError(f"{path}: unknown NORB magic number {int(magic):#x}")
-  stored = max(int(rank), 3)
-  dims = np.frombuffer(raw[8:8 + 4 * stored], dtype="<i4")[:int(rank)]
-  data = np.frombuffer(raw[8 + 4 * stored:], dtype=_MAGIC[int(magic)])
-  expected = int(np.prod(dims))
-  if data.size != expected:
-    raise ValueError(f"{path}: header says {dims.tolist()} ({expected} "
-                     f"elements) but the file holds {data.size}")
-  return data.reshape(dims)
+  name = epath.Path(path).name
+  with _common.reading_official_file(
+      path, "smallNORB binary matrix (gunzipped .mat: magic number, rank, "
+      "dims, data)", MANUAL_FILES.get(name, _BASE_URL)):
+    raw = epath.Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+      raise ValueError("it is still gzip-compressed; gunzip it first")
+    if len(raw) < 8:
+      raise ValueError(f"{len(raw)} bytes, shorter than its header")
+    magic, rank = np.frombuffer(raw[:8], dtype="<i4")
+    if int(magic) not in _MAGIC:
+      raise ValueError(f"unknown NORB magic number {int(magic):#x}")
+    stored = max(int(rank), 3)
+    if len(raw) < 8 + 4 * stored:
+      raise ValueError(f"{len(raw)} bytes, shorter than its header")
+    dims = np.frombuffer(raw[8:8 + 4 * stored], dtype="<i4")[:int(rank)]
+    body = raw[8 + 4 * stored:]
+    itemsize = np.dtype(_MAGIC[int(magic)]).itemsize
+    # Whole elements only, so a truncated file fails the size check below.
+    data = np.frombuffer(body[:len(body) // itemsize * itemsize],
+                         dtype=_MAGIC[int(magic)])
+    expected = int(np.prod(dims))
+    if data.size != expected:
+      raise ValueError(f"the header says {dims.tolist()} ({expected} "
+                       f"elements) but the file holds {data.size}")
+    return data.reshape(dims)
 
 
 def resize_64(images: np.ndarray) -> np.ndarray:
