@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tfdis.errors import UserError
+
 from tfdis.pbt import PBTConfig, run_pbt
 from tfdis.pbt.controller import NoFiniteScoreError
 from tfdis.training import ConfigError
@@ -40,7 +42,7 @@ def test_num_labels_larger_than_the_data_is_refused(tmp_path):
 def test_resume_with_other_settings_is_refused(tmp_path):
   out = tmp_path / "pbt"
   run_pbt(PBTConfig(output_dir=str(out), eval="mig", **TINY))
-  with pytest.raises(ConfigError, match="latent_dim"):
+  with pytest.raises(UserError, match="latent_dim"):
     run_pbt(PBTConfig(output_dir=str(out), eval="mig",
                       **dict(TINY, latent_dim=4)))
   # max_generations may change: the run continues.

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from tfdis.errors import UserError
+
 from tfdis.training import ConfigError, TrainConfig, train
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -60,10 +62,10 @@ def trained(tmp_path_factory):
 def test_incompatible_request_is_refused_before_writing(trained, change,
                                                         field):
   before = _snapshot(trained)
-  with pytest.raises(ConfigError) as err:
+  with pytest.raises(UserError) as err:
     train(_config(trained, steps=4, **change))
   msg = str(err.value)
-  assert field in msg and "--overwrite" in msg and "new --model_dir" in msg
+  assert field in msg and "--overwrite" in msg and "new directory" in msg
   assert _snapshot(trained) == before
 
 

@@ -119,10 +119,8 @@ def _initial_state(config: PBTConfig, space) -> Dict[str, Any]:
 def _check_resume(config: PBTConfig, state: Dict[str, Any]) -> None:
   """A resumed run may change only the fields not marked immutable
   (num_workers, max_generations, convergence rule, exports, retries)."""
-  stored = PBTConfig.from_dict(state["config"])
-  check_compatible(stored, config, config.output_dir,
-                   PBTConfig.immutable_fields(),
-                   "Use another --output_dir, or the original settings.")
+  check_compatible(PBTConfig.from_dict(state["config"]), config,
+                   config.output_dir, overwrite_hint=None)
 
 
 class NoFiniteScoreError(RuntimeError):

@@ -29,15 +29,14 @@ import os
 import typing
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from tfdis import io_utils
+from tfdis import io_utils, rundir
+from tfdis.errors import UserError
 
 STRATEGIES = ("auto", "default", "mirrored", "one_device")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
   """A config field is invalid; the message says which and how to fix it."""
-
-  user_facing = True
 
 
 def spec_field(default: Any, help: str, *, immutable: bool = False,
@@ -94,18 +93,14 @@ class Spec:
   @classmethod
   def from_dict(cls, d: Dict[str, Any]):
     """Builds the config; fields missing from ``d`` (state written before
-    they existed) take their defaults; unknown fields are an error."""
+    they existed) take their defaults (``rundir.fill_defaults``, the one
+    resume helper); unknown fields are an error."""
     if not isinstance(d, dict):
       raise ConfigError(f"{cls.__name__}: expected a JSON object, got "
                         f"{type(d).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(d) - set(fields)
-    if unknown:
-      raise ConfigError(f"Unknown {cls.__name__} field(s) {sorted(unknown)};"
-                        f" known: {sorted(fields)}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
-    for name, value in d.items():
+    for name, value in rundir.fill_defaults(d, cls, cls.__name__).items():
       hint = hints.get(name)
       if isinstance(hint, type) and issubclass(hint, Spec) and isinstance(
           value, dict):
@@ -257,22 +252,20 @@ def check_file(path: Optional[str], what: str) -> None:
 
 
 def check_compatible(stored: Spec, requested: Spec, where: str,
-                     fields: Sequence[str], hint: str) -> None:
-  """Refuses a request that disagrees with what a directory holds.
-
-  ``fields``: the immutable ones. Architectures compare after resolution
-  ('conv' == {'encoder': 'conv', 'decoder': 'deconv'}).
-  """
+                     overwrite_hint: Optional[str] = "--overwrite") -> None:
+  """Refuses a request whose immutable fields (``spec_field(...,
+  immutable=True)``) differ from what a directory holds; architectures
+  compare after resolution ('conv' == {'encoder': 'conv', 'decoder':
+  'deconv'})."""
   from tfdis.models.architectures import resolve_architecture
 
-  def norm(name, value):
-    if name == "architecture":
-      return resolve_architecture(value)
-    return io_utils.to_jsonable(value)
+  def canonical(config: Spec) -> Dict[str, Any]:
+    d = config.to_dict()
+    if "architecture" in d:
+      d["architecture"] = resolve_architecture(d["architecture"])
+    return d
 
-  diffs = [(f, getattr(stored, f), getattr(requested, f)) for f in fields
-           if norm(f, getattr(stored, f)) != norm(f, getattr(requested, f))]
-  if diffs:
-    lines = "; ".join(f"{f}: stored {a!r}, requested {b!r}"
-                      for f, a, b in diffs)
-    raise ConfigError(f"{where} holds another run ({lines}). {hint}")
+  fields = type(requested).immutable_fields()
+  rundir.check_compatible(canonical(stored), canonical(requested),
+                          fields=fields, immutable_fields=fields,
+                          where=where, overwrite_hint=overwrite_hint)

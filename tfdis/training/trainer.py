@@ -162,8 +162,8 @@ class Trainer:
 
   @property
   def distributed(self) -> bool:
-    return self.strategy.num_replicas_in_sync > 1 or not isinstance(
-        self.strategy, type(tf.distribute.get_strategy()))
+    """True unless this is TensorFlow's default (no-op) strategy."""
+    return type(self.strategy).__name__ != "_DefaultDistributionStrategy"
 
   def step_function(self, element_spec) -> Callable:
     spec = tf.nest.map_structure(
@@ -395,13 +395,7 @@ def _check_stored(model_dir: str, config: TrainConfig) -> None:
   path = os.path.join(model_dir, CONFIG_FILE)
   if not os.path.isfile(path):
     return
-  stored = TrainConfig.load(path)
-  check_compatible(
-      stored, config, f"{model_dir}", TrainConfig.immutable_fields(),
-      "Use a new --model_dir, or add --overwrite to delete this run and "
-      "start again there. A resume may change only: steps, batch_size, "
-      "learning_rate, hyperparameters, seed, strategy, xla and the logging "
-      "periods.")
+  check_compatible(TrainConfig.load(path), config, model_dir)
 
 
 def _remove_run(model_dir: str) -> None:
