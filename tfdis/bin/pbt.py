@@ -18,6 +18,7 @@ import json
 
 from absl import app, flags, logging
 
+from tfdis.execution import flags as execution_flags
 from tfdis.pbt.config import EVALS, FINAL_SUPERVISION
 
 FLAGS = flags.FLAGS
@@ -79,6 +80,7 @@ flags.DEFINE_integer("max_nan_retries", 1,
                      "Retries (new seed) of a member whose loss goes NaN.")
 flags.DEFINE_bool("export_every_generation", True,
                   "Export the best member of every generation.")
+execution_flags.define_flags()
 flags.mark_flag_as_required("output_dir")
 
 
@@ -159,8 +161,13 @@ def main(argv):
     config.validate()   # before any TensorFlow work
   except ValueError as e:
     raise app.UsageError(str(e)) from None
+  execution = execution_flags.config_from_flags(FLAGS.num_workers)
+  from tfdis.execution import ExecutorUnavailable
   from tfdis.pbt import run_pbt
-  result = run_pbt(config)
+  try:
+    result = run_pbt(config, executor=execution)
+  except ExecutorUnavailable as e:
+    raise app.UsageError(str(e)) from None
   logging.info("PBT done: %d generations, best %s = %.4f (%s); SavedModel %s",
                result["generations"], result["best_member"],
                result["best_score"], result["stop_reason"],

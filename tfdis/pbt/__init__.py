@@ -7,7 +7,7 @@ PBT-U-VAE (eval ``udr``: every member is a vectorised K-VAE ensemble,
 
 Modules: ``explore_exploit`` (pure controller logic), ``config``,
 ``evaluation`` (eval functions), ``ensemble`` (K VAEs as one computation),
-``worker`` (one member's interval), ``executor`` (where workers run),
+``worker`` (one member's interval; run through ``tfdis.execution``),
 ``controller`` (``run_pbt``). TensorFlow is imported only by the worker and
 the ensemble.
 """
