@@ -110,11 +110,16 @@ class RayExecutor(Executor):
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     path = os.path.abspath(path)
-    os.makedirs(path, exist_ok=True)
     token = uuid.uuid4().hex
     probe = os.path.join(path, f"{PROBE_PREFIX}_{token}")
-    with open(probe, "w") as f:
-      f.write(token)
+    try:
+      os.makedirs(path, exist_ok=True)
+      with open(probe, "w") as f:
+        f.write(token)
+    except OSError as e:
+      raise SharedStorageError(
+          f"cannot write in the output directory {path} from this (driver) "
+          f"process: {e}") from None
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     refs, replies = [], []
     for i, node in enumerate(nodes):
