@@ -90,3 +90,20 @@ def test_local_pool_retries_a_killed_worker(tmp_path):
   finally:
     ex.close()
   assert all(s.process is None for s in ex._slots)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["tfdis.bin.study", "--study=quickstart", "--ray_address=auto"],
+     "--ray_address='auto' needs executor='ray'"),
+    (["tfdis.bin.pbt", "--output_dir=unused", "--executor=ray",
+      "--gpus_per_task=1.5"], "--gpus_per_task above 1 must be a whole"),
+])
+def test_cli_execution_flags_refused_early(tmp_path, argv, message):
+  import subprocess
+  import sys
+
+  proc = subprocess.run([sys.executable, "-m"] + argv, cwd=tmp_path,
+                        capture_output=True, text=True, timeout=120)
+  assert proc.returncode != 0
+  assert message in proc.stderr and "Traceback" not in proc.stderr
+  assert not os.listdir(tmp_path)  # refused before writing anything

@@ -156,12 +156,12 @@ def build_config():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  execution = execution_flags.config_from_flags(FLAGS.num_workers)
   config = build_config()
   try:
     config.validate()   # before any TensorFlow work
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  execution = execution_flags.config_from_flags(FLAGS.num_workers)
   from tfdis.execution import ExecutorUnavailable
   from tfdis.pbt import run_pbt
   try:
