@@ -120,11 +120,9 @@ def call_task(fn: Task, args: Tuple[Any, ...]) -> Dict[str, Any]:
                         f"{traceback.format_exc()[-4000:]}")
 
 
-class InProcessExecutor(Executor):
-  """Runs tasks one at a time in this process, lazily: a task runs when its
-  result is asked for, so progress is reported as each finishes and an
-  ``urgent`` task (e.g. the UDR of a group that just became complete) runs
-  before the queued ones."""
+class QueuedExecutor(Executor):
+  """An executor that keeps its own queue of tasks not yet started; an
+  ``urgent`` task goes to its front."""
 
   def __init__(self) -> None:
     super().__init__()
@@ -137,6 +135,13 @@ class InProcessExecutor(Executor):
       self._queue.appendleft(item)
     else:
       self._queue.append(item)
+
+
+class InProcessExecutor(QueuedExecutor):
+  """Runs tasks one at a time in this process, lazily: a task runs when its
+  result is asked for, so progress is reported as each finishes and an
+  ``urgent`` task (e.g. the UDR of a group that just became complete) runs
+  before the queued ones."""
 
   def _wait(self):
     handle, fn, args = self._queue.popleft()

@@ -21,7 +21,8 @@ import multiprocessing.connection
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
 from tfdis.execution import worker as worker_lib
-from tfdis.execution.base import Executor, Task, call_task, error_result
+from tfdis.execution.base import (QueuedExecutor, Task, call_task,
+                                  error_result)
 
 
 def _worker_main(conn, threads: Optional[int], gpu: Optional[str],
@@ -53,7 +54,7 @@ class _Slot:
     self.task: Optional[Tuple[int, Task, Tuple[Any, ...]]] = None
 
 
-class LocalExecutor(Executor):
+class LocalExecutor(QueuedExecutor):
   """A persistent 'spawn' process pool (see the module docstring)."""
 
   def __init__(self, num_workers: int, threads: Optional[int] = None,
@@ -72,8 +73,6 @@ class LocalExecutor(Executor):
     self._ctx = multiprocessing.get_context("spawn")
     self._slots = [_Slot(gpus[i % len(gpus)] if gpus else None)
                    for i in range(self.num_workers)]
-    self._queue: Deque[Tuple[int, Task, Tuple[Any, ...]]] = (
-        collections.deque())
     self._done: Deque[Tuple[int, Dict[str, Any]]] = collections.deque()
     self._attempts: Dict[int, int] = {}
     self.deaths: List[Dict[str, Any]] = []  # for logs and tests
@@ -86,13 +85,6 @@ class LocalExecutor(Executor):
     slot.process.start()
     child.close()
     slot.conn = parent
-
-  def _submit(self, handle, fn, args, resources, urgent):
-    item = (handle, fn, args)
-    if urgent:
-      self._queue.appendleft(item)
-    else:
-      self._queue.append(item)
 
   def _dispatch(self) -> None:
     for slot in self._slots:
