@@ -12,10 +12,12 @@ export PYTHONUNBUFFERED := 1
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt setup.cfg
+# The Ray extra (requirements-ray.txt, = setup.cfg's [ray]) is installed too,
+# so `make test` exercises the Ray executor on a local 2-CPU Ray instance.
+$(STAMP): requirements.txt requirements-ray.txt setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-ray.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

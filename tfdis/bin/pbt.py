@@ -18,11 +18,13 @@ from absl import flags, logging
 
 from tfdis.bin import config_flags
 from tfdis.errors import run_main
+from tfdis.execution import flags as execution_flags
 from tfdis.pbt.config import PBTConfig
 
 FLAGS = flags.FLAGS
 
 config_flags.define_config_flags(PBTConfig)
+execution_flags.define_flags()
 flags.mark_flag_as_required("output_dir")
 
 
@@ -34,8 +36,9 @@ def main(argv):
   if len(argv) > 1:
     raise flags.ValidationError(f"unexpected arguments: {argv[1:]}")
   config = build_config().validate()   # before any TensorFlow work
+  execution = execution_flags.config_from_flags(config.num_workers)
   from tfdis.pbt import run_pbt
-  result = run_pbt(config)
+  result = run_pbt(config, executor=execution)
   logging.info("PBT done: %d generations, best %s = %.4f (%s); SavedModel %s",
                result["generations"], result["best_member"],
                result["best_score"], result["stop_reason"],

@@ -6,6 +6,8 @@ Examples::
   tfdis_study --study=unsupervised_study_v1 --output_dir=runs/v1 \
       --datasets=dsprites --num_workers=8
   tfdis_study --study=quickstart --output_dir=/tmp/tiny --steps=20 --seeds=2
+  tfdis_study --study=unsupervised_study_v1 --output_dir=/shared/runs/v1 \
+      --executor=ray --ray_address=auto --gpus_per_task=0.5
 
 Per model: train → export → evaluate → visualise, each step skipped when its
 artifact exists (a killed study is resumed by running the same command);
@@ -20,6 +22,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tfdis.execution import flags as execution_flags
 from tfdis.study.presets import study_names
 
 FLAGS = flags.FLAGS
@@ -58,6 +61,7 @@ flags.DEFINE_integer("udr_num_data_points", None,
 flags.DEFINE_boolean("udr", True, "Run UDR per (dataset, family).")
 flags.DEFINE_boolean("visualize", None,
                      "Override: write per-model visualisations.")
+execution_flags.define_flags()
 flags.mark_flag_as_required("study")
 
 
@@ -83,6 +87,7 @@ flags.register_validator("sweep", _valid_sweep)
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from tfdis.execution import ExecutorUnavailable
   from tfdis.study import run_study
 
   overrides = {}
@@ -105,12 +110,14 @@ def main(argv):
 
     num_workers = max(1, min(get_study(FLAGS.study).default_num_workers,
                              available_cores()))
+  execution = execution_flags.config_from_flags(num_workers)
   try:
     result = run_study(FLAGS.study, output_dir,
                        num_workers=num_workers,
                        overwrite=FLAGS.overwrite, aggregate=FLAGS.aggregate,
-                       **overrides)
-  except (ValueError, TypeError) as e:  # bad names/overrides: no traceback
+                       executor=execution, **overrides)
+  except (ValueError, TypeError, ExecutorUnavailable) as e:
+    # bad names/overrides, Ray unreachable, no shared storage: no traceback
     logging.error("%s", e)
     sys.exit(f"tfdis_study: {e}")
   print(f"Study {FLAGS.study}: {result['completed']} models run, "

@@ -9,7 +9,8 @@ PBT-U-VAE (eval ``udr``: every member is a vectorised K-VAE ensemble,
 
 Modules: ``explore_exploit`` (pure controller logic), ``config``,
 ``evaluation`` (eval functions), ``worker`` (member bookkeeping and
-evaluation around one interval of the trainer), ``controller``
+evaluation around one interval of the trainer; run through
+``tfdis.execution``), ``controller``
 (``run_pbt``).
 """
 

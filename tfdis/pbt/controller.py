@@ -32,7 +32,7 @@ import math
 import os
 import shutil
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 from absl import logging
@@ -40,8 +40,8 @@ from absl import logging
 from tfdis import io_utils, rundir
 from tfdis.pbt import evaluation, explore_exploit, worker
 from tfdis.pbt.config import PBTConfig
+from tfdis.execution import ExecutionConfig, Executor, open_executor
 from tfdis.training.specs import check_compatible
-from tfdis.pbt.executor import Executor, make_executor
 
 STATE_FILE = "controller_state.json"
 STATE_VERSION = 1
@@ -214,14 +214,16 @@ def _copy_tree_atomic(src: str, dst: str) -> None:
   shutil.rmtree(old, ignore_errors=True)
 
 
-def run_pbt(config: PBTConfig, executor: Optional[Executor] = None,
+def run_pbt(config: PBTConfig,
+            executor: Union[Executor, ExecutionConfig, None] = None,
             _force_nan: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
   """Runs (or resumes) a PBT population; returns the result dict of
   docs/design.md (generations, best_member, best_score, best_scores,
   converged, best_saved_model, generations_csv) plus stop_reason and notes.
 
-  ``executor``: where members train (default: in-process for num_workers=1,
-  else a spawn pool). ``_force_nan`` (tests): {member id: attempts whose loss
+  ``executor``: where members train: a running ``tfdis.execution.Executor``
+  (not closed here), an ExecutionConfig (e.g. ``executor='ray'``), or None
+  (in-process for num_workers=1, else a local spawn pool). ``_force_nan`` (tests): {member id: attempts whose loss
   is declared non-finite}.
   """
   config.validate()
@@ -266,11 +268,13 @@ def _run_locked(config, executor, _force_nan, data, space):
                                                     m["hyperparameters"]))
   _save(out, state)
 
-  own_executor = executor is None
-  executor = executor or make_executor(config.num_workers)
+  executor, own_executor = open_executor(
+      executor, config.num_workers, max_tasks=len(state["active"]),
+      verbosity=logging.get_verbosity())
   cfg_dict = config.to_dict()
   t_start = time.time()
   try:
+    executor.check_output_dir(out)
     while state["phase"] != "done":
       g = state["generation"]
       if state["phase"] == "step":

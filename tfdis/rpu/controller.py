@@ -53,6 +53,7 @@ Layout under ``output_dir`` (normally ``runs/<experiment>/rpu``)::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -227,10 +228,11 @@ PBTRunner = Callable[[Dict[str, Any]], Dict[str, Any]]
 Labeler = Callable[[str, Any, np.ndarray, float], labels_lib.SubsetLabels]
 
 
-def run_pbt_from_kwargs(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+def run_pbt_from_kwargs(kwargs: Dict[str, Any], executor=None
+                        ) -> Dict[str, Any]:
   """The default runner: ``tfdis.pbt.run_pbt(PBTConfig(**kwargs))``."""
   from tfdis import pbt  # local: TensorFlow is only needed here
-  return pbt.run_pbt(pbt.PBTConfig(**kwargs))
+  return pbt.run_pbt(pbt.PBTConfig(**kwargs), executor=executor)
 
 
 def label_with_saved_model(model_dir: str, data, indices: np.ndarray,
@@ -599,7 +601,8 @@ def _short(record: Dict) -> Dict:
 
 
 def run_rpu(config: RPUConfig, pbt_runner: Optional[PBTRunner] = None,
-            labeler: Optional[Labeler] = None) -> Dict[str, Any]:
+            labeler: Optional[Labeler] = None, executor=None
+            ) -> Dict[str, Any]:
   """Runs (or resumes) the whole rPU-VAE recursion; see the module doc.
 
   Args:
@@ -607,6 +610,9 @@ def run_rpu(config: RPUConfig, pbt_runner: Optional[PBTRunner] = None,
     pbt_runner: PBTConfig kwargs -> run_pbt result (default: tfdis.pbt).
     labeler: (model dir, data, rows, KL threshold) -> SubsetLabels (default:
       encode with the SavedModel).
+    executor: a ``tfdis.execution`` ExecutionConfig or Executor shared by
+      every PBT run of the default runner (one Ray connection, one pool);
+      None: each PBT run opens its own local one.
 
   Returns:
     The dict also written to ``<output_dir>/rpu_results.json``: per leaf-run
@@ -615,8 +621,17 @@ def run_rpu(config: RPUConfig, pbt_runner: Optional[PBTRunner] = None,
   """
   config.validate()
   validate_pbt_configs(config)   # before any state is written
-  return _Controller(config, pbt_runner or run_pbt_from_kwargs,
-                     labeler or label_with_saved_model).run()
+  from tfdis.execution import open_executor
+  owned = False
+  if executor is not None and pbt_runner is None:
+    executor, owned = open_executor(executor, config.num_workers)
+    pbt_runner = functools.partial(run_pbt_from_kwargs, executor=executor)
+  try:
+    return _Controller(config, pbt_runner or run_pbt_from_kwargs,
+                       labeler or label_with_saved_model).run()
+  finally:
+    if owned:
+      executor.close()
 
 
 def validate_pbt_configs(config: RPUConfig) -> None:

@@ -12,8 +12,9 @@ Each step is idempotent and skipped when its artifact exists:
 | UDR       | ``udr.json`` over the same model set and settings   | else recomputed       |
 
 Functions here take and return plain JSON-able dicts so that they pickle
-cheaply to ``spawn`` workers; exceptions are returned as text (a traceback
-does not survive pickling).
+cheaply to ``spawn`` or Ray workers (``tfdis.execution``); exceptions are
+returned as text (a traceback does not survive pickling). A job rerun after
+its worker died resumes from the model's checkpoint.
 """
 
 from __future__ import annotations
@@ -27,32 +28,12 @@ from typing import Any, Dict, List, Optional
 from absl import logging
 
 from tfdis import io_utils
+from tfdis.execution import in_worker
 
 MARKER = os.path.join("results", "study.json")
 TRAIN_JSON = os.path.join("results", "train.json")
 SAVED_MODEL_PB = os.path.join("saved_model", "saved_model.pb")
 VISUALIZE_JSON = os.path.join("visualizations", "visualize.json")
-
-
-def init_worker(intra_op_threads: int, verbosity: int) -> None:
-  """ProcessPoolExecutor initializer: split the CPU cores between workers.
-
-  Without this every worker's TensorFlow would use all cores and N workers
-  would oversubscribe the machine N-fold (environment.md: ~10 steps/s on 2
-  threads; two workers × 2 threads on 2 cores are slower than one).
-  """
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  logging.set_verbosity(verbosity)
-  global _IN_WORKER
-  _IN_WORKER = True
-  import tensorflow as tf
-
-  tf.config.threading.set_intra_op_parallelism_threads(int(intra_op_threads))
-  tf.config.threading.set_inter_op_parallelism_threads(
-      max(1, int(intra_op_threads)))
-
-
-_IN_WORKER = False
 
 
 def _parallel_context():
@@ -64,7 +45,7 @@ def _parallel_context():
   the study's final ``shutdown``. Threads avoid that (scikit-learn's tree
   building releases the GIL, so GBT fits still run concurrently).
   """
-  if not _IN_WORKER:
+  if not in_worker():
     return contextlib.nullcontext()
   import joblib
 

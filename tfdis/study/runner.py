@@ -3,9 +3,11 @@
 Order of work: every model job (train → export → evaluate → visualise) is
 queued; as soon as all models of a (dataset, family) group exist its UDR runs
 (one job per UDR setting); at the end ``tfdis.results.aggregate`` writes
-results.csv, plots and report.html. ``num_workers`` > 1 runs jobs in that many
-``spawn``ed processes (TensorFlow is not fork-safe), each with an equal share
-of the CPU cores; 1 runs everything in this process.
+results.csv, plots and report.html. Jobs run through ``tfdis.execution``:
+``num_workers`` > 1 runs them in that many ``spawn``ed processes (TensorFlow
+is not fork-safe), each with an equal share of the CPU cores; 1 runs
+everything in this process; an ExecutionConfig with ``executor='ray'`` makes
+every model and UDR group a Ray task. Scores do not depend on the backend.
 
 A killed study is simply rerun: finished models are recognised by their
 marker and skipped without loading TensorFlow; a half-trained model resumes
@@ -14,10 +16,7 @@ from its checkpoint; a model with missing metrics only computes those.
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures as cf
 import dataclasses
-import multiprocessing
 import os
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -25,6 +24,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from absl import logging
 
 from tfdis import io_utils
+from tfdis.execution import (ExecutionConfig, Executor, available_cores,
+                             open_executor)
 from tfdis.study import jobs as J
 from tfdis.study.presets import get_study
 from tfdis.study.progress import StudyProgress, format_duration
@@ -33,11 +34,7 @@ from tfdis.study.spec import ModelJob, StudySpec, UDRSettings
 STUDY_JSON = "study.json"
 
 
-def available_cores() -> int:
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:  # not on Linux
-    return os.cpu_count() or 1
+__all__ = ["available_cores", "run_study", "udr_groups"]
 
 
 def _validate(spec: StudySpec, jobs: List[ModelJob]) -> None:
@@ -117,66 +114,24 @@ def _write_manifest(path: str, spec: StudySpec, jobs: List[ModelJob],
   io_utils.write_json(path, manifest)
 
 
-class _Executor:
-  """Runs tagged jobs in this process (num_workers=1) or in a spawn pool.
-
-  ``submit`` queues a job; ``next_result`` blocks until one finishes and
-  returns ``(tag, output)``. In-process jobs run one at a time, lazily, when
-  their result is asked for (so progress is logged as each model finishes);
-  ``urgent`` jobs (UDR of a group that just became complete) jump the queue.
-  """
-
-  def __init__(self, num_workers: int):
-    self.pool = None
-    self._queue: collections.deque = collections.deque()
-    self._futures: Dict[cf.Future, Any] = {}
-    if num_workers > 1:
-      threads = max(1, available_cores() // num_workers)
-      self.pool = cf.ProcessPoolExecutor(
-          max_workers=num_workers,
-          mp_context=multiprocessing.get_context("spawn"),
-          initializer=J.init_worker,
-          initargs=(threads, logging.get_verbosity()))
-      logging.info("Study: %d worker processes, %d TensorFlow thread(s) each",
-                   num_workers, threads)
-
-  def __len__(self) -> int:
-    return len(self._queue) + len(self._futures)
-
-  def submit(self, tag: Any, fn, *args, urgent: bool = False) -> None:
-    if self.pool is not None:
-      self._futures[self.pool.submit(fn, *args)] = tag
-    elif urgent:
-      self._queue.appendleft((tag, fn, args))
-    else:
-      self._queue.append((tag, fn, args))
-
-  def next_result(self) -> Tuple[Any, Dict[str, Any]]:
-    if self.pool is None:
-      tag, fn, args = self._queue.popleft()
-      return tag, fn(*args)  # job functions never raise
-    finished, _ = cf.wait(list(self._futures), return_when=cf.FIRST_COMPLETED)
-    future = next(iter(finished))
-    return self._futures.pop(future), future.result()
-
-  def shutdown(self, cancel: bool = False) -> None:
-    if self.pool is not None:
-      self.pool.shutdown(wait=True, cancel_futures=cancel)
-
-
 def run_study(name: Union[str, StudySpec], output_dir: str,
               num_workers: int = 1, overwrite: bool = False,
-              aggregate: bool = True, **overrides: Any) -> Dict[str, Any]:
+              aggregate: bool = True,
+              executor: Union[Executor, ExecutionConfig, None] = None,
+              **overrides: Any) -> Dict[str, Any]:
   """Runs (or resumes) a study; see the module docstring.
 
   Args:
     name: a preset name (``tfdis.study.study_names()``) or a StudySpec.
     output_dir: the study root (``runs/<name>`` by convention).
-    num_workers: parallel local processes (1 = in this process).
+    num_workers: parallel local processes (1 = in this process); used when
+      ``executor`` is None.
     overwrite: recompute metrics, visualisations and UDR of models that have
       them (trained checkpoints and SavedModels are never deleted: remove a
       model directory to retrain it).
     aggregate: write results.csv, plots and report.html at the end.
+    executor: an ExecutionConfig (e.g. ``executor='ray'``) or a running
+      :class:`tfdis.execution.Executor` (not closed here).
     **overrides: see :func:`tfdis.study.get_study` (steps, seeds, sweep, ...).
 
   Returns:
@@ -187,6 +142,9 @@ def run_study(name: Union[str, StudySpec], output_dir: str,
   if int(num_workers) < 1:
     raise ValueError(f"num_workers must be >= 1, got {num_workers}")
   num_workers = int(num_workers)
+  if isinstance(executor, ExecutionConfig):
+    executor.validate()
+    num_workers = executor.num_workers
   if isinstance(name, StudySpec):
     if overrides:
       raise TypeError("overrides apply to preset names, not to a StudySpec "
@@ -226,7 +184,9 @@ def run_study(name: Union[str, StudySpec], output_dir: str,
   udr_started = set()
   udr_results: Dict[str, Any] = {}
   failed: Dict[str, str] = {}
-  executor = _Executor(min(num_workers, max(len(pending), 1)))
+  executor, own_executor = open_executor(
+      executor, num_workers, max_tasks=len(pending),
+      verbosity=logging.get_verbosity())
 
   def maybe_start_udr() -> None:
     for udr_dir, settings, members in groups:
@@ -252,16 +212,16 @@ def run_study(name: Union[str, StudySpec], output_dir: str,
         continue
       logging.info("UDR %s: %s over %d models", udr_dir, settings.name,
                    len(model_dirs))
-      executor.submit(("udr", udr_dir), J.run_udr_job, model_dirs, udr_dir,
-                      udr_settings, urgent=True)
+      executor.submit(J.run_udr_job, model_dirs, udr_dir, udr_settings,
+                      tag=("udr", udr_dir), urgent=True)
 
   try:
+    executor.check_output_dir(output_dir)
     maybe_start_udr()  # groups whose models all exist already
     for job in pending:
-      executor.submit(("model", job), J.run_model_job, job.to_json(),
-                      spec_json, overwrite)
-    while len(executor):
-      (kind, what), out = executor.next_result()
+      executor.submit(J.run_model_job, job.to_json(), spec_json, overwrite,
+                      tag=("model", job))
+    for (kind, what), out in executor.as_completed():
       if kind == "model":
         if "error" in out:
           failed[key(what)] = out["error"]
@@ -283,9 +243,11 @@ def run_study(name: Union[str, StudySpec], output_dir: str,
                        ", ".join(f"{k}={v:.3f}" for k, v in
                                  sorted(out["scores"].items())))
   except BaseException:
-    executor.shutdown(cancel=True)
+    if own_executor:
+      executor.close(cancel=True)
     raise
-  executor.shutdown()
+  if own_executor:
+    executor.close()
 
   result: Dict[str, Any] = {
       "output_dir": output_dir, "num_models": len(jobs),

@@ -1,0 +1,64 @@
+"""The execution layer: where studies and PBT populations run their tasks.
+
+One interface (:class:`Executor`: ``submit``/``next_result``/
+``as_completed``/``map``/``close``) and three backends chosen by
+:class:`ExecutionConfig`: in this process (``executor='local'``,
+``num_workers=1``), a local pool of spawned processes that splits the CPU
+threads and pins GPUs (:class:`LocalExecutor`), and Ray
+(:class:`~tfdis.execution.ray_executor.RayExecutor`, imported lazily).
+Studies (``tfdis.study``) and PBT (``tfdis.pbt``, hence rPU) use only this
+interface; results, idempotence and resume do not depend on the backend.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+from tfdis.execution.base import (Executor, ExecutorUnavailable,
+                                  InProcessExecutor, call_task, error_result)
+from tfdis.execution.config import (EXECUTORS, ExecutionConfig,
+                                    ExecutionConfigError)
+from tfdis.execution.local import LocalExecutor
+from tfdis.execution.worker import available_cores, detect_gpus, in_worker
+
+__all__ = ["EXECUTORS", "ExecutionConfig", "ExecutionConfigError",
+           "Executor", "ExecutorUnavailable", "InProcessExecutor",
+           "LocalExecutor", "available_cores", "call_task", "detect_gpus", "error_result", "in_worker",
+           "make_executor", "open_executor"]
+
+
+def make_executor(config: ExecutionConfig, max_tasks: Optional[int] = None,
+                  verbosity: Optional[int] = None) -> Executor:
+  """The backend ``config`` asks for. ``max_tasks`` (tasks known to be
+  pending) caps the local pool so no idle worker imports TensorFlow."""
+  config.validate()
+  if config.executor == "ray":
+    from tfdis.execution.ray_executor import RayExecutor
+    return RayExecutor(config.ray_address, config.cpus_per_task,
+                       config.gpus_per_task, config.max_task_retries,
+                       verbosity)
+  workers = config.num_workers
+  if max_tasks is not None:
+    workers = min(workers, max(1, int(max_tasks)))
+  if workers == 1:
+    return InProcessExecutor()
+  gpus = [] if config.gpus_per_task == 0 else None
+  threads = int(config.cpus_per_task) if config.cpus_per_task else None
+  return LocalExecutor(workers, threads=threads, gpus=gpus,
+                       max_task_retries=config.max_task_retries,
+                       verbosity=verbosity)
+
+
+def open_executor(executor: Union[Executor, ExecutionConfig, None],
+                  num_workers: int = 1, max_tasks: Optional[int] = None,
+                  verbosity: Optional[int] = None
+                  ) -> Tuple[Executor, bool]:
+  """``(executor, owned)`` for an Executor, an ExecutionConfig or None (a
+  local one with ``num_workers``); ``owned``: the caller must close it."""
+  if isinstance(executor, Executor):
+    return executor, False
+  config = executor or ExecutionConfig(num_workers=int(num_workers))
+  if not isinstance(config, ExecutionConfig):
+    raise TypeError(f"executor must be an Executor, an ExecutionConfig or "
+                    f"None, got {type(executor).__name__}")
+  return make_executor(config, max_tasks, verbosity), True

@@ -1,0 +1,105 @@
+"""ExecutionConfig: where the tasks of a study or PBT population run."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Dict, Optional
+
+EXECUTORS = ("local", "ray")
+
+
+class ExecutionConfigError(ValueError):
+  """An ExecutionConfig field is invalid (the message says how to fix it)."""
+
+
+@dataclasses.dataclass
+class ExecutionConfig:
+  """Settings of the execution layer (``tfdis.execution``).
+
+  executor: ``local`` (this machine: in-process for ``num_workers=1``, else a
+    pool of ``num_workers`` spawned processes) or ``ray`` (one Ray task per
+    model, member or evaluation).
+  num_workers: local processes; ignored by Ray, whose concurrency is the
+    cluster's CPUs/GPUs divided by the per-task requests.
+  ray_address: ``None``/``''`` starts a Ray instance on this machine,
+    ``'auto'`` joins the cluster this node belongs to, ``'host:port'`` joins
+    the cluster whose head listens there.
+  cpus_per_task: CPUs a task requests from Ray and the TensorFlow intra-op
+    threads it uses. ``None``: Ray 1; local: the cores divided evenly between
+    the workers (as before).
+  gpus_per_task: GPUs a Ray task requests (fractional values such as 0.5 share
+    a GPU between tasks). ``None``: Ray 0; local: every worker is pinned to one
+    GPU round-robin through ``CUDA_VISIBLE_DEVICES``. ``0`` hides the GPUs
+    from local workers.
+  max_task_retries: how often a task whose worker process died (killed, OOM,
+    segfault, lost node) is rerun; it resumes from its checkpoint. A task
+    that still fails comes back as an error result and the rest goes on.
+    Ray's own default is 3. Errors the task reports itself are not retried.
+  """
+
+  executor: str = "local"
+  num_workers: int = 1
+  ray_address: Optional[str] = None
+  cpus_per_task: Optional[float] = None
+  gpus_per_task: Optional[float] = None
+  max_task_retries: int = 3
+
+  def validate(self) -> "ExecutionConfig":
+    def need(cond: bool, msg: str) -> None:
+      if not cond:
+        raise ExecutionConfigError(f"ExecutionConfig: {msg}")
+
+    def number(value: Any) -> bool:
+      return (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and math.isfinite(value))
+
+    need(self.executor in EXECUTORS,
+         f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+    need(isinstance(self.num_workers, int) and not isinstance(
+        self.num_workers, bool) and self.num_workers >= 1,
+         f"num_workers must be an integer >= 1, got {self.num_workers!r}")
+    need(self.ray_address is None or isinstance(self.ray_address, str),
+         f"ray_address must be '', 'auto' or 'host:port', got "
+         f"{self.ray_address!r}")
+    address = (self.ray_address or "").strip()
+    if address and address != "auto" and not address.startswith("ray://"):
+      host, _, port = address.rpartition(":")
+      need(bool(host) and port.isdigit(),
+           f"ray_address must be '' (start Ray here), 'auto' (join this "
+           f"node's cluster) or 'host:port', got {self.ray_address!r}")
+    need(not address or self.executor == "ray",
+         f"ray_address={self.ray_address!r} needs executor='ray' "
+         f"(got executor={self.executor!r})")
+    need(self.cpus_per_task is None or (number(self.cpus_per_task) and
+                                        self.cpus_per_task > 0),
+         f"cpus_per_task must be > 0 (or unset), got {self.cpus_per_task!r}")
+    need(self.gpus_per_task is None or (number(self.gpus_per_task) and
+                                        self.gpus_per_task >= 0),
+         f"gpus_per_task must be >= 0 (fractions share a GPU) or unset, got "
+         f"{self.gpus_per_task!r}")
+    if self.gpus_per_task is not None and self.gpus_per_task > 1:
+      need(float(self.gpus_per_task).is_integer(),
+           f"gpus_per_task above 1 must be a whole number (Ray refuses "
+           f"{self.gpus_per_task})")
+    need(isinstance(self.max_task_retries, int) and not isinstance(
+        self.max_task_retries, bool) and self.max_task_retries >= 0,
+         f"max_task_retries must be an integer >= 0, got "
+         f"{self.max_task_retries!r}")
+    return self
+
+  def replace(self, **changes: Any) -> "ExecutionConfig":
+    return dataclasses.replace(self, **changes)
+
+  def to_dict(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, d: Dict[str, Any]) -> "ExecutionConfig":
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+      raise ExecutionConfigError(
+          f"ExecutionConfig: unknown fields {unknown} (known: "
+          f"{sorted(names)})")
+    return cls(**d).validate()
