@@ -22,6 +22,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tfdis.errors import run_main
 from tfdis.execution import flags as execution_flags
 from tfdis.study.presets import study_names
 
@@ -117,9 +118,8 @@ def main(argv):
                        overwrite=FLAGS.overwrite, aggregate=FLAGS.aggregate,
                        executor=execution, **overrides)
   except (ValueError, TypeError, ExecutorUnavailable) as e:
-    # bad names/overrides, Ray unreachable, no shared storage: no traceback
-    logging.error("%s", e)
-    sys.exit(f"tfdis_study: {e}")
+    # bad names/overrides, Ray unreachable, no shared storage: one line
+    sys.exit(f"tfdis_study: error: {e}")
   print(f"Study {FLAGS.study}: {result['completed']} models run, "
         f"{result['skipped']} already done, {len(result['failed'])} failed "
         f"({result['num_models']} in total) in {result['wall_s']:.0f} s.")
@@ -138,7 +138,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  run_main(main)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from absl import logging
 
-from tfdis import io_utils
+from tfdis import io_utils, rundir
 from tfdis.execution import (ExecutionConfig, Executor, available_cores,
                              open_executor)
 from tfdis.study import jobs as J
@@ -156,6 +156,15 @@ def run_study(name: Union[str, StudySpec], output_dir: str,
   jobs = spec.resolve(output_dir)
   _validate(spec, jobs)
   os.makedirs(output_dir, exist_ok=True)
+  # One study process per root; models inside are locked by tfdis_train.
+  with rundir.RunLock(output_dir, "tfdis_study"):
+    rundir.clean_stale_temporaries(output_dir)
+    return _run_locked(spec, jobs, output_dir, num_workers, overwrite,
+                       aggregate, executor)
+
+
+def _run_locked(spec, jobs, output_dir, num_workers, overwrite, aggregate,
+                executor) -> Dict[str, Any]:
   _write_manifest(os.path.join(output_dir, STUDY_JSON), spec, jobs,
                   output_dir, num_workers)
   spec_json = io_utils.to_jsonable(dataclasses.asdict(spec))
