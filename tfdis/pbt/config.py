@@ -33,6 +33,14 @@ class PBTConfig:
   stored surrogate labels (all rows, as the authors; ``surrogate_num_rows``
   caps each metaEpoch's rows at a fixed random subset chosen once from
   ``seed``, for datasets too large to encode every generation on a CPU).
+
+  Stop rules, checked after every generation in this order:
+  ``stop_below_score`` (the best member's score below it ends the run: rPU's
+  leaf-run stop, UDR < 0.1), the convergence rule (``convergence_threshold``
+  over ``convergence_patience`` generations), ``max_generations`` (None: no
+  cap, as the authors' rPU metaEpochs). A run needs max_generations or
+  convergence_threshold. ``kl_estimator``: the per-latent KL of the UDR
+  eval's KL filter (``tfdis.pbt.evaluation.per_latent_kl``).
   """
 
   output_dir: str = "runs/pbt/pbt"
@@ -46,7 +54,10 @@ class PBTConfig:
   final_supervision: str = "eval"
   supervision: Optional[Dict[str, Any]] = None
   population_size: int = 24
-  max_generations: int = 50
+  # Stop rules, checked after every generation (at least one of
+  # max_generations / convergence_threshold must be set).
+  max_generations: Optional[int] = None
+  stop_below_score: Optional[float] = None
   interval_images: Optional[int] = None
   interval_steps: Optional[int] = None
   cutoff: float = 0.2
@@ -66,6 +77,7 @@ class PBTConfig:
   ensemble_size: int = 5
   udr_num_data_points: int = 1000
   udr_kl_threshold: float = 0.01
+  kl_estimator: str = "analytic"
   mig_num_train: int = 50000
   dci_num_train: int = 10000
   dci_num_test: int = 5000
@@ -128,7 +140,19 @@ class PBTConfig:
          "num_labels applies to eval='mig' or 'dci'")
     need(is_int(self.population_size, 2), "population_size must be an "
          "integer >= 2 (PBT needs someone to copy from)")
-    need(is_int(self.max_generations, 1), "max_generations must be >= 1")
+    need(self.max_generations is None or is_int(self.max_generations, 1),
+         "max_generations must be an integer >= 1 or None (no cap)")
+    need(self.max_generations is not None or
+         self.convergence_threshold is not None,
+         "the run has no stop rule: set max_generations (PBT-S-VAE stops "
+         "after a fixed number of generations; the authors' supervised "
+         "configs ran 15-26) or convergence_threshold (PBT-U-VAE "
+         "metaEpochs: 0.005 over convergence_patience=6 generations)")
+    need(self.stop_below_score is None or math.isfinite(
+        self.stop_below_score), "stop_below_score must be a number or None")
+    from tfdis.pbt.evaluation import KL_ESTIMATORS
+    need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of "
+         f"{KL_ESTIMATORS}, got {self.kl_estimator!r}")
     need(self.interval_images is None or self.interval_steps is None,
          "set at most one of interval_images and interval_steps")
     need(self.interval_images is None or is_int(self.interval_images, 1),
