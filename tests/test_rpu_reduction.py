@@ -48,12 +48,14 @@ def test_threshold_on_constructed_delta():
 
 
 def test_thirty_two_clusters_have_peaks():
-  # The issue's x-position latent: 32 clusters of 72 rows (2,304 rows). The
-  # earlier threshold found no peak here; the authors' finds 21-27.
+  # An x-position-like latent: 32 clusters of 72 rows (2,304 rows; the
+  # earlier threshold found no peak here). The 31 jumps sit at sorted
+  # positions 71 + 72k; e = 2303 // 15 = 153 trims 71, 143, 2159 and 2231,
+  # so the other 27 are the peaks.
   rs = np.random.RandomState(0)
   codes = np.repeat(np.linspace(-2, 2, 32), 72) + rs.normal(0, 0.01, 2304)
   lat = red.reduce_labels(codes).latents[0]
-  assert 15 <= len(lat.peaks) <= 31
+  np.testing.assert_array_equal(lat.peaks, 71 + 72 * np.arange(2, 29))
 
 
 # One peak: m = 30 (n = 31), e = 2, g = 0. Δ = ten 1s, 50 at position 10,
