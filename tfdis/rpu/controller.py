@@ -67,6 +67,7 @@ import numpy as np
 from absl import logging
 
 from tfdis import io_utils
+from tfdis.pbt.evaluation import KL_ESTIMATORS
 from tfdis.rpu import labels as labels_lib
 from tfdis.rpu import reduction as reduction_lib
 
@@ -153,8 +154,8 @@ class RPUConfig:
          "needs someone to copy from)")
     need(self.max_generations is None or self.max_generations >= 1,
          "max_generations must be >= 1 or None (no cap)")
-    need(self.kl_estimator in ("analytic", "authors"), "kl_estimator must "
-         f"be 'analytic' or 'authors', got {self.kl_estimator!r}")
+    need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of "
+         f"{KL_ESTIMATORS}, got {self.kl_estimator!r}")
     need(self.ensemble_size >= 2, "ensemble_size must be >= 2 (UDR compares "
          "pairs of models)")
     need(self.interval_images is None or self.interval_steps is None,
