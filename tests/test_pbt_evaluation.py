@@ -76,3 +76,37 @@ def test_eval_rows_fixed_by_seed(tmp_path):
   dci = evaluation.choose_eval_indices(
       cfg.replace(eval="dci", dci_num_train=200, dci_num_test=50), pool)
   assert len(dci["indices"]) == 250 and int(dci["num_train"]) == 200
+
+
+def test_kl_estimators_on_a_constructed_encoding():
+  # 40 rows -> the authors' batches of 32: rows 0-31 and 32-39.
+  # Latent 0: μ = 0, log σ = −1 (ℓ = −2) in batch 1 and +1 (ℓ = 2) in
+  #   batch 2: v = |mean log σ| = 1 in both, KL_b = ½(e − 1 − 1) each.
+  # Latent 1: μ = 1 in batch 1, 3 in batch 2, log σ = 0: KL_b = ½μ² = 0.5 and
+  #   4.5, unweighted mean 2.5 (row-weighted it would be 1.3).
+  # Latent 2: log σ = −2 and 0 alternating (mean −1, v = 1), μ = 0.
+  mean = np.zeros([40, 3])
+  mean[:32, 1], mean[32:, 1] = 1.0, 3.0
+  logvar = np.zeros([40, 3])
+  logvar[:32, 0], logvar[32:, 0] = -2.0, 2.0
+  logvar[::2, 2] = -4.0
+  authors = evaluation.per_latent_kl(mean, logvar, "authors")
+  np.testing.assert_allclose(
+      authors, [0.5 * (np.e - 2), 2.5, 0.5 * (np.e - 2)], rtol=1e-12)
+  # The analytic KL: mean over rows of ½(μ² + e^ℓ − ℓ − 1).
+  analytic = evaluation.per_latent_kl(mean, logvar)
+  np.testing.assert_allclose(analytic, [
+      (32 * 0.5 * (np.exp(-2) + 1) + 8 * 0.5 * (np.exp(2) - 3)) / 40,
+      (32 * 0.5 + 8 * 4.5) / 40,
+      0.5 * 0.5 * (np.exp(-4) + 3)], rtol=1e-12)
+  # [N, K, d] ensembles: per model; the UDR filter's batch of 10.
+  stacked = evaluation.per_latent_kl(
+      np.stack([mean, 2 * mean], 1), np.stack([logvar, logvar], 1),
+      "authors", batch_size=10)
+  assert stacked.shape == (2, 3)
+  # Batches of 10, latent 1: mean μ² = 1, 1, 1 and (2·1 + 8·9)/10 = 7.4
+  # (doubled μ: 4×).
+  np.testing.assert_allclose(
+      stacked[:, 1], [0.5 * (3 + 7.4) / 4, 4 * 0.5 * (3 + 7.4) / 4])
+  with pytest.raises(ValueError, match="kl_estimator"):
+    evaluation.per_latent_kl(mean, logvar, "sampled")

@@ -64,12 +64,15 @@ class FactorLabeler:
     self.default = default
     self.calls = []
 
-  def __call__(self, model_dir, data, indices, threshold):
+  def __call__(self, model_dir, data, indices, threshold, kl_estimator):
     key = _key(model_dir)
     self.calls.append(key)
     cols = self.factors_at.get(key, self.default)
     factors = data.index_to_factors(indices).astype(np.float64)
     rs = np.random.RandomState(len(indices))
+    # Column -1: evenly spaced codes in random order (no peak anywhere).
+    factors = np.concatenate(
+        [factors, rs.permutation(len(indices))[:, None] * 1.0], axis=1)
     labels = factors[:, list(cols)] + rs.normal(0, 1e-3, (len(indices),
                                                           len(cols)))
     kl = np.zeros(10)
@@ -80,10 +83,7 @@ class FactorLabeler:
 
 def _config(tmp_path, **kw):
   base = dict(output_dir=str(tmp_path / "rpu"), dataset=DATA,
-              max_leaf_runs=2, population_size=2, max_generations=2,
-              # 4 orientation plateaus in 256 rows need a looser threshold
-              # than the spec default (28·std) to show a peak.
-              global_std_factor=1.0)
+              max_leaf_runs=2, population_size=2, max_generations=2)
   base.update(kw)
   return controller.RPUConfig(**base)
 
@@ -104,6 +104,9 @@ def test_full_recursion_and_label_files(tmp_path, small_dsprites):
   assert pbt.calls[1]["indices_path"].endswith("leaf_1/metaepoch_0/subset.npz")
   assert pbt.calls[0]["convergence_threshold"] == 0.005
   assert pbt.calls[0]["convergence_patience"] == 6
+  # The leaf-run stop rule is checked by PBT after every generation.
+  assert pbt.calls[0]["stop_below_score"] == 0.1
+  assert pbt.calls[0]["kl_estimator"] == "analytic"
   seeds = [c["seed"] for c in pbt.calls[:5]]
   assert seeds == [0, 1000, 1001, 2000, 2001]
 
@@ -188,12 +191,12 @@ def test_dataset_too_small_and_eval_loss(tmp_path):
 
 
 def test_root_without_peak_skips_leaves(tmp_path):
-  # Root labels = x position (8 plateaus in 2304 rows: below the spec's
-  # default threshold) -> no peak; leaf_0 labels are still stored.
+  # Root labels = scale (3 plateaus: peaks) and an evenly spaced code (no
+  # peak): the latent without peaks stops the reduction as the authors';
+  # leaf_0 labels are still stored.
   pbt = FakePBT()
   res = controller.run_rpu(
-      _config(tmp_path, global_std_factor=4.0),
-      pbt, FactorLabeler(factors_at={(0, 0): (3,)}))
+      _config(tmp_path), pbt, FactorLabeler(factors_at={(0, 0): (1, -1)}))
   assert res["root"]["stop_reason"] == "no_peak"
   assert [x["stop_reason"] for x in res["leaves"][1:]] == ["root_stopped"] * 2
   assert len(pbt.calls) == 2 and pbt.calls[-1]["eval"] == "surrogate_mig"
@@ -248,6 +251,17 @@ def test_config_validation(tmp_path):
           cfg.convergence_threshold, cfg.convergence_patience,
           cfg.final_supervision) == (3, 0.1, 10, 1.0, "median", 5, 5, 0.005,
                                      6, "eval")
+  # No generation cap on metaEpochs (the authors); the final PBT-S-VAE stops
+  # after the authors' 15 generations.
+  assert cfg.max_generations is None
+  assert cfg.metaepoch_pbt_kwargs("x", None, 0)["max_generations"] is None
+  assert cfg.final_pbt_kwargs("x", [])["max_generations"] == 15
+  with pytest.raises(ValueError, match="no stop rule"):
+    controller.RPUConfig(final_max_generations=None)
+  with pytest.raises(ValueError, match="kl_estimator"):
+    controller.RPUConfig(kl_estimator="sampled")
+  with pytest.raises(ValueError, match="slices"):
+    controller.RPUConfig(reduction_slices="shifted")
   assert controller.RPUConfig.from_dict(cfg.to_dict()) == cfg
 
 

@@ -4,7 +4,8 @@
 |---------------|-------------------------------------------------------------|
 | beta_vae      | β·KL (Higgins et al. 2017)                                   |
 | annealed_vae  | γ·|KL − C|, C = min(c_max, c_max·step/threshold) (Burgess 2018) |
-| beta_tc_vae   | KL + (β − 1)·TC, TC by minibatch-weighted sampling (Chen 2018) |
+| beta_tc_vae   | KL + (β − 1)·TC, TC by minibatch-weighted sampling (Chen 2018); |
+|               | ``tc_estimator="chen"``: MI + β·TC + DWKL as Chen's own code   |
 | dip_vae_i/ii  | KL + λ_od Σ_{i≠j} C_ij² + λ_d Σ_i (C_ii − 1)² (Kumar 2018)   |
 | factor_vae    | see ``factor_vae.py``                                        |
 
@@ -57,20 +58,43 @@ class AnnealedVAE(GaussianVAE):
 
 @MODELS.register("beta_tc_vae")
 class BetaTCVAE(GaussianVAE):
-  """β-TCVAE (Chen et al. 2018, Eq. 4): KL + (β − 1)·TC.
+  """β-TCVAE (Chen et al. 2018, Eq. 4) with two estimators (``tc_estimator``).
 
-  TC by minibatch-weighted sampling on the [B, B, d] log-density tensor. The
-  loss uses dlib's estimate (constant (d − 1)·log(B·N) dropped: it does not
-  change gradients); the logged ``total_correlation`` includes the constant
-  when the dataset size N is known (``total_correlation_dlib`` is dlib's).
+  * ``dlib`` (default; dlib's ``BetaTCVAE``): analytic KL + (β − 1)·TC, TC by
+    minibatch-weighted sampling on the [B, B, d] log-density tensor, the
+    constant (d − 1)·log(B·N) dropped (it does not change gradients); the
+    logged ``total_correlation`` includes the constant when the dataset size
+    N is known (``total_correlation_dlib`` is dlib's).
+  * ``chen``: Chen et al.'s own objective as in their ``vae_quant.py`` and
+    the rPU-VAE code: Monte-Carlo MI + β·TC + dimension-wise KL with
+    minibatch-weighted sampling and log(B·N), N = ``dataset_size`` (the size
+    of the current (sub)set, required). Equal to ``dlib`` in expectation, not
+    in variance. Their Bernoulli likelihood clamps p to [1e-8, 1 − 1e-8];
+    tfdis keeps the exact sigmoid cross-entropy for the reconstruction.
   """
 
   family = "beta_tc_vae"
   HYPERPARAMETERS = {"beta": (6.0, 0.0)}
+  TC_ESTIMATORS = ("dlib", "chen")
+
+  def __init__(self, *args, tc_estimator: str = "dlib", **kwargs):
+    if tc_estimator not in self.TC_ESTIMATORS:
+      raise ValueError(f"tc_estimator must be one of {self.TC_ESTIMATORS}, "
+                       f"got {tc_estimator!r}")
+    self.tc_estimator = tc_estimator
+    super().__init__(*args, **kwargs)
+    if tc_estimator == "chen" and not self.dataset_size:
+      raise ValueError("tc_estimator='chen' needs dataset_size (N of "
+                       "Chen et al.'s log(B·N): the size of the (sub)set "
+                       "trained on)")
 
   def regularizer(self, kl_loss, mean, logvar, z, training):
+    beta = self.hyperparameter_variables["beta"]
+    if self.tc_estimator == "chen":
+      return losses.chen_tc_regularizer(z, mean, logvar, beta,
+                                        float(self.dataset_size))
     tc = losses.total_correlation(z, mean, logvar)
-    reg = kl_loss + (self.hyperparameter_variables["beta"] - 1.0) * tc
+    reg = kl_loss + (beta - 1.0) * tc
     terms = {"total_correlation_dlib": tc}
     if self.dataset_size:
       batch = tf.cast(tf.shape(z)[0], tc.dtype)
@@ -79,6 +103,12 @@ class BetaTCVAE(GaussianVAE):
     else:
       terms["total_correlation"] = tc
     return reg, terms
+
+  def model_config(self):
+    cfg = super().model_config()
+    if self.tc_estimator != "dlib":  # dlib models keep their metadata
+      cfg["tc_estimator"] = self.tc_estimator
+    return cfg
 
 
 class _DIPVAE(GaussianVAE):

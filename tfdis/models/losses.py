@@ -148,6 +148,62 @@ def total_correlation(z: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor,
   return tc
 
 
+def chen_elbo_terms(z: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor,
+                    dataset_size: float) -> dict:
+  """Monte-Carlo terms of Chen et al.'s ELBO decomposition (2018, Eq. 2).
+
+  As ``VAE.elbo`` of their ``beta-tcvae/vae_quant.py`` (used by the rPU-VAE
+  code) with minibatch-weighted sampling (``mss=False``, App. C.1), for the
+  reparameterised sample ``z`` [B, d] of q(z|x) and N = ``dataset_size``
+  (the size of the set being trained on, e.g. rPU's current subset d).
+  With ``L[b, j, l] = log q(z_bl | x_j)``, every term [B]:
+
+  * ``logpz`` = Σ_l log N(z_bl; 0, 1);
+  * ``logqz_condx`` = Σ_l L[b, b, l];
+  * ``logqz`` = logsumexp_j Σ_l L[b, j, l] − log(B·N);
+  * ``logqz_prodmarginals`` = Σ_l (logsumexp_j L[b, j, l] − log(B·N)).
+
+  MI = logqz_condx − logqz, TC = logqz − logqz_prodmarginals and
+  dimension-wise KL = logqz_prodmarginals − logpz sum to the Monte-Carlo KL
+  logqz_condx − logpz.
+  """
+  log_qz_prob = gaussian_log_density(z[:, None, :], mean[None, :, :],
+                                     logvar[None, :, :])      # [B, B, d]
+  batch = tf.cast(tf.shape(z)[0], z.dtype)
+  log_bn = tf.math.log(batch * tf.cast(dataset_size, z.dtype))
+  zeros = tf.zeros_like(z)
+  return {
+      "logpz": tf.reduce_sum(gaussian_log_density(z, zeros, zeros), axis=1),
+      "logqz_condx": tf.reduce_sum(gaussian_log_density(z, mean, logvar),
+                                   axis=1),
+      "logqz": tf.reduce_logsumexp(tf.reduce_sum(log_qz_prob, axis=2),
+                                   axis=1) - log_bn,
+      "logqz_prodmarginals": tf.reduce_sum(
+          tf.reduce_logsumexp(log_qz_prob, axis=1) - log_bn, axis=1),
+  }
+
+
+def chen_tc_regularizer(z: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor,
+                        beta, dataset_size: float):
+  """β-TCVAE regularizer as Chen et al.'s code: (batch mean, terms).
+
+  Their ``tcvae=True, include_mutinfo=True`` objective with λ = 0 (α = γ = 1,
+  β on TC only), as the rPU-VAE configs run it: loss = −(log p(x|z) − MI −
+  β·TC − dimension-wise KL); this returns mean_b(MI + β·TC + DWKL), the part
+  besides the reconstruction. At β = 1 it is their plain ELBO's Monte-Carlo
+  KL, logqz_condx − logpz. The terms are batch means (``total_correlation``
+  includes the log(B·N) constants).
+  """
+  t = chen_elbo_terms(z, mean, logvar, dataset_size)
+  mi = t["logqz_condx"] - t["logqz"]
+  tc = t["logqz"] - t["logqz_prodmarginals"]
+  dwkl = t["logqz_prodmarginals"] - t["logpz"]
+  reg = tf.reduce_mean(mi + tf.cast(beta, tc.dtype) * tc + dwkl)
+  return reg, {"mutual_information": tf.reduce_mean(mi),
+               "total_correlation": tf.reduce_mean(tc),
+               "dimension_wise_kl": tf.reduce_mean(dwkl)}
+
+
 def covariance(x: tf.Tensor) -> tf.Tensor:
   """Batch covariance E[xxᵀ] − E[x]E[x]ᵀ (biased, as dlib): [d, d]."""
   mean_x = tf.reduce_mean(x, axis=0, keepdims=True)

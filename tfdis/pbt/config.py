@@ -45,6 +45,14 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
   stored surrogate labels (all rows, as the authors; ``surrogate_num_rows``
   caps each metaEpoch's rows at a fixed random subset chosen once from
   ``seed``, for datasets too large to encode every generation on a CPU).
+
+  Stop rules, checked after every generation in this order:
+  ``stop_below_score`` (the best member's score below it ends the run: rPU's
+  leaf-run stop, UDR < 0.1), the convergence rule (``convergence_threshold``
+  over ``convergence_patience`` generations), ``max_generations`` (None: no
+  cap, as the authors' rPU metaEpochs). A run needs max_generations or
+  convergence_threshold. ``kl_estimator``: the per-latent KL of the UDR
+  eval's KL filter (``tfdis.pbt.evaluation.per_latent_kl``).
   """
 
   model: str = redefault(ModelSpec, "model", "beta_tc_vae")
@@ -71,7 +79,12 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
       "eval", "Use surrogate labels only as eval, or also as a loss: "
       + " | ".join(FINAL_SUPERVISION) + ".", immutable=True)
   population_size: int = spec_field(24, "Members N.", immutable=True)
-  max_generations: int = spec_field(50, "Generations (ready intervals).")
+  max_generations: Optional[int] = spec_field(
+      None, "Generation cap (None: no cap). A run needs max_generations or "
+      "convergence_threshold.")
+  stop_below_score: Optional[float] = spec_field(
+      None, "The best member's score below this ends the run after any "
+      "generation (rPU's leaf-run stop: UDR < 0.1).")
   interval_images: Optional[int] = spec_field(
       None, "Images per interval (default max(10000, |d|)).", immutable=True)
   interval_steps: Optional[int] = spec_field(
@@ -99,6 +112,9 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
   udr_kl_threshold: float = spec_field(
       0.01, "UDR eval: a latent is informative if its KL exceeds this.",
       immutable=True)
+  kl_estimator: str = spec_field(
+      "analytic", "Per-latent KL of the UDR eval's filter: analytic "
+      "(documented fix) | authors (their batch estimate).", immutable=True)
   mig_num_train: int = spec_field(50000, "Points for the MIG eval.",
                                   immutable=True)
   dci_num_train: int = spec_field(10000, "Train points for the DCI eval.",
@@ -156,7 +172,19 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
          "num_labels applies to eval='mig' or 'dci'")
     need(is_int(self.population_size, 2), "population_size must be an "
          "integer >= 2 (PBT needs someone to copy from)")
-    need(is_int(self.max_generations, 1), "max_generations must be >= 1")
+    need(self.max_generations is None or is_int(self.max_generations, 1),
+         "max_generations must be an integer >= 1 or None (no cap)")
+    need(self.max_generations is not None or
+         self.convergence_threshold is not None,
+         "the run has no stop rule: set max_generations (PBT-S-VAE stops "
+         "after a fixed number of generations; the authors' supervised "
+         "configs ran 15-26) or convergence_threshold (PBT-U-VAE "
+         "metaEpochs: 0.005 over convergence_patience=6 generations)")
+    need(self.stop_below_score is None or math.isfinite(
+        self.stop_below_score), "stop_below_score must be a number or None")
+    from tfdis.pbt.evaluation import KL_ESTIMATORS
+    need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of "
+         f"{KL_ESTIMATORS}, got {self.kl_estimator!r}")
     need(self.interval_images is None or self.interval_steps is None,
          "set at most one of interval_images and interval_steps")
     need(self.interval_images is None or is_int(self.interval_images, 1),

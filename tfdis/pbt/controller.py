@@ -6,7 +6,9 @@ Per generation g = 1, 2, …:
            (worker tasks, in parallel through the executor);
   select   record the scores, keep the best N of a big initial population
            (g = 1), export the generation's best member, decide whether to
-           stop (max_generations or the convergence rule), else draw the
+           stop (after every generation, in the authors' order: the best
+           score below ``stop_below_score``, the convergence rule,
+           ``max_generations`` if set), else draw the
            exploit/explore plan (which loser copies which donor, the clone's
            new hyperparameters and fresh seed) from the controller RNG;
   exploit  apply the plan: copy each donor's directory to a temporary name,
@@ -134,7 +136,8 @@ def _finite_members(state: Dict[str, Any], g: Optional[int] = None):
       g is None or r["generation"] == g)}
 
 
-def _write_outputs(config: PBTConfig, state: Dict[str, Any]) -> str:
+def _write_outputs(config: PBTConfig, state: Dict[str, Any],
+                   plots: bool = True) -> str:
   import pandas as pd
   rows = state["history"]
   path = os.path.join(config.output_dir, "generations.csv")
@@ -146,6 +149,8 @@ def _write_outputs(config: PBTConfig, state: Dict[str, Any]) -> str:
     hp.columns = [f"hp_{c}" for c in hp.columns]
     frame = pd.concat([frame, hp], axis=1)
   io_utils.write_csv(path, frame)
+  if not plots:
+    return path
   try:
     _plots(config, frame)
   except Exception as e:  # plots are a convenience, never a failure
@@ -284,7 +289,8 @@ def _run_locked(config, executor, _force_nan, data, space):
       elif state["phase"] == "exploit":
         _phase_exploit(config, state, g)
       _save(out, state)
-      _write_outputs(config, state)
+      # New scores arrive only with the step phase: plot once a generation.
+      _write_outputs(config, state, plots=state["phase"] == "select")
   finally:
     if own_executor:
       executor.close()
@@ -360,8 +366,8 @@ def _phase_step(config, cfg_dict, state, executor, g, force_nan) -> None:
   state["history"] = rows[::-1]
   state["scores"][str(g)] = scores
   best = explore_exploit.rank(scores)[0]
-  logging.info("PBT generation %d/%d: best %s = %.4f, median %.4f (%.1f s)",
-               g, config.max_generations, best, scores[best],
+  logging.info("PBT generation %d/%s: best %s = %.4f, median %.4f (%.1f s)",
+               g, config.max_generations or "-", best, scores[best],
                float(np.median(list(scores.values()))), time.time() - t0)
   state["phase"] = "select"
 
@@ -383,11 +389,14 @@ def _phase_select(config, cfg_dict, state, executor, g, space) -> None:
     state["best_scores"].append(float(scores[best]))
     state["best_members"].append(best)
   stop = None
-  if explore_exploit.converged(state["best_scores"],
-                               config.convergence_threshold,
-                               config.convergence_patience):
+  if (config.stop_below_score is not None and
+      not scores[best] >= config.stop_below_score):
+    stop = "score_below_threshold"  # rPU's leaf-run stop (NaN counts)
+  elif explore_exploit.converged(state["best_scores"],
+                                 config.convergence_threshold,
+                                 config.convergence_patience):
     stop, state["converged"] = "converged", True
-  elif g >= config.max_generations:
+  elif config.max_generations is not None and g >= config.max_generations:
     stop = "max_generations"
   if (config.export_every_generation or stop) and best in _finite_members(
       state, g):

@@ -223,8 +223,8 @@ def _evaluate(entry, config, ctx) -> Tuple[float, Dict[str, Any]]:
                                 ctx["eval_num_train"], config.seed)
   if config.eval == "udr":
     means, logvar = _encode_rows(entry, ctx, ctx["eval_indices"], True)
-    kls = np.mean(0.5 * (means ** 2 + np.exp(logvar) - logvar - 1.0),
-                  axis=0)  # [K, d] analytic KL averaged over the images
+    kls = evaluation.per_latent_kl(  # [K, d], spec: the UDR KL filter
+        means, logvar, config.kl_estimator, evaluation.AUTHORS_UDR_BATCH)
     if not (np.all(np.isfinite(means)) and np.all(np.isfinite(kls))):
       return 0.0, {"error": "non-finite codes"}
     return evaluation.udr_score(means, kls, config.udr_kl_threshold,

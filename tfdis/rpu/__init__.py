@@ -9,10 +9,10 @@ from tfdis.rpu.controller import RPUConfig, run_rpu
 from tfdis.rpu.labels import (SubsetLabels, active_latents, label_subset,
                               labels_from_encoding, per_latent_kl)
 from tfdis.rpu.reduction import (RULES, Reduction, ReductionParams,
-                                 latent_intervals, peak_threshold,
+                                 latent_candidates, peak_threshold,
                                  reduce_labels)
 
 __all__ = ["RPUConfig", "run_rpu", "SubsetLabels", "active_latents",
            "label_subset", "labels_from_encoding", "per_latent_kl", "RULES",
-           "Reduction", "ReductionParams", "latent_intervals",
+           "Reduction", "ReductionParams", "latent_candidates",
            "peak_threshold", "reduce_labels"]

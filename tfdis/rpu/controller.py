@@ -11,14 +11,19 @@ theta <- PBT-S-VAE(D, surrogate labels)             # final model
 ```
 
 A metaEpoch is one ``tfdis.pbt.run_pbt`` call with ``eval="udr"`` and the
-caller's convergence rule (|Δ best UDR| < 0.005 for 6 generations, or
-``max_generations``) on the subset ``d`` (an npz of rows of the ORIGINAL
-dataset). The best VAE of the best member gives the active latents
+caller's convergence rule (|Δ best UDR| < 0.005 for 6 generations; no
+generation cap unless ``max_generations`` is set, as the authors) on the
+subset ``d`` (an npz of rows of the ORIGINAL dataset). The leaf-run stop
+rule (best UDR < ``udr_stop_threshold``) is checked after every generation
+(PBT's ``stop_below_score``), as the authors' ``end_condition``. The best VAE of the best member gives the active latents
 (:mod:`tfdis.rpu.labels`) and the surrogate labels; :mod:`tfdis.rpu.reduction`
 turns them into ranked candidate subsets.
 
-Stop rules of a leaf-run: best UDR < ``udr_stop_threshold`` (0.1), no active
-latent, no peak (no candidate subset), ``|d| < min_dataset_size`` (10).
+Stop rules of a leaf-run: best UDR < ``udr_stop_threshold`` (0.1) after any
+generation, no active latent, a latent without peaks or no intersection (no
+candidate subset, :mod:`tfdis.rpu.reduction`), ``|d| < min_dataset_size``
+(10). The root's reduction is each leaf-run's first (candidate x_peak =
+leaf − 1); later metaEpochs take candidate 0.
 
 Choices the paper leaves open (recorded in ``rpu_results.json``):
 
@@ -63,6 +68,7 @@ import numpy as np
 from absl import logging
 
 from tfdis import io_utils
+from tfdis.pbt.evaluation import KL_ESTIMATORS
 from tfdis.rpu import labels as labels_lib
 from tfdis.rpu import reduction as reduction_lib
 
@@ -86,22 +92,25 @@ class RPUConfig:
   udr_stop_threshold: float = 0.1
   min_dataset_size: int = 10
   active_kl_threshold: float = 1.0   # authors' code; the paper cites 0.01
+  kl_estimator: str = "analytic"     # analytic (fix) | authors (batch of 32)
   # --- reduction (tfdis.rpu.reduction.ReductionParams) ---
-  intersection_rule: str = "median"  # median | largest | best_ratio
-  min_intersection_size: int = 5     # keep candidates with > 5 elements
+  intersection_rule: str = "median"  # median (authors) | largest (paper)
+  min_intersection_size: int = 5     # keep intersections with > 5 rows
   top_intervals: int = 5
   trim_denominator: int = 15
-  median_sigma_factor: float = 7.0
-  global_std_factor: float = 4.0
+  median_sigma_factor: float = 7.0   # h = median(T) + 7·σ
+  global_std_factor: float = 4.0     # σ over t < median(T) + 4·std(T)
   peak_distance_denominator: float = 50.0
   edge_peak_height: float = 1.0
   edge_max_peaks: int = 3
+  reduction_slices: str = "corrected"   # corrected | authors (off by one)
+  zero_peak_latent: str = "stop"        # stop (authors) | unrestricted
   # --- metaEpoch convergence ---
   convergence_threshold: float = 0.005
   convergence_patience: int = 6
   # --- PBT settings passed through to every metaEpoch ---
   population_size: int = 24
-  max_generations: int = 50
+  max_generations: Optional[int] = None   # None: no cap (the authors)
   interval_images: Optional[int] = None
   interval_steps: Optional[int] = None
   ensemble_size: int = 5
@@ -115,7 +124,9 @@ class RPUConfig:
   # --- final PBT-S-VAE on all of D ---
   final_supervision: str = "eval"    # eval (authors) | eval+loss (paper)
   final_population_size: Optional[int] = None   # None: population_size
-  final_max_generations: Optional[int] = None   # None: max_generations
+  # The authors' supervised leaf-run config: max_epoch 15. None:
+  # max_generations (then final_convergence_threshold must stop the run).
+  final_max_generations: Optional[int] = 15
   final_convergence_threshold: Optional[float] = None  # None: run all gens
   # Paper Fig. 6: also train the final PBT-S-VAE on the labels of leaf_0 …
   # leaf_k only, k = 0 .. max_leaf_runs (the k using every file is final/).
@@ -142,7 +153,10 @@ class RPUConfig:
     need(self.convergence_patience >= 1, "convergence_patience must be >= 1")
     need(self.population_size >= 2, "population_size must be >= 2 (PBT "
          "needs someone to copy from)")
-    need(self.max_generations >= 1, "max_generations must be >= 1")
+    need(self.max_generations is None or self.max_generations >= 1,
+         "max_generations must be >= 1 or None (no cap)")
+    need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of "
+         f"{KL_ESTIMATORS}, got {self.kl_estimator!r}")
     need(self.ensemble_size >= 2, "ensemble_size must be >= 2 (UDR compares "
          "pairs of models)")
     need(self.interval_images is None or self.interval_steps is None,
@@ -151,6 +165,11 @@ class RPUConfig:
          "final_population_size must be >= 2")
     need(self.final_max_generations is None or self.final_max_generations >= 1,
          "final_max_generations must be >= 1")
+    need(self.final_max_generations is not None or
+         self.max_generations is not None or
+         self.final_convergence_threshold is not None,
+         "the final PBT-S-VAE has no stop rule: set final_max_generations "
+         "(the authors: 15), max_generations or final_convergence_threshold")
     reserved = {"output_dir", "dataset", "dataset_options", "indices_path",
                 "eval", "surrogate_labels", "final_supervision", "seed"}
     clash = reserved.intersection(self.pbt_options)
@@ -168,7 +187,8 @@ class RPUConfig:
         edge_max_peaks=self.edge_max_peaks,
         top_intervals=self.top_intervals,
         min_subset_size=self.min_intersection_size,
-        rule=self.intersection_rule)
+        rule=self.intersection_rule, slices=self.reduction_slices,
+        zero_peak_latent=self.zero_peak_latent)
 
   def to_dict(self) -> Dict[str, Any]:
     return io_utils.to_jsonable(dataclasses.asdict(self))
@@ -189,6 +209,8 @@ class RPUConfig:
         dataset_options=dict(self.dataset_options), indices_path=indices_path,
         eval="udr", population_size=self.population_size,
         max_generations=self.max_generations,
+        stop_below_score=self.udr_stop_threshold,
+        kl_estimator=self.kl_estimator,
         interval_images=self.interval_images,
         interval_steps=self.interval_steps,
         convergence_threshold=self.convergence_threshold,
@@ -208,7 +230,9 @@ class RPUConfig:
         eval="surrogate_mig", surrogate_labels=tuple(label_paths),
         final_supervision=self.final_supervision,
         population_size=self.final_population_size or self.population_size,
-        max_generations=self.final_max_generations or self.max_generations,
+        max_generations=(self.max_generations
+                         if self.final_max_generations is None
+                         else self.final_max_generations),
         interval_images=self.interval_images,
         interval_steps=self.interval_steps,
         convergence_threshold=self.final_convergence_threshold,
@@ -223,9 +247,10 @@ class RPUConfig:
 
 # A PBT runner takes PBTConfig keyword arguments and returns run_pbt's dict.
 PBTRunner = Callable[[Dict[str, Any]], Dict[str, Any]]
-# A labeler maps (best_saved_model dir, data, rows of D, KL threshold) to the
-# active latents and surrogate labels.
-Labeler = Callable[[str, Any, np.ndarray, float], labels_lib.SubsetLabels]
+# A labeler maps (best_saved_model dir, data, rows of D, KL threshold, KL
+# estimator) to the active latents and surrogate labels.
+Labeler = Callable[[str, Any, np.ndarray, float, str],
+                   labels_lib.SubsetLabels]
 
 
 def run_pbt_from_kwargs(kwargs: Dict[str, Any], executor=None
@@ -236,12 +261,14 @@ def run_pbt_from_kwargs(kwargs: Dict[str, Any], executor=None
 
 
 def label_with_saved_model(model_dir: str, data, indices: np.ndarray,
-                           active_kl_threshold: float
+                           active_kl_threshold: float,
+                           kl_estimator: str = "analytic"
                            ) -> labels_lib.SubsetLabels:
   """The default labeler: encode d with the SavedModel's gaussian_encoder."""
   from tfdis.export.load import load_saved_model
   model = load_saved_model(model_dir)
-  return labels_lib.label_subset(model, data, indices, active_kl_threshold)
+  return labels_lib.label_subset(model, data, indices, active_kl_threshold,
+                                 kl_estimator)
 
 
 def _metaepoch_dir(root: str, leaf: int, metaepoch: int) -> str:
@@ -343,7 +370,7 @@ class _Controller:
       record["stop_reason"] = "udr_below_threshold"
     else:
       sub = self.labeler(result["best_saved_model"], self.data, indices,
-                         cfg.active_kl_threshold)
+                         cfg.active_kl_threshold, cfg.kl_estimator)
       record["kl"] = [float(v) for v in sub.kl]
       record["active_latents"] = [int(a) for a in sub.active]
       if sub.active.size == 0:
@@ -354,15 +381,16 @@ class _Controller:
                            labels=sub.labels.astype(np.float32),
                            active=sub.active, kl=sub.kl)
         record["labels_stored"] = True
-        red = reduction_lib.reduce_labels(sub.labels, self.params)
+        # The root's reduction is every leaf-run's first (spec step 6-8).
+        red = reduction_lib.reduce_labels(sub.labels, self.params,
+                                          first_reduction=leaf == 0)
         io_utils.write_npz(os.path.join(directory, "reduction.npz"),
                            **red.diagnostics_arrays())
         io_utils.write_json(os.path.join(directory, "reduction.json"),
                             red.summary())
         record["reduction"] = "reduction.json"
         if not red.candidates:
-          record["stop_reason"] = ("no_peak" if red.reason == "no_peak"
-                                   else "no_candidate")
+          record["stop_reason"] = red.reason or "no_candidate"
         else:
           # The root keeps one ranked candidate per leaf-run, a leaf-run
           # metaEpoch only its best one (Algorithm 1 lines 7 and 11).
@@ -579,10 +607,13 @@ class _Controller:
             "noise_labels": "metaEpochs with best UDR < udr_stop_threshold "
                             "store no labels",
             "metaepoch_seed": "seed + 1000*leaf + metaepoch",
-            "reduction_threshold": "median + 7*(std(delta<median) + "
-                                   "4*std(delta)) over the trimmed delta",
-            "zero_peak_latent": "with several active latents a latent "
-                                "without a peak does not restrict the subset",
+            "reduction": "the authors' reduce_dataset: h = median(T) + "
+                         "7*std(T[T < median(T) + 4*std(T)])",
+            "reduction_slices": cfg.reduction_slices,
+            "zero_peak_latent": cfg.zero_peak_latent,
+            "kl_estimator": cfg.kl_estimator,
+            "leaf_run_stop": "best UDR < udr_stop_threshold, checked after "
+                             "every generation",
         },
         "wall_time_s_this_call": time.time() - start,
         "versions": io_utils.library_versions(),

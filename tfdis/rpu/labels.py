@@ -5,10 +5,13 @@ respective KL divergence to the prior, if KL(q(z_a|x) || p(z_a)) >
 threshold, z_a is active … we map the whole dataset onto z_active using the
 encoder q(z|x) … We use the resulting latent encoding values as labels."
 
-KL per latent is the analytic Gaussian KL to N(0, 1) averaged over the rows
-of the subset d: ``mean_x ½(μ² + exp(ℓ) − ℓ − 1)`` (ℓ = log-variance).
-The threshold defaults to 1.0 (the authors' code); the paper cites 0.01, the
-"informative" threshold of UDR (Duan et al. 2019) — a flag of RPUConfig.
+KL per latent (``kl_estimator``, :func:`tfdis.pbt.evaluation.per_latent_kl`):
+``analytic`` (default, tfdis's documented fix) is the Gaussian KL to N(0, 1)
+averaged over the rows of the subset d, ``mean_x ½(μ² + exp(ℓ) − ℓ − 1)``;
+``authors`` is the authors' batch-of-32 formula (d in its order, per batch
+the |mean log σ| used as a shared log-variance). The threshold defaults to
+1.0 (the authors' code); the paper cites 0.01, the "informative" threshold of
+UDR (Duan et al. 2019) — a flag of RPUConfig.
 """
 
 from __future__ import annotations
@@ -18,21 +21,21 @@ from typing import Tuple
 
 import numpy as np
 
+from tfdis.pbt import evaluation
+
 # Images encoded per chunk: bounds host memory (a dSprites row is 16 KiB as
 # float32, so 4096 rows are 64 MiB) while the LoadedModel batches inside.
 ENCODE_CHUNK = 4096
 
 
-def per_latent_kl(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-  """float64 [num_latents]: mean over rows of KL(N(μ, e^ℓ) || N(0, 1))."""
-  mean = np.asarray(mean, dtype=np.float64)
-  logvar = np.asarray(logvar, dtype=np.float64)
-  if mean.shape != logvar.shape or mean.ndim != 2:
-    raise ValueError(f"mean {mean.shape} and logvar {logvar.shape} must both "
-                     "be [num_rows, num_latents]")
-  if mean.shape[0] == 0:
-    raise ValueError("cannot compute KL over an empty subset")
-  return np.mean(0.5 * (mean ** 2 + np.exp(logvar) - logvar - 1.0), axis=0)
+def per_latent_kl(mean: np.ndarray, logvar: np.ndarray,
+                  kl_estimator: str = "analytic") -> np.ndarray:
+  """float64 [num_latents]: KL per latent over the rows of d (module doc)."""
+  if np.ndim(mean) != 2:
+    raise ValueError(f"mean {np.shape(mean)} and logvar {np.shape(logvar)} "
+                     "must both be [num_rows, num_latents]")
+  return evaluation.per_latent_kl(mean, logvar, kl_estimator,
+                                  evaluation.AUTHORS_LABEL_BATCH)
 
 
 def active_latents(kl: np.ndarray, threshold: float) -> np.ndarray:
@@ -70,15 +73,17 @@ class SubsetLabels:
 
 
 def label_subset(model, data, indices: np.ndarray,
-                 active_kl_threshold: float = 1.0) -> SubsetLabels:
+                 active_kl_threshold: float = 1.0,
+                 kl_estimator: str = "analytic") -> SubsetLabels:
   """Encodes d, finds the active latents and returns the surrogate labels."""
   mean, logvar = encode_indices(model, data, indices)
-  return labels_from_encoding(mean, logvar, active_kl_threshold)
+  return labels_from_encoding(mean, logvar, active_kl_threshold, kl_estimator)
 
 
 def labels_from_encoding(mean: np.ndarray, logvar: np.ndarray,
-                         active_kl_threshold: float = 1.0) -> SubsetLabels:
-  kl = per_latent_kl(mean, logvar)
+                         active_kl_threshold: float = 1.0,
+                         kl_estimator: str = "analytic") -> SubsetLabels:
+  kl = per_latent_kl(mean, logvar, kl_estimator)
   active = active_latents(kl, active_kl_threshold)
   labels = np.asarray(mean, dtype=np.float32)[:, active]
   return SubsetLabels(kl=kl, active=active, labels=labels)
