@@ -35,6 +35,25 @@ def validate_hyperparameters(name: str,
   return get_model_class(name).validate_hyperparameters(hyperparameters)
 
 
+def check_model_options(name: str, options) -> dict:
+  """Refuses options the family's constructor does not take."""
+  import inspect
+
+  cls = get_model_class(name)
+  options = dict(options or {})
+  known = sorted(p for klass in cls.__mro__
+                 if isinstance(klass, type) and issubclass(klass, GaussianVAE)
+                 and klass is not GaussianVAE and "__init__" in vars(klass)
+                 for p in inspect.signature(klass.__init__).parameters
+                 if p not in ("self", "args", "kwargs") and p not in
+                 inspect.signature(GaussianVAE.__init__).parameters)
+  unknown = sorted(set(options) - set(known))
+  if unknown:
+    raise ValueError(f"{name} does not take option(s) {unknown}; its "
+                     f"options are: {known or 'none'}")
+  return options
+
+
 def default_hyperparameters(name: str) -> dict:
   return get_model_class(name).default_hyperparameters()
 
@@ -46,18 +65,22 @@ def build_model(name: str, observation_shape: Sequence[int],
                 supervision: Optional[Mapping[str, Any]] = None,
                 learning_rate: float = 1e-4, seed: int = 0,
                 dataset_size: Optional[int] = None,
-                ensemble_size: Optional[int] = None) -> GaussianVAE:
+                ensemble_size: Optional[int] = None,
+                **model_options) -> GaussianVAE:
   """Builds the family ``name`` with its optimiser(s) (call inside
   ``strategy.scope()`` for distributed training).
 
   Defaults follow dlib's unsupervised_study_v1: d = 10, conv/deconv,
-  Bernoulli loss, Adam(1e-4, 0.9, 0.999, 1e-8). ``ensemble_size=K`` builds
+  Bernoulli loss, Adam(1e-4, 0.9, 0.999, 1e-8). ``model_options`` are the
+  family's non-numeric options (``check_model_options``), e.g.
+  ``tc_estimator='chen'`` for beta_tc_vae. ``ensemble_size=K`` builds
   K members of the family as one vectorised model (tfdis.models.ensemble).
   Initial weights come from Keras' global seed: call
   ``keras.utils.set_random_seed`` first for reproducible weights (the
   trainer does).
   """
   cls = get_model_class(name)
+  check_model_options(name, model_options)
   if ensemble_size is not None:
     from tfdis.models.ensemble import make_ensemble_class
 
@@ -66,7 +89,7 @@ def build_model(name: str, observation_shape: Sequence[int],
              architecture=architecture, hyperparameters=hyperparameters,
              reconstruction_loss=reconstruction_loss, supervision=supervision,
              learning_rate=learning_rate, seed=seed,
-             dataset_size=dataset_size)
+             dataset_size=dataset_size, **model_options)
 
 
 __all__ = [

@@ -264,6 +264,10 @@ class GaussianVAE(keras.Model):
   def set_step(self, step: int) -> None:
     self.step.assign(int(step))
 
+  def model_options(self) -> Dict[str, Any]:
+    """The family's non-numeric constructor options (build_model kwargs)."""
+    return {}
+
   def model_config(self) -> Dict[str, Any]:
     """What SavedModel metadata records about the model."""
     cfg = {

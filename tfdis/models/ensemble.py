@@ -360,7 +360,8 @@ class EnsembleMixin:
                            architecture=self.architecture,
                            hyperparameters=self.hyperparameters(),
                            reconstruction_loss=self.reconstruction_loss_name,
-                           seed=self.seed, dataset_size=self.dataset_size)
+                           seed=self.seed, dataset_size=self.dataset_size,
+                           **self.model_options())
       self._single = single
     single.set_hyperparameters(self.hyperparameters())
     single.step.assign(self.step)

@@ -104,6 +104,9 @@ class BetaTCVAE(GaussianVAE):
       terms["total_correlation"] = tc
     return reg, terms
 
+  def model_options(self):
+    return {"tc_estimator": self.tc_estimator}
+
   def model_config(self):
     cfg = super().model_config()
     if self.tc_estimator != "dlib":  # dlib models keep their metadata

@@ -24,6 +24,8 @@ class PBTConfigError(ConfigError):
 
 
 RENAMED_FIELDS = {"fixed_hyperparameters": "hyperparameters"}
+# Family options of the rPU-VAE authors' setup (used when none are given).
+AUTHORS_MODEL_OPTIONS = {"beta_tc_vae": {"tc_estimator": "chen"}}
 
 
 @dataclasses.dataclass
@@ -58,6 +60,7 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
   model: str = redefault(ModelSpec, "model", "beta_tc_vae")
   architecture: Union[str, Dict[str, str]] = redefault(
       ModelSpec, "architecture", "conv_bn")
+
   output_dir: str = spec_field("runs/pbt/pbt", "Run directory.",
                                immutable=True)
   indices_path: Optional[str] = spec_field(
@@ -241,6 +244,15 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
     return super().from_dict(d)
 
   # ---- members --------------------------------------------------------------
+  def resolved_model_options(self) -> Dict[str, Any]:
+    """``model_options``, or the authors' setup when none are given: Chen et
+    al.'s β-TCVAE objective (``tc_estimator='chen'``, as the rPU-VAE code);
+    tfdis_train and the studies keep dlib's. Pass
+    ``{"tc_estimator": "dlib"}`` for dlib's."""
+    if self.model_options:
+      return dict(self.model_options)
+    return dict(AUTHORS_MODEL_OPTIONS.get(self.model, {}))
+
   def member_config(self, hyperparameters: Dict[str, Any], seed: int,
                     dataset_size: int) -> TrainConfig:
     """The TrainConfig a member trains with this generation."""
@@ -254,6 +266,7 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
         model=self.model, hyperparameters=dict(self.hyperparameters, **hp),
         architecture=self.architecture, latent_dim=self.latent_dim,
         reconstruction_loss=self.reconstruction_loss, supervision=supervision,
+        model_options=self.resolved_model_options(),
         steps=interval_steps_for(self, batch_size, dataset_size),
         batch_size=batch_size, learning_rate=learning_rate, seed=int(seed),
         indices_path=self.indices_path, export=False,

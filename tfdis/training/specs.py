@@ -182,6 +182,9 @@ class ModelSpec(Spec):
   supervision: Optional[Dict[str, Any]] = spec_field(
       None, "Semi-supervision JSON, e.g. {\"loss\": \"xent\", \"schedule\": "
       "\"fixed\", \"gamma_sup\": 1}.", immutable=True)
+  model_options: Dict[str, Any] = spec_field(
+      dict, "Non-numeric options of the family, e.g. {\"tc_estimator\": "
+      "\"chen\"} for beta_tc_vae.", immutable=True)
 
   def _check(self):
     from tfdis.models import validate_hyperparameters, validate_supervision
@@ -194,6 +197,9 @@ class ModelSpec(Spec):
     except (ValueError, TypeError) as e:
       raise ConfigError(str(e)) from None
     validate_supervision(self.supervision)
+    from tfdis.models import check_model_options
+
+    check_model_options(self.model, self.model_options)
     need(self.reconstruction_loss in RECONSTRUCTION_LOSSES,
          f"reconstruction_loss must be one of "
          f"{sorted(RECONSTRUCTION_LOSSES)}, got {self.reconstruction_loss!r}")

@@ -355,7 +355,7 @@ def build_for_config(config: TrainConfig, data, strategy, dataset_size: int):
         reconstruction_loss=config.reconstruction_loss,
         supervision=config.supervision, learning_rate=config.learning_rate,
         seed=config.seed, dataset_size=dataset_size,
-        ensemble_size=config.ensemble_size)
+        ensemble_size=config.ensemble_size, **config.model_options)
     checkpoint = tf.train.Checkpoint(**model.checkpoint_objects())
   return model, checkpoint
 
