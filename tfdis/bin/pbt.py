@@ -25,7 +25,6 @@ FLAGS = flags.FLAGS
 
 config_flags.define_config_flags(PBTConfig)
 execution_flags.define_flags()
-flags.mark_flag_as_required("output_dir")
 
 
 def build_config() -> PBTConfig:

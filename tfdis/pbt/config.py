@@ -29,65 +29,14 @@ AUTHORS_MODEL_OPTIONS = {"beta_tc_vae": {"tc_estimator": "chen"}}
 
 
 @dataclasses.dataclass
-class PBTConfig(DataSpec, ModelSpec, Spec):
-  """A PBT population (spec ``pbt_rpu.md``; paper 003, PBT section) =
-  DataSpec + ModelSpec (the members' network and objective; its
-  ``hyperparameters`` are the fixed, non-evolved ones) + the population
-  settings below. Each member trains as a TrainConfig
-  (:meth:`member_config`) through the one trainer.
+class PopulationSpec(Spec):
+  """How a population trains and evolves (shared by PBTConfig and
+  RPUConfig, whose metaEpochs and final model are PBT runs)."""
 
-  Interval: ``interval_steps`` gradient steps, or ``interval_images`` images
-  (steps = images // batch size, at least 1); with neither, one pass over the
-  training set, max(10,000, |d|) images, as the authors.
-  Eval ``mig``/``dci``: ground-truth labels on fixed rows chosen once from
-  ``seed`` (``num_labels`` rows for the few-label variant, else
-  ``mig_num_train`` / ``dci_num_train + dci_num_test`` rows). ``udr``: every
-  member is ``ensemble_size`` VAEs (one vectorised computation) scored by UDR
-  on ``udr_num_data_points`` images. ``surrogate_mig``: MIG against rPU's
-  stored surrogate labels (all rows, as the authors; ``surrogate_num_rows``
-  caps each metaEpoch's rows at a fixed random subset chosen once from
-  ``seed``, for datasets too large to encode every generation on a CPU).
-
-  Stop rules, checked after every generation in this order:
-  ``stop_below_score`` (the best member's score below it ends the run: rPU's
-  leaf-run stop, UDR < 0.1), the convergence rule (``convergence_threshold``
-  over ``convergence_patience`` generations), ``max_generations`` (None: no
-  cap, as the authors' rPU metaEpochs). A run needs max_generations or
-  convergence_threshold. ``kl_estimator``: the per-latent KL of the UDR
-  eval's KL filter (``tfdis.pbt.evaluation.per_latent_kl``).
-  """
-
-  model: str = redefault(ModelSpec, "model", "beta_tc_vae")
-  architecture: Union[str, Dict[str, str]] = redefault(
-      ModelSpec, "architecture", "conv_bn")
-
-  output_dir: str = spec_field("runs/pbt/pbt", "Run directory.",
-                               immutable=True)
-  indices_path: Optional[str] = spec_field(
-      None, "npz with 'indices': train on these grid rows only.",
-      immutable=True)
-  eval: str = spec_field("mig", "PBT eval: " + " | ".join(EVALS) + ".",
-                         immutable=True)
-  num_labels: Optional[int] = spec_field(
-      None, "Few-label variant: labelled examples for mig/dci.",
-      immutable=True)
-  surrogate_labels: Tuple[str, ...] = spec_field(
-      (), "rPU surrogate-label npz files (eval=surrogate_mig).",
-      immutable=True)
-  surrogate_num_rows: Optional[int] = spec_field(
-      None, "eval=surrogate_mig: score at most this many rows per "
-      "metaEpoch (a fixed random subset; default all rows, as the authors).",
-      immutable=True)
-  final_supervision: str = spec_field(
-      "eval", "Use surrogate labels only as eval, or also as a loss: "
-      + " | ".join(FINAL_SUPERVISION) + ".", immutable=True)
   population_size: int = spec_field(24, "Members N.", immutable=True)
   max_generations: Optional[int] = spec_field(
       None, "Generation cap (None: no cap). A run needs max_generations or "
       "convergence_threshold.")
-  stop_below_score: Optional[float] = spec_field(
-      None, "The best member's score below this ends the run after any "
-      "generation (rPU's leaf-run stop: UDR < 0.1).")
   interval_images: Optional[int] = spec_field(
       None, "Images per interval (default max(10000, |d|)).", immutable=True)
   interval_steps: Optional[int] = spec_field(
@@ -118,6 +67,107 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
   kl_estimator: str = spec_field(
       "analytic", "Per-latent KL of the UDR eval's filter: analytic "
       "(documented fix) | authors (their batch estimate).", immutable=True)
+  num_workers: int = spec_field(1, "Parallel worker processes "
+                                "(1 = in-process).")
+  max_nan_retries: int = spec_field(
+      1, "Retries (new seed) of a member whose loss goes non-finite.")
+  keep_checkpoints: int = spec_field(2, "Checkpoints kept per member.")
+
+  def _check(self) -> None:
+    def is_int(v, lo):
+      return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+    need(is_int(self.population_size, 2), "population_size must be an "
+         "integer >= 2 (PBT needs someone to copy from)")
+    need(self.max_generations is None or is_int(self.max_generations, 1),
+         "max_generations must be an integer >= 1 or None (no cap)")
+    need(self.interval_images is None or self.interval_steps is None,
+         "set at most one of interval_images and interval_steps")
+    need(self.interval_images is None or is_int(self.interval_images, 1),
+         "interval_images must be an integer >= 1")
+    need(self.interval_steps is None or is_int(self.interval_steps, 1),
+         "interval_steps must be an integer >= 1")
+    need(isinstance(self.cutoff, (int, float)) and 0 < self.cutoff <= 0.5,
+         f"cutoff must be in (0, 0.5], got {self.cutoff}")
+    need(0 <= self.resample_probability <= 1,
+         "resample_probability must be in [0, 1]")
+    need(is_int(self.big_init_population_factor, 1),
+         "big_init_population_factor must be an integer >= 1")
+    need(self.convergence_threshold is None or (
+        math.isfinite(self.convergence_threshold) and
+        self.convergence_threshold > 0),
+         "convergence_threshold must be > 0 or None")
+    need(is_int(self.convergence_patience, 1), "convergence_patience >= 1")
+    from tfdis.pbt.evaluation import KL_ESTIMATORS
+    need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of "
+         f"{KL_ESTIMATORS}, got {self.kl_estimator!r}")
+    need(is_int(self.num_workers, 1), "num_workers must be >= 1")
+    need(is_int(self.max_nan_retries, 0), "max_nan_retries must be >= 0")
+    need(is_int(self.keep_checkpoints, 1), "keep_checkpoints must be >= 1")
+
+  def population_fields(self) -> Dict[str, Any]:
+    """This config's PopulationSpec, DataSpec and ModelSpec values (what a
+    PBT run built from it inherits)."""
+    names = [f.name for spec in (PopulationSpec, DataSpec, ModelSpec)
+             for f in dataclasses.fields(spec)]
+    return {n: getattr(self, n) for n in names if hasattr(self, n)}
+
+
+@dataclasses.dataclass
+class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
+  """A PBT population (spec ``pbt_rpu.md``; paper 003, PBT section) =
+  DataSpec + ModelSpec (the members' network and objective; its
+  ``hyperparameters`` are the fixed, non-evolved ones) + the population
+  settings below. Each member trains as a TrainConfig
+  (:meth:`member_config`) through the one trainer.
+
+  Interval: ``interval_steps`` gradient steps, or ``interval_images`` images
+  (steps = images // batch size, at least 1); with neither, one pass over the
+  training set, max(10,000, |d|) images, as the authors.
+  Eval ``mig``/``dci``: ground-truth labels on fixed rows chosen once from
+  ``seed`` (``num_labels`` rows for the few-label variant, else
+  ``mig_num_train`` / ``dci_num_train + dci_num_test`` rows). ``udr``: every
+  member is ``ensemble_size`` VAEs (one vectorised computation) scored by UDR
+  on ``udr_num_data_points`` images. ``surrogate_mig``: MIG against rPU's
+  stored surrogate labels (all rows, as the authors; ``surrogate_num_rows``
+  caps each metaEpoch's rows at a fixed random subset chosen once from
+  ``seed``, for datasets too large to encode every generation on a CPU).
+
+  Stop rules, checked after every generation in this order:
+  ``stop_below_score`` (the best member's score below it ends the run: rPU's
+  leaf-run stop, UDR < 0.1), the convergence rule (``convergence_threshold``
+  over ``convergence_patience`` generations), ``max_generations`` (None: no
+  cap, as the authors' rPU metaEpochs). A run needs max_generations or
+  convergence_threshold. ``kl_estimator``: the per-latent KL of the UDR
+  eval's KL filter (``tfdis.pbt.evaluation.per_latent_kl``).
+  """
+
+  model: str = redefault(ModelSpec, "model", "beta_tc_vae")
+  architecture: Union[str, Dict[str, str]] = redefault(
+      ModelSpec, "architecture", "conv_bn")
+  output_dir: str = spec_field("runs/pbt/pbt", "Run directory.",
+                               immutable=True)
+  indices_path: Optional[str] = spec_field(
+      None, "npz with 'indices': train on these grid rows only.",
+      immutable=True)
+  eval: str = spec_field("mig", "PBT eval: " + " | ".join(EVALS) + ".",
+                         immutable=True)
+  num_labels: Optional[int] = spec_field(
+      None, "Few-label variant: labelled examples for mig/dci.",
+      immutable=True)
+  surrogate_labels: Tuple[str, ...] = spec_field(
+      (), "rPU surrogate-label npz files (eval=surrogate_mig).",
+      immutable=True)
+  surrogate_num_rows: Optional[int] = spec_field(
+      None, "eval=surrogate_mig: score at most this many rows per "
+      "metaEpoch (a fixed random subset; default all rows, as the authors).",
+      immutable=True)
+  final_supervision: str = spec_field(
+      "eval", "Use surrogate labels only as eval, or also as a loss: "
+      + " | ".join(FINAL_SUPERVISION) + ".", immutable=True)
+  stop_below_score: Optional[float] = spec_field(
+      None, "The best member's score below this ends the run after any "
+      "generation (rPU's leaf-run stop: UDR < 0.1).")
   mig_num_train: int = spec_field(50000, "Points for the MIG eval.",
                                   immutable=True)
   dci_num_train: int = spec_field(10000, "Train points for the DCI eval.",
@@ -125,14 +175,9 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
   dci_num_test: int = spec_field(5000, "Test points for the DCI eval.",
                                  immutable=True)
   num_bins: int = spec_field(20, "MIG histogram bins.", immutable=True)
-  num_workers: int = spec_field(1, "Parallel worker processes "
-                                "(1 = in-process).")
   seed: int = spec_field(0, "Controller seed.", immutable=True)
-  max_nan_retries: int = spec_field(
-      1, "Retries (new seed) of a member whose loss goes non-finite.")
   export_every_generation: bool = spec_field(
       True, "Export the best member of every generation.")
-  keep_checkpoints: int = spec_field(2, "Checkpoints kept per member.")
 
   # ---- validation -----------------------------------------------------------
   def _check(self) -> None:
@@ -173,10 +218,6 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
          f"num_labels must be an integer >= 2 or None, got {self.num_labels!r}")
     need(self.num_labels is None or self.eval in ("mig", "dci"),
          "num_labels applies to eval='mig' or 'dci'")
-    need(is_int(self.population_size, 2), "population_size must be an "
-         "integer >= 2 (PBT needs someone to copy from)")
-    need(self.max_generations is None or is_int(self.max_generations, 1),
-         "max_generations must be an integer >= 1 or None (no cap)")
     need(self.max_generations is not None or
          self.convergence_threshold is not None,
          "the run has no stop rule: set max_generations (PBT-S-VAE stops "
@@ -185,32 +226,9 @@ class PBTConfig(DataSpec, ModelSpec, Spec):
          "metaEpochs: 0.005 over convergence_patience=6 generations)")
     need(self.stop_below_score is None or math.isfinite(
         self.stop_below_score), "stop_below_score must be a number or None")
-    from tfdis.pbt.evaluation import KL_ESTIMATORS
-    need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of "
-         f"{KL_ESTIMATORS}, got {self.kl_estimator!r}")
-    need(self.interval_images is None or self.interval_steps is None,
-         "set at most one of interval_images and interval_steps")
-    need(self.interval_images is None or is_int(self.interval_images, 1),
-         "interval_images must be an integer >= 1")
-    need(self.interval_steps is None or is_int(self.interval_steps, 1),
-         "interval_steps must be an integer >= 1")
-    need(isinstance(self.cutoff, (int, float)) and 0 < self.cutoff <= 0.5,
-         f"cutoff must be in (0, 0.5], got {self.cutoff}")
-    need(0 <= self.resample_probability <= 1,
-         "resample_probability must be in [0, 1]")
-    need(is_int(self.big_init_population_factor, 1),
-         "big_init_population_factor must be an integer >= 1")
-    need(self.convergence_threshold is None or (
-        math.isfinite(self.convergence_threshold) and
-        self.convergence_threshold > 0),
-         "convergence_threshold must be > 0 or None")
-    need(is_int(self.convergence_patience, 1), "convergence_patience >= 1")
     for name in ("mig_num_train", "dci_num_train", "dci_num_test",
                  "num_bins"):
       need(is_int(getattr(self, name), 1), f"{name} must be an integer >= 1")
-    need(is_int(self.num_workers, 1), "num_workers must be >= 1")
-    need(is_int(self.max_nan_retries, 0), "max_nan_retries must be >= 0")
-    need(is_int(self.keep_checkpoints, 1), "keep_checkpoints must be >= 1")
     need(self.indices_path is None or os.path.isfile(self.indices_path),
          f"indices_path {self.indices_path!r} does not exist")
     for k in self.hyperparameters:

@@ -62,83 +62,112 @@ import functools
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from absl import logging
 
 from tfdis import io_utils
-from tfdis.pbt.evaluation import KL_ESTIMATORS
+from tfdis.pbt.config import PopulationSpec
 from tfdis.rpu import labels as labels_lib
 from tfdis.rpu import reduction as reduction_lib
+from tfdis.training.specs import (DataSpec, ModelSpec, Spec,
+                                  check_compatible, need, redefault,
+                                  spec_field)
 
 FINAL_SUPERVISION = ("eval", "eval+loss")
 STATE_FORMAT = "tfdis.rpu.state.v1"
 MANIFEST_FORMAT = "tfdis.rpu.surrogate_labels.v1"
 
-# Fields that may change between a run and its resumption (they do not change
-# what is computed; leaf_run_curve only adds outputs).
-_RESUMABLE_FIELDS = ("output_dir", "num_workers", "leaf_run_curve")
 
 
 @dataclasses.dataclass
-class RPUConfig:
-  """Every threshold of the rPU-VAE spec (pbt_rpu.md) with its default."""
-  output_dir: str = "runs/rpu/rpu"
-  dataset: str = "procedural_dsprites"
-  dataset_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
+class RPUConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
+  """An rPU-VAE run (spec pbt_rpu.md) = DataSpec + ModelSpec + PopulationSpec
+  (every metaEpoch is a PBT-U-VAE run, and the final model a PBT-S-VAE run,
+  built from these: :meth:`metaepoch_pbt_kwargs`, :meth:`final_pbt_kwargs`)
+  + the recursion and reduction settings below, each with the authors'
+  default."""
+
+  model: str = redefault(ModelSpec, "model", "beta_tc_vae")
+  architecture: Union[str, Dict[str, str]] = redefault(
+      ModelSpec, "architecture", "conv_bn")
+  convergence_threshold: Optional[float] = redefault(
+      PopulationSpec, "convergence_threshold", 0.005)
+  output_dir: str = spec_field(
+      "runs/rpu/rpu", "rPU directory (state.json, leaf_<i>/metaepoch_<j>/, "
+      "surrogate_labels/, final/), e.g. runs/<experiment>/rpu.",
+      immutable=True)
+  seed: int = spec_field(0, "Base seed (metaEpoch seed = seed + 1000·leaf "
+                         "+ metaEpoch).", immutable=True)
   # --- recursion (Algorithm 1) ---
-  max_leaf_runs: int = 3
-  udr_stop_threshold: float = 0.1
-  min_dataset_size: int = 10
-  active_kl_threshold: float = 1.0   # authors' code; the paper cites 0.01
-  kl_estimator: str = "analytic"     # analytic (fix) | authors (batch of 32)
+  max_leaf_runs: int = spec_field(3, "MaxNrLeafRuns (paper: 3).",
+                                  immutable=True)
+  udr_stop_threshold: float = spec_field(
+      0.1, "A leaf-run ends when the best UDR of a metaEpoch is below this "
+      "(checked after every generation).", immutable=True)
+  min_dataset_size: int = spec_field(
+      10, "A leaf-run ends when |d| is below this.", immutable=True)
+  active_kl_threshold: float = spec_field(
+      1.0, "A latent is active if its mean KL exceeds this (authors' code: "
+      "1.0; the paper cites 0.01).", immutable=True)
   # --- reduction (tfdis.rpu.reduction.ReductionParams) ---
-  intersection_rule: str = "median"  # median (authors) | largest (paper)
-  min_intersection_size: int = 5     # keep intersections with > 5 rows
-  top_intervals: int = 5
-  trim_denominator: int = 15
-  median_sigma_factor: float = 7.0   # h = median(T) + 7·σ
-  global_std_factor: float = 4.0     # σ over t < median(T) + 4·std(T)
-  peak_distance_denominator: float = 50.0
-  edge_peak_height: float = 1.0
-  edge_max_peaks: int = 3
-  reduction_slices: str = "corrected"   # corrected | authors (off by one)
-  zero_peak_latent: str = "stop"        # stop (authors) | unrestricted
-  # --- metaEpoch convergence ---
-  convergence_threshold: float = 0.005
-  convergence_patience: int = 6
-  # --- PBT settings passed through to every metaEpoch ---
-  population_size: int = 24
-  max_generations: Optional[int] = None   # None: no cap (the authors)
-  interval_images: Optional[int] = None
-  interval_steps: Optional[int] = None
-  ensemble_size: int = 5
-  udr_num_data_points: int = 1000
-  model: str = "beta_tc_vae"
-  architecture: str = "conv_bn"
-  latent_dim: int = 10
-  num_workers: int = 1
-  seed: int = 0
-  pbt_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  intersection_rule: str = spec_field(
+      "median", "Order of interval intersections: median (authors: "
+      "|size - median size|) | largest (paper).", immutable=True)
+  min_intersection_size: int = spec_field(
+      5, "Keep intersections with more than this many rows.",
+      immutable=True)
+  top_intervals: int = spec_field(
+      5, "Intervals per latent that enter the intersections.",
+      immutable=True)
+  trim_denominator: int = spec_field(
+      15, "Trim |d|/N differences from each end before peak finding.",
+      immutable=True)
+  median_sigma_factor: float = spec_field(
+      7.0, "Peak threshold h = median(T) + F·σ.", immutable=True)
+  global_std_factor: float = spec_field(
+      4.0, "σ = std of the T values below median(T) + G·std(T).",
+      immutable=True)
+  peak_distance_denominator: float = spec_field(
+      50.0, "find_peaks distance = |d|/N.", immutable=True)
+  edge_peak_height: float = spec_field(
+      1.0, "Height of the dataset edges when they count as peaks.",
+      immutable=True)
+  edge_max_peaks: int = spec_field(
+      3, "Edges count as peaks when a latent has at most this many "
+      "(several active latents).", immutable=True)
+  reduction_slices: str = spec_field(
+      "corrected", "corrected (default) | authors (their one-row offset).",
+      immutable=True)
+  zero_peak_latent: str = spec_field(
+      "stop", "A latent without peaks: stop (authors) | unrestricted.",
+      immutable=True)
+  pbt_options: Dict[str, Any] = spec_field(
+      dict, "Further PBTConfig fields for every PBT run, as a JSON object "
+      "(e.g. {\"mig_num_train\": 10000}).", immutable=True)
   # --- final PBT-S-VAE on all of D ---
-  final_supervision: str = "eval"    # eval (authors) | eval+loss (paper)
-  final_population_size: Optional[int] = None   # None: population_size
-  # The authors' supervised leaf-run config: max_epoch 15. None:
-  # max_generations (then final_convergence_threshold must stop the run).
-  final_max_generations: Optional[int] = 15
-  final_convergence_threshold: Optional[float] = None  # None: run all gens
-  # Paper Fig. 6: also train the final PBT-S-VAE on the labels of leaf_0 …
-  # leaf_k only, k = 0 .. max_leaf_runs (the k using every file is final/).
-  leaf_run_curve: bool = False
+  final_supervision: str = spec_field(
+      "eval", "Surrogate labels as PBT eval only (authors) or also as a "
+      "masked semi-supervised loss (paper): eval | eval+loss.",
+      immutable=True)
+  final_population_size: Optional[int] = spec_field(
+      None, "Default: population_size.", immutable=True)
+  final_max_generations: Optional[int] = spec_field(
+      15, "Generations of the final PBT-S-VAE (the authors' supervised "
+      "config: 15). None: max_generations.")
+  final_convergence_threshold: Optional[float] = spec_field(
+      None, "Optional convergence rule for the final PBT-S-VAE.")
+  leaf_run_curve: bool = spec_field(
+      False, "Paper Fig. 6: also train the final PBT-S-VAE on the labels of "
+      "the root and the first k leaf-runs only (k = 0 .. max_leaf_runs; the "
+      "k using every label file is final/). May be switched on when "
+      "resuming a finished run.")
 
   def __post_init__(self):
     self.validate()
 
-  def validate(self) -> None:
-    def need(cond, msg):
-      if not cond:
-        raise ValueError(f"RPUConfig: {msg}")
+  def _check(self) -> None:
     need(self.max_leaf_runs >= 0, f"max_leaf_runs must be >= 0, got "
          f"{self.max_leaf_runs}")
     need(self.min_dataset_size >= 1, "min_dataset_size must be >= 1")
@@ -149,18 +178,12 @@ class RPUConfig:
     need(self.intersection_rule in reduction_lib.RULES,
          f"intersection_rule must be one of {reduction_lib.RULES}, got "
          f"{self.intersection_rule!r}")
-    need(self.convergence_threshold > 0, "convergence_threshold must be > 0")
-    need(self.convergence_patience >= 1, "convergence_patience must be >= 1")
-    need(self.population_size >= 2, "population_size must be >= 2 (PBT "
-         "needs someone to copy from)")
-    need(self.max_generations is None or self.max_generations >= 1,
-         "max_generations must be >= 1 or None (no cap)")
-    need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of "
-         f"{KL_ESTIMATORS}, got {self.kl_estimator!r}")
+    need(self.max_generations is not None or
+         self.convergence_threshold is not None,
+         "the metaEpochs have no stop rule: set convergence_threshold (the "
+         "authors: 0.005) or max_generations")
     need(self.ensemble_size >= 2, "ensemble_size must be >= 2 (UDR compares "
          "pairs of models)")
-    need(self.interval_images is None or self.interval_steps is None,
-         "set at most one of interval_images and interval_steps")
     need(self.final_population_size is None or self.final_population_size >= 2,
          "final_population_size must be >= 2")
     need(self.final_max_generations is None or self.final_max_generations >= 1,
@@ -190,58 +213,31 @@ class RPUConfig:
         rule=self.intersection_rule, slices=self.reduction_slices,
         zero_peak_latent=self.zero_peak_latent)
 
-  def to_dict(self) -> Dict[str, Any]:
-    return io_utils.to_jsonable(dataclasses.asdict(self))
-
-  @classmethod
-  def from_dict(cls, d: Dict[str, Any]) -> "RPUConfig":
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(d) - names
-    if unknown:
-      raise ValueError(f"RPUConfig: unknown fields {sorted(unknown)}")
-    return cls(**d)
-
   # ---- PBT configurations ---------------------------------------------------
   def metaepoch_pbt_kwargs(self, output_dir: str, indices_path: Optional[str],
                            seed: int) -> Dict[str, Any]:
-    kw = dict(
-        output_dir=output_dir, dataset=self.dataset,
-        dataset_options=dict(self.dataset_options), indices_path=indices_path,
-        eval="udr", population_size=self.population_size,
-        max_generations=self.max_generations,
-        stop_below_score=self.udr_stop_threshold,
-        kl_estimator=self.kl_estimator,
-        interval_images=self.interval_images,
-        interval_steps=self.interval_steps,
-        convergence_threshold=self.convergence_threshold,
-        convergence_patience=self.convergence_patience, model=self.model,
-        architecture=self.architecture, latent_dim=self.latent_dim,
-        ensemble_size=self.ensemble_size,
-        udr_num_data_points=self.udr_num_data_points,
-        num_workers=self.num_workers, seed=seed)
+    """PBTConfig fields of a metaEpoch (PBT-U-VAE on the subset)."""
+    kw = self.population_fields()
+    kw.update(output_dir=output_dir, indices_path=indices_path, eval="udr",
+              stop_below_score=self.udr_stop_threshold, seed=seed)
     kw.update(self.pbt_options)
     return kw
 
   def final_pbt_kwargs(self, output_dir: str, label_paths: Sequence[str]
                        ) -> Dict[str, Any]:
-    kw = dict(
-        output_dir=output_dir, dataset=self.dataset,
-        dataset_options=dict(self.dataset_options), indices_path=None,
-        eval="surrogate_mig", surrogate_labels=tuple(label_paths),
+    """PBTConfig fields of the final PBT-S-VAE on all of D."""
+    kw = self.population_fields()
+    kw.update(
+        output_dir=output_dir, indices_path=None, eval="surrogate_mig",
+        surrogate_labels=tuple(label_paths),
         final_supervision=self.final_supervision,
         population_size=self.final_population_size or self.population_size,
         max_generations=(self.max_generations
                          if self.final_max_generations is None
                          else self.final_max_generations),
-        interval_images=self.interval_images,
-        interval_steps=self.interval_steps,
         convergence_threshold=self.final_convergence_threshold,
-        convergence_patience=self.convergence_patience, model=self.model,
-        architecture=self.architecture, latent_dim=self.latent_dim,
-        num_workers=self.num_workers, seed=self.seed)
-    opts = {k: v for k, v in self.pbt_options.items()
-            if k not in ("ensemble_size", "udr_num_data_points")}
-    kw.update(opts)
+        seed=self.seed)
+    kw.update(self.pbt_options)
     return kw
 
 
@@ -302,20 +298,13 @@ class _Controller:
     cfg = self.config.to_dict()
     if os.path.isfile(self.state_path):
       state = io_utils.read_json(self.state_path)
-      old = dict(state.get("config", {}))
-      # A field added after the run started counts as its default.
-      for f in dataclasses.fields(RPUConfig):
-        if f.name not in old and f.default is not dataclasses.MISSING:
-          old[f.name] = io_utils.to_jsonable(f.default)
-      diff = sorted(k for k in set(cfg) | set(old)
-                    if k not in _RESUMABLE_FIELDS and old.get(k) != cfg.get(k))
-      if diff:
-        raise ValueError(
-            f"{self.root} holds an rPU run with a different configuration "
-            f"(fields {diff}: on disk "
-            f"{ {k: old.get(k) for k in diff} }, now "
-            f"{ {k: cfg.get(k) for k in diff} }). Resume with the same "
-            "settings or choose a new --output_dir.")
+      # Fields added after the run started count as their defaults; only
+      # fields not marked immutable (workers, caps, leaf_run_curve, ...)
+      # may change.
+      stored = dict(state.get("config", {}))
+      stored["output_dir"] = self.config.output_dir
+      check_compatible(RPUConfig.from_dict(stored), self.config, self.root,
+                       overwrite_hint=None)
       logging.info("rPU: resuming %s (phase %s, leaf %s, metaEpoch %s)",
                    self.root, state.get("phase"), state.get("leaf"),
                    state.get("metaepoch"))
@@ -657,9 +646,15 @@ def run_rpu(config: RPUConfig, pbt_runner: Optional[PBTRunner] = None,
   if executor is not None and pbt_runner is None:
     executor, owned = open_executor(executor, config.num_workers)
     pbt_runner = functools.partial(run_pbt_from_kwargs, executor=executor)
+  from tfdis import rundir
+
+  root = os.path.abspath(config.output_dir)
+  os.makedirs(root, exist_ok=True)
   try:
-    return _Controller(config, pbt_runner or run_pbt_from_kwargs,
-                       labeler or label_with_saved_model).run()
+    with rundir.RunLock(root, "tfdis_rpu"):
+      rundir.clean_stale_temporaries(root)
+      return _Controller(config, pbt_runner or run_pbt_from_kwargs,
+                         labeler or label_with_saved_model).run()
   finally:
     if owned:
       executor.close()
