@@ -10,28 +10,26 @@ import os
 import pytest
 
 from tfdis.pbt import PBTConfig, run_pbt
-from tfdis.pbt.executor import Executor
+from tfdis.execution.base import InProcessExecutor
 
 
-class ScriptedExecutor(Executor):
+class ScriptedExecutor(InProcessExecutor):
   """Step tasks score ``scores[generation - 1]`` (+ a per-member offset)."""
 
   def __init__(self, scores):
+    super().__init__()
     self.scores = scores
     self.generations = []
 
-  def map(self, fn, tasks):
-    out = []
-    for task in tasks:
-      if task["op"] != "step":
-        out.append({"status": "error", "error": "no export in this test"})
-        continue
-      g = task["generation"]
-      self.generations.append(g)
-      member = int(os.path.basename(task["member_dir"])[1:])
-      out.append({"status": "ok", "step": g,
-                  "score": self.scores[g - 1] - 0.001 * member})
-    return out
+  def _wait(self):
+    handle, _, (task,) = self._queue.popleft()
+    if task["op"] != "step":
+      return handle, {"status": "error", "error": "no export in this test"}
+    g = task["generation"]
+    self.generations.append(g)
+    member = int(os.path.basename(task["member_dir"])[1:])
+    return handle, {"status": "ok", "step": g,
+                    "score": self.scores[g - 1] - 0.001 * member}
 
 
 def _config(tmp_path, **kw):

@@ -12,6 +12,8 @@ import re
 import numpy as np
 import pytest
 
+from tfdis.errors import UserError
+
 from tfdis import io_utils
 from tfdis.pbt.config import PBTConfig
 from tfdis.rpu import controller
@@ -232,7 +234,7 @@ def test_resume_skips_completed_steps(tmp_path):
   controller.run_rpu(_config(tmp_path), third, FactorLabeler())
   assert third.calls == []
   # Changing what is computed is refused.
-  with pytest.raises(ValueError, match="different configuration"):
+  with pytest.raises(UserError, match="udr_stop_threshold: stored 0.1"):
     controller.run_rpu(_config(tmp_path, udr_stop_threshold=0.2), FakePBT(),
                        FactorLabeler())
 
