@@ -117,7 +117,7 @@ def test_cli_errors_are_one_line(tmp_path):
   _assert_one_clear_line(out, "nope", "beta_vae")
   out = _run(BASE + ["--steps=1", "--dataset_options=bogus=1",
                      f"--model_dir={tmp_path}/a"])
-  _assert_one_clear_line(out, "bogus", "valid options")
+  _assert_one_clear_line(out, "bogus", "its options are")
 
 
 def test_two_trainings_on_one_directory(tmp_path):

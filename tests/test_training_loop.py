@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 import pytest
+
+from tfdis.errors import UserError
 import tensorflow as tf
 
 from tfdis.export.load import load_saved_model
@@ -29,7 +31,8 @@ def test_config_json_round_trip_and_validation(tmp_path):
     _config(tmp_path, model="nope").validate()
   with pytest.raises(ValueError, match="strategy must be one of"):
     _config(tmp_path, strategy="tpu").validate()
-  with pytest.raises(ValueError, match="Unknown TrainConfig field"):
+  with pytest.raises(UserError, match=r"\['modle'\] that TrainConfig does "
+                     "not know"):
     TrainConfig.from_dict({"modle": "beta_vae"})
 
 

@@ -155,9 +155,10 @@ class RPUConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
       None, "Default: population_size.", immutable=True)
   final_max_generations: Optional[int] = spec_field(
       15, "Generations of the final PBT-S-VAE (the authors' supervised "
-      "config: 15). None: max_generations.")
+      "config: 15). None: max_generations.", immutable=True)
   final_convergence_threshold: Optional[float] = spec_field(
-      None, "Optional convergence rule for the final PBT-S-VAE.")
+      None, "Optional convergence rule for the final PBT-S-VAE.",
+      immutable=True)
   leaf_run_curve: bool = spec_field(
       False, "Paper Fig. 6: also train the final PBT-S-VAE on the labels of "
       "the root and the first k leaf-runs only (k = 0 .. max_leaf_runs; the "
