@@ -2,7 +2,7 @@
 
 ``define_config_flags(Config)`` defines one flag per field (type from the
 annotation, help from the field's metadata; see
-``tfdis.training.specs.spec_field``); ``config_from_flags(Config)`` builds
+``tfdis.specs.spec_field``); ``config_from_flags(Config)`` builds
 the config back. Object-valued fields (dataset options, hyperparameters,
 supervision, architecture dicts) are parsed by the one parser
 :func:`parse_options` (a JSON object, or key=value[,key=value]); a malformed
@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from absl import flags
 
-from tfdis.training.specs import ConfigError
+from tfdis.specs import ConfigError
 
 FLAGS = flags.FLAGS
 

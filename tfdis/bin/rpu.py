@@ -23,7 +23,7 @@ from tfdis.bin import config_flags
 from tfdis.errors import run_main
 from tfdis.execution import flags as execution_flags
 from tfdis.rpu.controller import RPUConfig
-from tfdis.training.specs import ConfigError
+from tfdis.specs import ConfigError
 
 FLAGS = flags.FLAGS
 

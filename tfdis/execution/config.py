@@ -6,15 +6,17 @@ import dataclasses
 import math
 from typing import Any, Dict, Optional
 
+from tfdis.specs import ConfigError, Spec, spec_field
+
 EXECUTORS = ("local", "ray")
 
 
-class ExecutionConfigError(ValueError):
+class ExecutionConfigError(ConfigError):
   """An ExecutionConfig field is invalid (the message says how to fix it)."""
 
 
 @dataclasses.dataclass
-class ExecutionConfig:
+class ExecutionConfig(Spec):
   """Settings of the execution layer (``tfdis.execution``).
 
   executor: ``local`` (this machine: in-process for ``num_workers=1``, else a
@@ -38,14 +40,30 @@ class ExecutionConfig:
     Ray's own default is 3. Errors the task reports itself are not retried.
   """
 
-  executor: str = "local"
-  num_workers: int = 1
-  ray_address: Optional[str] = None
-  cpus_per_task: Optional[float] = None
-  gpus_per_task: Optional[float] = None
-  max_task_retries: int = 3
+  executor: str = spec_field(
+      "local", "Where tasks run: 'local' (--num_workers processes on this "
+      "machine) or 'ray' (one Ray task per model/member; see README "
+      "'Running on a cluster').")
+  num_workers: int = spec_field(1, "Local worker processes.", flag=False)
+  ray_address: Optional[str] = spec_field(
+      None, "With --executor=ray: empty starts Ray on this machine, 'auto' "
+      "joins this node's cluster, 'host:port' the cluster whose head is "
+      "there. The output directory must be on storage every node sees.")
+  cpus_per_task: Optional[float] = spec_field(
+      None, "CPUs per task (Ray request and TensorFlow threads). Default: "
+      "Ray 1, local the cores split between --num_workers.")
+  gpus_per_task: Optional[float] = spec_field(
+      None, "GPUs per Ray task (fractions such as 0.5 share a GPU). "
+      "Default: Ray 0, local one GPU per worker round-robin; 0 hides the "
+      "GPUs.")
+  max_task_retries: int = spec_field(
+      3, "Reruns of a task whose worker process died (it resumes from its "
+      "checkpoint).")
 
   def validate(self) -> "ExecutionConfig":
+    return Spec.validate(self)
+
+  def _check(self) -> "ExecutionConfig":
     def need(cond: bool, msg: str) -> None:
       if not cond:
         raise ExecutionConfigError(f"ExecutionConfig: {msg}")
@@ -87,19 +105,3 @@ class ExecutionConfig:
          f"max_task_retries must be an integer >= 0, got "
          f"{self.max_task_retries!r}")
     return self
-
-  def replace(self, **changes: Any) -> "ExecutionConfig":
-    return dataclasses.replace(self, **changes)
-
-  def to_dict(self) -> Dict[str, Any]:
-    return dataclasses.asdict(self)
-
-  @classmethod
-  def from_dict(cls, d: Dict[str, Any]) -> "ExecutionConfig":
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown:
-      raise ExecutionConfigError(
-          f"ExecutionConfig: unknown fields {unknown} (known: "
-          f"{sorted(names)})")
-    return cls(**d).validate()

@@ -12,7 +12,7 @@ import numpy as np
 
 from tfdis.models import validate_supervision
 from tfdis.training.config import TrainConfig
-from tfdis.training.specs import (ConfigError, DataSpec, ModelSpec, Spec,
+from tfdis.specs import (ConfigError, DataSpec, ModelSpec, Spec,
                                   need, redefault, spec_field)
 
 EVALS = ("mig", "dci", "udr", "surrogate_mig")

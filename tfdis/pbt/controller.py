@@ -43,7 +43,7 @@ from tfdis import io_utils, rundir
 from tfdis.pbt import evaluation, explore_exploit, worker
 from tfdis.pbt.config import PBTConfig
 from tfdis.execution import ExecutionConfig, Executor, open_executor
-from tfdis.training.specs import check_compatible
+from tfdis.specs import check_compatible
 
 STATE_FILE = "controller_state.json"
 STATE_VERSION = 1

@@ -71,7 +71,7 @@ from tfdis import io_utils
 from tfdis.pbt.config import PopulationSpec
 from tfdis.rpu import labels as labels_lib
 from tfdis.rpu import reduction as reduction_lib
-from tfdis.training.specs import (DataSpec, ModelSpec, Spec,
+from tfdis.specs import (DataSpec, ModelSpec, Spec,
                                   check_compatible, need, redefault,
                                   spec_field)
 
@@ -666,7 +666,7 @@ def validate_pbt_configs(config: RPUConfig) -> None:
   options, thresholds, data sizes), so a bad setting is refused before the
   first state file is written."""
   from tfdis.pbt.config import PBTConfig
-  from tfdis.training.specs import ConfigError
+  from tfdis.specs import ConfigError
 
   root = os.path.abspath(config.output_dir)
   final = config.final_pbt_kwargs(os.path.join(root, "final"), ())

@@ -1,12 +1,12 @@
 """Training: the configs, the one trainer, restore/export from checkpoints.
 
-``TrainConfig`` (DataSpec + ModelSpec + TrainSpec, ``tfdis.training.specs``),
+``TrainConfig`` (DataSpec + ModelSpec + TrainSpec, ``tfdis.specs``),
 ``train(config)`` (one model directory), ``Trainer`` (the engine every path
 uses), ``export_from_checkpoint(model_dir)``, ``make_strategy(name)``.
 """
 
 from tfdis.training.config import STRATEGIES, ConfigError, TrainConfig
-from tfdis.training.specs import DataSpec, ModelSpec, TrainSpec
+from tfdis.specs import DataSpec, ModelSpec, TrainSpec
 from tfdis.training.strategy import make_strategy
 from tfdis.training.trainer import (NonFiniteLossError, Trainer,
                                     export_from_checkpoint,

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from typing import List, Optional
 
-from tfdis.training.specs import (STRATEGIES, ConfigError, DataSpec,
+from tfdis.specs import (STRATEGIES, ConfigError, DataSpec,
                                   ModelSpec, Spec, TrainSpec, check_file,
                                   need, spec_field)
 

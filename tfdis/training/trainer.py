@@ -44,7 +44,7 @@ from tfdis.models import build_model
 from tfdis.models.architectures import check_architecture
 from tfdis.training import inputs, summaries
 from tfdis.training.config import TrainConfig
-from tfdis.training.specs import ConfigError, check_compatible
+from tfdis.specs import ConfigError, check_compatible
 from tfdis.training.strategy import make_strategy
 
 CHECKPOINT_SUBDIR = "checkpoints"
