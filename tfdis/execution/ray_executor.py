@@ -72,7 +72,7 @@ class SharedStorageError(ExecutorUnavailable):
 class RayExecutor(Executor):
   """Runs every task as a Ray task (see the module docstring).
 
-XX
+  ``address``: None/'' starts a Ray instance here (or uses the one this
   process already started; never a cluster found through ``RAY_ADDRESS`` or
   ``ray start``), 'auto' or 'host:port' joins a cluster. A Ray instance this
   executor started is shut down by :meth:`close`.
