@@ -56,7 +56,7 @@ def main() -> None:
     local = _study(os.path.join(root, "local"), args,
                    ExecutionConfig(num_workers=args.workers, cpus_per_task=1))
     start = time.monotonic()
-    ray.init(num_cpus=args.workers, include_dashboard=False,
+    ray.init(address="local", num_cpus=args.workers, include_dashboard=False,
              logging_level="error", log_to_driver=False)
     ray_start = time.monotonic() - start
     try:

@@ -78,10 +78,17 @@ def _mig_scores(out):
 # Identical scores need bit-reproducible training in separate processes
 # (issue 12, point 5: seeding Keras initialisers, op determinism), which this
 # branch's training loop does not have yet: two runs of the same tfdis_train
-# already differ. strict: once it lands these pass and the mark must go.
-NEEDS_DETERMINISM = pytest.mark.xfail(
-    strict=True, reason="training is not yet bit-reproducible across "
-    "processes (issue 12 point 5); remove this mark when it is")
+# already differ. Until it lands a difference is an expected failure (the
+# rest of each test is asserted as usual); then set this to True.
+TRAINING_REPRODUCIBLE = False
+
+
+def assert_same_scores(ray_scores, local_scores):
+  if ray_scores != local_scores and not TRAINING_REPRODUCIBLE:
+    pytest.xfail(f"training is not yet bit-reproducible across processes "
+                 f"(issue 12 point 5): Ray {ray_scores} vs local "
+                 f"{local_scores}")
+  assert ray_scores == local_scores
 
 
 @pytest.fixture(scope="module")
@@ -124,15 +131,14 @@ def test_ray_study_survives_a_killed_worker(studies):
   assert again["skipped"] == 2 and again["completed"] == 0
 
 
-@NEEDS_DETERMINISM
 def test_ray_study_scores_match_local(studies):
-  assert studies["local"]["failed"] == {}
-  assert _mig_scores(studies["ray_out"]) == _mig_scores(studies["local_out"])
-  assert (list(studies["ray"]["udr"].values()) ==
-          list(studies["local"]["udr"].values()))
+  assert studies["local"]["failed"] == {} and studies["local"]["completed"] == 2
+  assert_same_scores(
+      (_mig_scores(studies["ray_out"]), list(studies["ray"]["udr"].values())),
+      (_mig_scores(studies["local_out"]),
+       list(studies["local"]["udr"].values())))
 
 
-@NEEDS_DETERMINISM
 def test_pbt_ray_matches_local(tmp_path, ray_instance):
   from tfdis.pbt import PBTConfig, run_pbt
 
@@ -148,8 +154,9 @@ def test_pbt_ray_matches_local(tmp_path, ray_instance):
       executor="ray", cpus_per_task=1))
   assert local["failures"] == remote["failures"] == []
   assert os.path.isdir(remote["best_saved_model"])
-  assert remote["best_members"] == local["best_members"]
-  assert remote["best_scores"] == local["best_scores"]
+  assert len(remote["best_scores"]) == len(local["best_scores"]) == 2
+  assert_same_scores((remote["best_members"], remote["best_scores"]),
+                     (local["best_members"], local["best_scores"]))
 
 
 def test_ray_probes_the_output_dir(tmp_path, ray_instance):

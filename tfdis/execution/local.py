@@ -78,6 +78,11 @@ class LocalExecutor(QueuedExecutor):
     self.deaths: List[Dict[str, Any]] = []  # for logs and tests
 
   def _start(self, slot: _Slot) -> None:
+    if all(s.process is None for s in self._slots):
+      from absl import logging
+      logging.info("Local pool: %d worker processes, %d TensorFlow thread(s) "
+                   "each%s", self.num_workers, self.threads,
+                   "" if not self._slots[0].gpu else ", one GPU each")
     parent, child = self._ctx.Pipe()
     slot.process = self._ctx.Process(
         target=_worker_main, name="tfdis-worker",

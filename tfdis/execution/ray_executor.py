@@ -73,8 +73,9 @@ class RayExecutor(Executor):
   """Runs every task as a Ray task (see the module docstring).
 
   ``address``: None/'' starts a Ray instance here (or uses the one this
-  process already started), 'auto' or 'host:port' joins a cluster. A Ray
-  instance this executor started is shut down by :meth:`close`.
+  process already started; never a cluster found through ``RAY_ADDRESS`` or
+  ``ray start``), 'auto' or 'host:port' joins a cluster. A Ray instance this
+  executor started is shut down by :meth:`close`.
   """
 
   def __init__(self, address: Optional[str] = None,
@@ -87,7 +88,7 @@ class RayExecutor(Executor):
     self._owns_ray = False
     if not ray.is_initialized():
       try:
-        ray.init(address=(address or None), include_dashboard=False,
+        ray.init(address=(address or "local"), include_dashboard=False,
                  logging_level="warning", log_to_driver=True)
       except ConnectionError as e:
         raise ExecutorUnavailable(

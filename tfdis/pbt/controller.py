@@ -228,8 +228,8 @@ def run_pbt(config: PBTConfig,
 
   ``executor``: where members train: a running ``tfdis.execution.Executor``
   (not closed here), an ExecutionConfig (e.g. ``executor='ray'``), or None
-  (in-process for num_workers=1, else a local spawn pool). ``_force_nan`` (tests): {member id: attempts whose loss
-  is declared non-finite}.
+  (in-process for num_workers=1, else a local spawn pool). ``_force_nan``
+  (tests): {member id: attempts whose loss is declared non-finite}.
   """
   config.validate()
   out = os.path.abspath(config.output_dir)

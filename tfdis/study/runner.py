@@ -7,7 +7,8 @@ results.csv, plots and report.html. Jobs run through ``tfdis.execution``:
 ``num_workers`` > 1 runs them in that many ``spawn``ed processes (TensorFlow
 is not fork-safe), each with an equal share of the CPU cores; 1 runs
 everything in this process; an ExecutionConfig with ``executor='ray'`` makes
-every model and UDR group a Ray task. Scores do not depend on the backend.
+every model and UDR group a Ray task. The backend decides where jobs run,
+not what they compute or write.
 
 A killed study is simply rerun: finished models are recognised by their
 marker and skipped without loading TensorFlow; a half-trained model resumes
