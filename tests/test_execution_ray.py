@@ -80,7 +80,7 @@ def _mig_scores(out):
 # branch's training loop does not have yet: two runs of the same tfdis_train
 # already differ. Until it lands a difference is an expected failure (the
 # rest of each test is asserted as usual); then set this to True.
-TRAINING_REPRODUCIBLE = False
+TRAINING_REPRODUCIBLE = True
 
 
 def assert_same_scores(ray_scores, local_scores):
