@@ -217,3 +217,73 @@ def test_per_fit_gbt_seeding_keeps_dlibs_samples(data):
   assert isinstance(one["parameters"]["gbt_seed"], int)
   assert one["informativeness_train"] == GOLDEN["dci"]["informativeness_train"]
   assert abs(one["disentanglement"] - GOLDEN["dci"]["disentanglement"]) < 0.02
+
+
+# ---------------------------------------------------------------------------
+# sklearn_compat="dlib": scikit-learn < 0.22 classifier defaults
+# ---------------------------------------------------------------------------
+def _liblinear_ovr_proba(x, y, x_eval):
+  """scikit-learn 0.21 ``LogisticRegression()`` predict_proba, written out:
+  one liblinear binary fit per class, sigmoid scores normalised per row."""
+  from sklearn.linear_model import LogisticRegression
+
+  classes = np.unique(y)
+  if len(classes) == 2:
+    return LogisticRegression(solver="liblinear").fit(x, y).predict_proba(
+        x_eval)
+  p = np.stack([LogisticRegression(solver="liblinear").fit(
+      x, (y == c).astype(int)).predict_proba(x_eval)[:, 1] for c in classes],
+               axis=1)
+  return p / p.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("num_classes", [2, 4])
+def test_dlib_logistic_regression_is_liblinear_one_vs_rest(num_classes):
+  from tfdis.metrics.utils import logistic_regression
+
+  rs = np.random.RandomState(1)
+  x = rs.normal(size=(300, 3))
+  y = np.argmax(x @ rs.normal(size=(3, num_classes)) +
+                rs.normal(size=(300, num_classes)), axis=1)
+  model = logistic_regression("dlib").fit(x, y)
+  np.testing.assert_allclose(model.predict_proba(x),
+                             _liblinear_ovr_proba(x, y, x), atol=1e-12)
+  current = logistic_regression("current").fit(x, y)
+  assert type(current).__name__ == "LogisticRegression"
+  assert current.solver == "lbfgs"
+
+
+def test_dlib_compat_beta_vae_draws_sklearn_021s_liblinear_seed(data):
+  """sklearn 0.21's liblinear drew one seed from dlib's RandomState between
+  the training and the evaluation points; the dlib mode does the same."""
+  from tfdis.metrics.beta_vae import sample_beta_vae_points
+
+  p = PARAMS["beta_vae"]
+  result = M.get_metric("beta_vae")(data, representation, SEED,
+                                    sklearn_compat="dlib", **p)
+  rs = np.random.RandomState(SEED)
+  sample_beta_vae_points(data, representation, p["num_train"],
+                         p["batch_size"], rs)
+  assert result["parameters"]["liblinear_seed"] == rs.randint(
+      np.iinfo(np.int32).max)
+  assert result["parameters"]["sklearn_compat"] == "dlib"
+  assert "liblinear" in result["parameters"]["predictor"]
+  assert 0.0 <= result["eval_accuracy"] <= 1.0
+
+
+def test_dlib_compat_explicitness_uses_liblinear(data):
+  p = PARAMS["modularity_explicitness"]
+  old = M.get_metric("modularity_explicitness")(
+      data, representation, SEED, sklearn_compat="dlib", **p)
+  # Same samples: modularity does not involve the classifier.
+  assert old["modularity_score"] == pytest.approx(
+      GOLDEN["modularity_explicitness"]["modularity_score"], abs=1e-12)
+  assert old["explicitness_score_test"] != pytest.approx(
+      GOLDEN["modularity_explicitness"]["explicitness_score_test"], abs=1e-6)
+  assert old["parameters"]["sklearn_compat"] == "dlib"
+
+
+def test_unknown_sklearn_compat_is_explained(data):
+  with pytest.raises(ValueError, match="sklearn_compat must be one of"):
+    M.get_metric("sap_score")(data, representation, SEED,
+                              sklearn_compat="0.21")
