@@ -35,6 +35,7 @@ table.results th, table.results td { border: 1px solid #ddd; padding: 3px 6px;
                                      text-align: right; white-space: nowrap; }
 table.results th { background: #f3f3f3; white-space: normal;
                    vertical-align: bottom; }
+table.results tbody th { white-space: nowrap; text-align: left; }
 table.results td:first-child, table.results th:first-child { text-align: left; }
 figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #555; }
 img.plot { max-width: 100%; border: 1px solid #eee; }
@@ -62,9 +63,12 @@ def _table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
       float_format=lambda v: float_format.format(v), escape=True) + "</div>"
 
 
-def _readable(table: pd.DataFrame) -> pd.DataFrame:
-  """Readable column and index headers (``C.short_name``)."""
-  table = table.rename(columns=C.short_name)
+def _readable(table: pd.DataFrame, representation: str = "mean"
+              ) -> pd.DataFrame:
+  """Readable column and index headers (``C.short_name``); the table's
+  representation is in its heading, so its columns drop the suffix."""
+  suffix = f" ({representation})"
+  table = table.rename(columns=lambda c: C.short_name(c).replace(suffix, ""))
   names = [C.short_name(n) if n else n for n in table.index.names]
   table.index = table.index.set_names(names)
   return table
@@ -91,29 +95,35 @@ def summary_table(frame: pd.DataFrame, representation: str = "mean"
   keys = [c for c in ("dataset", "model", "hyperparameters") if c in frame]
   if not keys or not len(frame):
     return pd.DataFrame()
-  grouped = frame.groupby(keys, dropna=False, sort=True)
+  # Models with no config (e.g. a lone tfdis_train run) group under "–".
+  frame = frame.assign(**{k: frame[k].fillna("–") for k in keys})
+  grouped = frame.groupby(keys, sort=True)
   table = grouped[scores + extra].median() if scores + extra else (
       grouped.size().to_frame("models"))
   if "models" not in table:
     table.insert(0, "models", grouped.size())
-  return _readable(table)
+  return _readable(table, representation)
 
 
-def model_table(frame: pd.DataFrame) -> pd.DataFrame:
-  """Per-model rows with the identifying and headline columns of every
-  representation (mean, then sampled), best UDR first."""
-  scores = C.udr_columns(frame) + [
-      c for rep in C.REPRESENTATIONS for c in C.headline_columns(frame, rep)]
+def model_table(frame: pd.DataFrame, representation: str = "mean"
+                ) -> pd.DataFrame:
+  """Per-model rows with the identifying and headline columns of one
+  representation, best UDR first."""
+  scores = C.udr_columns(frame) + C.headline_columns(frame, representation)
   extra = [c for c in ("udr.num_informative",) + ELBO_COLUMNS + ("steps",)
            if c in frame]
   keep = [c for c in ("model_id", "dataset", "model", "hyperparameters",
                       "seed") if c in frame] + scores + extra
   table = frame[keep].copy()
+  for col in ("seed", "steps", "udr.num_informative"):  # counts: 2, not 2.000
+    if col in table:
+      table[col] = table[col].map(lambda v: "–" if pd.isna(v) else
+                                  str(int(v)))
   if "udr" in table:
     table = table.sort_values("udr", ascending=False, na_position="last")
   if "model_id" in table:
     table = table.set_index("model_id")
-  return _readable(table)
+  return _readable(table, representation)
 
 
 def _visuals(root: str, model_dir: str) -> Tuple[Optional[str], Optional[str]]:
@@ -203,8 +213,9 @@ def write_html_report(path: str, root: str, frame: pd.DataFrame,
     for dataset, matrix in rank_matrices.items():
       body.append(f"<h3>{html.escape(str(dataset))}</h3>")
       body.append(_table(matrix, "{:.2f}"))
-  body.append("<h2>All models</h2>")
-  body.append(_table(model_table(frame)))
+  for rep in reps:
+    body.append(f"<h2>All models, {html.escape(rep)} representation</h2>")
+    body.append(_table(model_table(frame, rep)))
   text = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
           f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
           "<body>\n" + "\n".join(body) + "\n</body></html>\n")
