@@ -37,6 +37,8 @@ TINY = {
                  "n_jobs": 1},
 }
 ALL_METRICS = sorted(TINY)
+LOGISTIC_OR_SVM = ("beta_vae", "downstream_task", "modularity_explicitness",
+                   "sap_score")
 
 
 def _env():
@@ -91,6 +93,9 @@ def test_cli_writes_scores_parameters_and_versions(scored_model):
     assert record["dataset"] == {"name": "identity",
                                  "options": {"factor_sizes": [4, 4, 4]}}
     assert isinstance(record["notes"], list)
+    assert record["compatibility"] == {
+        "rng_order": "disentanglement_lib", "sklearn_compat": "current",
+        "sklearn_compat_applies": metric in LOGISTIC_OR_SVM}, metric
   with open(os.path.join(scored_model, "metrics", "mean",
                          "factor_vae.json")) as f:
     fvae = json.load(f)
@@ -121,6 +126,22 @@ def test_rescoring_is_skipped_unless_params_change(scored_model):
   assert os.stat(path).st_ino != inode
   with open(path) as f:
     assert json.load(f)["parameters"]["num_train"] == 150
+
+
+def test_dlib_sklearn_compat_is_recorded(scored_model):
+  from tfdis.evaluate import evaluate_model_dirs
+
+  evaluate_model_dirs([scored_model], ["beta_vae"], seed=3,
+                      metric_params={"beta_vae": TINY["beta_vae"]},
+                      sklearn_compat="dlib")
+  path = os.path.join(scored_model, "metrics", "mean", "beta_vae.json")
+  with open(path) as f:
+    record = json.load(f)
+  assert record["compatibility"]["sklearn_compat"] == "dlib"
+  assert record["parameters"]["sklearn_compat"] == "dlib"
+  assert record["request"]["parameters"]["sklearn_compat"] == "dlib"
+  with pytest.raises(ValueError, match="sklearn_compat"):
+    evaluate_model_dirs([scored_model], ["mig"], sklearn_compat="0.21")
 
 
 def test_sampled_representation_and_explicit_dataset(model_dir):

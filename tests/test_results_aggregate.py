@@ -190,3 +190,34 @@ def test_aggregate_cli(tmp_path):
        f"--root={tmp_path / 'nope'}"], capture_output=True, text=True,
       timeout=120)
   assert bad.returncode != 0 and "--root must be an existing" in bad.stderr
+
+
+def test_report_tables_show_both_representations_with_readable_headers(
+    tmp_path):
+  from tfdis.results.report import model_table, summary_table
+
+  root = str(tmp_path / "study")
+  make_tree(root)
+  frame = collect_results(root)
+  mean = summary_table(frame, "mean")
+  sampled = summary_table(frame, "sampled")
+  assert list(mean.index.names) == ["Dataset", "Family", "Hyperparameters"]
+  assert list(mean.columns) == ["Models", "UDR", "MIG", "DCI", "ELBO",
+                                "Reconstruction"]
+  # The heading names the representation; the columns do not repeat it.
+  assert list(sampled.columns) == ["Models", "UDR", "MIG", "ELBO",
+                                   "Reconstruction"]
+  key = ("procedural_dsprites_small", "beta_vae", "beta=8")
+  assert mean.loc[key, "MIG"] == pytest.approx(0.25)  # median of 3 seeds
+  assert sampled.loc[key, "MIG"] == pytest.approx(0.125)
+  assert mean.loc[key, "ELBO"] == pytest.approx(-108.0)
+  models = model_table(frame)
+  assert {"MIG", "DCI", "UDR", "Seed"} <= set(models.columns)
+  assert models.loc["beta_vae-beta=8-seed=1", "Seed"] == "1"
+  assert model_table(frame, "sampled").loc["beta_vae-beta=8-seed=1",
+                                           "MIG"] == pytest.approx(0.125)
+  html = open(aggregate(root).attrs["report"]).read()
+  assert "sampled representation</h2>" in html
+  assert "mean representation</h2>" in html
+  assert "train.final_losses" not in html
+  assert "<div class='scroll'>" in html

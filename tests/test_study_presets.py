@@ -38,6 +38,8 @@ def test_unsupervised_study_v1_is_the_published_sweep(tmp_path):
   datasets = ("dsprites", "color_dsprites", "noisy_dsprites",
               "scream_dsprites", "smallnorb", "cars3d", "shapes3d")
   assert spec.datasets == datasets
+  # dlib scored every model on both postprocessed representations.
+  assert spec.representations == ("mean", "sampled")
   assert len(jobs) == spec.num_models == 7 * 6 * 6 * 50 == 12600
   per_dataset = collections.Counter(j.dataset for j in jobs)
   assert set(per_dataset.values()) == {6 * 6 * 50}
@@ -130,3 +132,15 @@ def test_progress_eta():
   assert progress.done == 3 and progress.eta() == pytest.approx(60.0)
   assert "3/5 models" in progress.line() and "ETA 1m00s" in progress.line()
   assert format_duration(3725) == "1h02m" and format_duration(None) == "?"
+
+
+def test_representation_lists_are_validated_and_required(tmp_path):
+  from tfdis.study import jobs as J
+
+  spec = get_study("quickstart", representation=["mean", "sampled"])
+  assert spec.representations == ("mean", "sampled")
+  with pytest.raises(ValueError, match="representation must be"):
+    get_study("quickstart", representation=["mean", "median"]).validate()
+  job = {"train": {"steps": 1}, "model_dir": str(tmp_path)}
+  need = J.model_requirements(job, spec.to_json())
+  assert need["representation"] == ["mean", "sampled"]

@@ -9,7 +9,14 @@ given, and writes one JSON per metric::
   <model_dir>/metrics/<representation>/<metric>.json
   {"metric": ..., "scores": {flat floats}, "parameters": {...},
    "versions": {...}, "notes": [...], "request": {...}, "dataset": {...},
-   "representation": ..., "model_dir": ..., "elapsed_s": ..., "created": ...}
+   "representation": ..., "compatibility": {...}, "model_dir": ...,
+   "elapsed_s": ..., "created": ...}
+
+``compatibility`` says how the numbers relate to disentanglement_lib's:
+``rng_order`` (the random draws follow dlib's wrapper, so the same seed
+gives dlib's samples), ``sklearn_compat`` ('current' or 'dlib' classifier
+defaults, see ``tfdis.metrics.utils.SKLEARN_COMPAT_MODES``) and whether the
+metric fits such a classifier at all (``sklearn_compat_applies``).
 
 ``request`` holds what determines the numbers (the metric's effective
 parameters after defaults, seed, representation, dataset and a fingerprint of
@@ -177,19 +184,44 @@ def _read_existing(path: str) -> Optional[Dict[str, Any]]:
     return None  # unreadable: recompute
 
 
+def apply_sklearn_compat(per_metric: Dict[str, Dict[str, Any]],
+                         sklearn_compat: str) -> Dict[str, Dict[str, Any]]:
+  """Sets ``sklearn_compat`` for every metric that takes it, unless its
+  ``metric_params`` already do."""
+  from tfdis.metrics.utils import check_sklearn_compat
+
+  check_sklearn_compat(sklearn_compat)
+  for metric, overrides in per_metric.items():
+    if "sklearn_compat" in metric_arguments(metric):
+      overrides.setdefault("sklearn_compat", sklearn_compat)
+  return per_metric
+
+
+def _compatibility(metric: str, overrides: Mapping[str, Any],
+                   sklearn_compat: str) -> Dict[str, Any]:
+  from tfdis.metrics.utils import RNG_ORDER
+
+  applies = "sklearn_compat" in metric_arguments(metric)
+  return {"rng_order": RNG_ORDER,
+          "sklearn_compat": overrides.get("sklearn_compat", sklearn_compat),
+          "sklearn_compat_applies": applies}
+
+
 def evaluate_model(model_dir: str, metrics: Sequence[str],
                    representation: str = "mean", dataset: str = "auto",
                    overwrite: bool = False,
                    metric_params: Optional[Mapping[str, Any]] = None,
                    seed: int = 0,
                    dataset_options: Optional[Mapping[str, Any]] = None,
-                   _datasets: Optional[_DatasetCache] = None
+                   _datasets: Optional[_DatasetCache] = None,
+                   sklearn_compat: str = "current"
                    ) -> Dict[str, Any]:
   """Scores one model directory; returns one DataFrame row as a dict."""
   from tfdis.export.load import load_saved_model
 
   metrics = resolve_metrics(metrics)
-  per_metric = resolve_metric_params(metrics, metric_params)
+  per_metric = apply_sklearn_compat(
+      resolve_metric_params(metrics, metric_params), sklearn_compat)
   datasets = _datasets or _DatasetCache()
   loaded = load_saved_model(model_dir)
   name, options = _dataset_spec(loaded, dataset, dataset_options)
@@ -216,6 +248,8 @@ def evaluate_model(model_dir: str, metrics: Sequence[str],
     else:
       record = _run_metric(loaded, data, metric, representation, seed,
                            per_metric[metric], request, model_dir)
+      record["compatibility"] = _compatibility(metric, per_metric[metric],
+                                               sklearn_compat)
       io_utils.write_json(path, record)
       logging.info("%s: %s (%s) done in %.1f s -> %s", model_dir, metric,
                    representation, record["elapsed_s"], path)
@@ -267,7 +301,8 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
                         overwrite: bool = False,
                         metric_params: Optional[Mapping[str, Any]] = None,
                         seed: int = 0,
-                        dataset_options: Optional[Mapping[str, Any]] = None):
+                        dataset_options: Optional[Mapping[str, Any]] = None,
+                        sklearn_compat: str = "current"):
   """Scores every model with every metric; returns a pandas DataFrame.
 
   Args:
@@ -282,6 +317,10 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
       shared (``{"num_train": 500}``); see ``resolve_metric_params``.
     seed: seed of every metric's sampling (each metric starts from it).
     dataset_options: options of an explicitly named ``dataset``.
+    sklearn_compat: 'current' or 'dlib' classifier defaults for every metric
+      that fits a logistic regression / linear SVM (beta_vae,
+      modularity_explicitness, sap_score, downstream_task); recorded in each
+      JSON's ``compatibility``.
 
   Returns:
     One row per model: ``model_dir``, ``dataset``, ``representation`` and
@@ -293,7 +332,9 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
     raise ValueError(f"Unknown representation {representation!r}; use one of "
                      f"{', '.join(REPRESENTATIONS)}")
   metrics = resolve_metrics(metrics)
-  resolve_metric_params(metrics, metric_params)  # fail before loading models
+  # fail before loading models
+  apply_sklearn_compat(resolve_metric_params(metrics, metric_params),
+                       sklearn_compat)
   dirs = expand_model_dirs(model_dirs)
   datasets = _DatasetCache()
   rows = []
@@ -304,7 +345,8 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
     t0 = time.monotonic()
     rows.append(evaluate_model(model_dir, metrics, representation, dataset,
                                overwrite, metric_params, seed,
-                               dataset_options, _datasets=datasets))
+                               dataset_options, _datasets=datasets,
+                               sklearn_compat=sklearn_compat))
     done = time.monotonic() - start
     eta = done / (i + 1) * (len(dirs) - i - 1)
     logging.info("[%d/%d] %s finished in %.1f s (elapsed %.0f s, ETA %.0f s)",

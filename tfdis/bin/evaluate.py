@@ -43,6 +43,11 @@ flags.DEFINE_string("metric_params", None,
                     "('{\"dci\": {\"num_train\": 1000}}') or shared by every "
                     "metric that takes them ('{\"num_train\": 500}').")
 flags.DEFINE_integer("seed", 0, "Seed of every metric's sampling.")
+flags.DEFINE_enum("sklearn_compat", "current", ["current", "dlib"],
+                  "Classifier defaults of the metrics that fit a logistic "
+                  "regression or linear SVM: 'current' (today's scikit-learn, "
+                  "as dlib's code runs now) or 'dlib' (scikit-learn < 0.22: "
+                  "liblinear one-vs-rest, behind dlib's published numbers).")
 
 flags.mark_flags_as_required(["model_dirs"])
 
@@ -131,7 +136,7 @@ def main(argv):
       FLAGS.model_dirs, FLAGS.metrics, representation=FLAGS.representation,
       dataset=FLAGS.dataset, overwrite=FLAGS.overwrite,
       metric_params=_json_object(FLAGS.metric_params, "metric_params"),
-      seed=FLAGS.seed,
+      seed=FLAGS.seed, sklearn_compat=FLAGS.sklearn_compat,
       dataset_options=_json_object(FLAGS.dataset_options, "dataset_options"))
   score_columns = [c for c in frame.columns if "." in c
                    and not c.endswith(".elapsed_s") and ":" not in c]

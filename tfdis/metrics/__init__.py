@@ -14,6 +14,13 @@ Two public layers (spec metrics.md):
    ``unsupervised_study_v1`` defaults, registered in
    ``tfdis.registry.METRICS`` under the ``--metrics`` flag names. Each returns
    the flat float scores plus ``parameters``, ``versions`` and ``notes``.
+
+Same seed, same samples as disentanglement_lib: the wrappers consume their
+``RandomState`` call for call as dlib's wrappers do (``utils.RNG_ORDER``),
+then encode in large batches. ``sklearn_compat`` ('current' / 'dlib', see
+``utils.SKLEARN_COMPAT_MODES``) picks the classifier defaults of the
+metrics that fit a logistic regression or linear SVM; ``gbt_seeding``
+(``utils.GBT_SEEDINGS``) how the gradient-boosted trees are seeded.
 """
 
 from tfdis.metrics.utils import (discrete_entropy, discrete_mutual_info,

@@ -13,9 +13,6 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-
-from tfdis.data.ground_truth import randint as _randint_array
 from tfdis.metrics import utils
 
 DEFAULTS = dict(batch_size=64, num_train=10000, num_eval=5000)
@@ -36,8 +33,15 @@ def beta_vae_features(codes1, codes2) -> np.ndarray:
 
 
 def beta_vae_from_features(features_train, labels_train, features_eval,
-                           labels_eval, random_state=0) -> Dict[str, float]:
-  """``train_accuracy`` and ``eval_accuracy`` of the linear classifier."""
+                           labels_eval, random_state=None,
+                           sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT
+                           ) -> Dict[str, float]:
+  """``train_accuracy`` and ``eval_accuracy`` of the linear classifier.
+
+  ``sklearn_compat`` picks today's ``LogisticRegression()`` (lbfgs,
+  multinomial) or scikit-learn < 0.22's (liblinear one-vs-rest); see
+  ``utils.logistic_regression``. ``random_state`` only seeds liblinear.
+  """
   x_train = utils.check_codes(features_train, "features_train")
   x_eval = utils.check_codes(features_eval, "features_eval")
   y_train = np.asarray(labels_train).reshape(-1)
@@ -47,7 +51,7 @@ def beta_vae_from_features(features_train, labels_train, features_eval,
   if len(np.unique(y_train)) < 2:
     model = utils.ConstantClassifier(y_train[0])
   else:
-    model = LogisticRegression(random_state=random_state)
+    model = utils.logistic_regression(sklearn_compat, random_state)
     with utils.quiet_sklearn():
       model.fit(x_train, y_train)
   return {
@@ -62,52 +66,65 @@ def sample_beta_vae_points(ground_truth_data, representation_fn, num_points,
                            ) -> Tuple[np.ndarray, np.ndarray]:
   """(features [num_points, d], labels [num_points]) of the BetaVAE metric.
 
-  Points are generated in chunks so each encoder call sees about
-  ``encode_batch_size`` images (dlib made two calls of ``batch_size`` per
-  point).
+  Random draws in dlib's order (``beta_vae._generate_training_sample``), one
+  point after the other: the factor k = randint(K), the two factor batches,
+  then the observations of batch 1 and of batch 2. The images of many points
+  are encoded together (``encode_batch_size``), not 2 × ``batch_size`` at a
+  time as in dlib.
   """
   k = ground_truth_data.num_factors
-  chunk = utils.points_per_chunk(2 * batch_size, encode_batch_size)
-  features, labels = [], []
-  for start in range(0, num_points, chunk):
-    p = min(chunk, num_points - start)
-    index = _randint_array(random_state, k, p).astype(np.int64)
-    f1 = ground_truth_data.sample_factors(p * batch_size, random_state)
-    f2 = ground_truth_data.sample_factors(p * batch_size, random_state)
-    f1 = f1.reshape(p, batch_size, k)
-    f2 = f2.reshape(p, batch_size, k)
-    rows = np.arange(p)
-    f2[rows, :, index] = f1[rows, :, index]
-    both = np.concatenate([f1.reshape(-1, k), f2.reshape(-1, k)])
-    obs = ground_truth_data.sample_observations_from_factors(both,
-                                                             random_state)
-    codes = utils.encode(representation_fn, obs, max(len(obs), 1))
-    codes = codes.reshape(2, p, batch_size, -1)
-    features.append(beta_vae_features(codes[0], codes[1]))
-    labels.append(index)
-  return np.concatenate(features), np.concatenate(labels)
+  labels = np.zeros(num_points, dtype=np.int64)
+  encoder = utils.BatchedEncoder(representation_fn, encode_batch_size)
+  for p in range(num_points):  # per point, not per image: dlib's draw order
+    index = utils.randint(random_state, k)
+    f1 = ground_truth_data.sample_factors(batch_size, random_state)
+    f2 = ground_truth_data.sample_factors(batch_size, random_state)
+    f2[:, index] = f1[:, index]
+    encoder.add(ground_truth_data.sample_observations_from_factors(
+        f1, random_state))
+    encoder.add(ground_truth_data.sample_observations_from_factors(
+        f2, random_state))
+    labels[p] = index
+  codes = encoder.codes().reshape(num_points, 2, batch_size, -1)
+  return beta_vae_features(codes[:, 0], codes[:, 1]), labels
 
 
 def compute_beta_vae(ground_truth_data, representation_fn, random_state,
                      batch_size: int = DEFAULTS["batch_size"],
                      num_train: int = DEFAULTS["num_train"],
                      num_eval: int = DEFAULTS["num_eval"],
+                     sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
                      encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
                      ) -> Dict:
-  """BetaVAE score with dlib's defaults (batch 64, 10000 train, 5000 eval)."""
+  """BetaVAE score with dlib's defaults (batch 64, 10000 train, 5000 eval).
+
+  Same seed, same samples as dlib's ``compute_beta_vae_sklearn``: training
+  points, then the classifier fit, then evaluation points. dlib hands its
+  RandomState to the classifier; lbfgs draws nothing from it, but
+  scikit-learn < 0.22's liblinear drew one seed, so ``sklearn_compat='dlib'``
+  draws it too (at the same place) and seeds liblinear with it.
+  """
   batch_size = utils.check_count("batch_size", batch_size, 1)
   num_train = utils.check_count("num_train", num_train, 2)
   num_eval = utils.check_count("num_eval", num_eval, 1)
+  utils.check_sklearn_compat(sklearn_compat)
   rs = utils.as_random_state(random_state)
   x_train, y_train = sample_beta_vae_points(
       ground_truth_data, representation_fn, num_train, batch_size, rs,
       encode_batch_size)
+  liblinear_seed = None
+  if sklearn_compat == "dlib" and len(np.unique(y_train)) > 1:
+    # sklearn 0.21 _fit_liblinear: rnd.randint(np.iinfo('i').max).
+    liblinear_seed = int(rs.randint(np.iinfo(np.int32).max))
   x_eval, y_eval = sample_beta_vae_points(
       ground_truth_data, representation_fn, num_eval, batch_size, rs,
       encode_batch_size)
-  seed = utils.randint(rs, 2**31 - 1)
-  scores = beta_vae_from_features(x_train, y_train, x_eval, y_eval, seed)
-  return utils.make_result(
-      scores, dict(batch_size=batch_size, num_train=num_train,
-                   num_eval=num_eval, predictor="LogisticRegression()",
-                   classifier_seed=seed), [], random_state)
+  scores = beta_vae_from_features(x_train, y_train, x_eval, y_eval,
+                                  liblinear_seed, sklearn_compat)
+  params = dict(batch_size=batch_size, num_train=num_train,
+                num_eval=num_eval, sklearn_compat=sklearn_compat,
+                predictor=utils.logistic_regression_predictor_name(
+                    sklearn_compat))
+  if liblinear_seed is not None:
+    params["liblinear_seed"] = liblinear_seed
+  return utils.make_result(scores, params, [], random_state)

@@ -21,6 +21,11 @@ from tfdis.metrics import utils
 
 DEFAULTS = dict(num_train=10000, num_test=5000)
 
+GBT_SEED_NOTE = (
+    "GBTs are seeded (gbt_seed, drawn after the samples) so scores are "
+    "reproducible; dlib left them unseeded, which matters only for exact "
+    "ties between splits")
+
 
 def _entropy_rows(p: np.ndarray, base: int) -> np.ndarray:
   """Normalised entropy of each row of non-negative weights (base ``base``).
@@ -78,34 +83,39 @@ def _seeds(random_state, num: int) -> list:
 
 
 def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
-                          random_state=0, n_jobs: Optional[int] = None
+                          random_state=0, n_jobs: Optional[int] = None,
+                          gbt_seeding: str = "per_fit"
                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
   """(R [num_codes, num_factors], train accuracies [K], test accuracies [K]).
 
   The K factor fits are independent and run in parallel (``n_jobs``; None =
   all cores). ``random_state`` (int) seeds every GBT, so the result does not
-  depend on ``n_jobs``.
+  depend on ``n_jobs``. ``gbt_seeding='sequential'``: the fits share one
+  RandomState(random_state), in factor order (see ``utils.GBT_SEEDINGS``).
   """
   x_train, y_train, x_test, y_test = utils.check_train_test(
       codes_train, factors_train, codes_test, factors_test)
   k = y_train.shape[1]
-  seeds = _seeds(random_state, k)
-  fits = utils.parallel_map(
+  if gbt_seeding == "sequential":
+    seeds = utils.gbt_random_states(gbt_seeding, random_state, k)
+  else:
+    seeds = _seeds(random_state, k)
+  fits = utils.run_fits(
       _fit_factor,
       [(x_train, y_train[:, j], x_test, y_test[:, j], seeds[j])
-       for j in range(k)], n_jobs)
+       for j in range(k)], gbt_seeding, n_jobs)
   importance = np.stack([f[0] for f in fits], axis=1)
   return (importance, np.array([f[1] for f in fits]),
           np.array([f[2] for f in fits]))
 
 
 def dci_from_codes(codes_train, factors_train, codes_test, factors_test,
-                   random_state=0, n_jobs: Optional[int] = None
-                   ) -> Dict[str, float]:
+                   random_state=0, n_jobs: Optional[int] = None,
+                   gbt_seeding: str = "per_fit") -> Dict[str, float]:
   """``disentanglement``, ``completeness``, ``informativeness_train/_test``."""
   importance, train_acc, test_acc = dci_importance_matrix(
       codes_train, factors_train, codes_test, factors_test, random_state,
-      n_jobs)
+      n_jobs, gbt_seeding)
   return {
       "disentanglement": dci_disentanglement(importance),
       "completeness": dci_completeness(importance),
@@ -117,26 +127,37 @@ def dci_from_codes(codes_train, factors_train, codes_test, factors_test,
 def compute_dci(ground_truth_data, representation_fn, random_state,
                 num_train: int = DEFAULTS["num_train"],
                 num_test: int = DEFAULTS["num_test"],
+                sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
+                gbt_seeding: str = "per_fit",
+                gbt_seed: Optional[int] = None,
                 n_jobs: Optional[int] = None,
                 encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
                 ) -> Dict:
   """DCI with dlib's defaults (10000 train, 5000 test points, default GBT).
 
-  The GBT seed is drawn from ``random_state`` (dlib left it unseeded, so its
-  scores were not reproducible); it is recorded as ``gbt_seed``.
+  Train then test sample, drawn as dlib does (chunks of
+  ``sampling_batch_size``). dlib left its GBTs unseeded (they drew from
+  NumPy's global RNG), so its scores were not reproducible; here the GBTs
+  are seeded with ``gbt_seed`` (default: drawn from ``random_state`` AFTER
+  all the samples, so dlib's sample stream is untouched), recorded in the
+  result. The seed only orders the features and so breaks ties between
+  equally good splits; ``gbt_seeding='sequential'`` reproduces a dlib run
+  made right after ``np.random.seed(gbt_seed)`` bit for bit (see
+  ``utils.GBT_SEEDINGS``).
   """
   num_train = utils.check_count("num_train", num_train, 2)
   num_test = utils.check_count("num_test", num_test, 1)
   rs = utils.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
       utils.sample_train_test(ground_truth_data, representation_fn,
-                              num_train, num_test, rs, encode_batch_size))
-  gbt_seed = utils.randint(rs, 2**31 - 1)
+                              num_train, num_test, rs, encode_batch_size,
+                              sampling_batch_size))
+  gbt_seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
   scores = dci_from_codes(codes_train, factors_train, codes_test, factors_test,
-                          gbt_seed, n_jobs)
+                          gbt_seed, n_jobs, gbt_seeding)
   return utils.make_result(
       scores, dict(num_train=num_train, num_test=num_test,
+                   sampling_batch_size=int(sampling_batch_size),
                    predictor="GradientBoostingClassifier()",
-                   gbt_seed=gbt_seed),
-      ["GBTs are seeded (gbt_seed) so scores are reproducible; dlib left "
-       "them unseeded"], random_state)
+                   gbt_seeding=gbt_seeding, gbt_seed=gbt_seed),
+      [GBT_SEED_NOTE], random_state)

@@ -25,14 +25,24 @@ PREDICTORS = {
 }
 
 
-def make_predictor(name: str, seed: Optional[int] = None):
-  """A fresh scikit-learn classifier of the dlib predictor ``name``."""
+def make_predictor(name: str, seed: Optional[int] = None,
+                   sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT):
+  """A fresh scikit-learn classifier of the dlib predictor ``name``.
+
+  ``sklearn_compat='dlib'``: scikit-learn 0.21's ``LogisticRegressionCV``
+  fitted one-vs-rest (its ``multi_class`` default then), i.e. one CV'd binary
+  fit per class, each choosing its own C.
+  """
   if name == "logistic_regression":
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import KFold
     # scoring pinned to accuracy (dlib's; sklearn 1.11 changes the default).
-    return LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5),
-                                scoring="accuracy")
+    model = LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5),
+                                 scoring="accuracy")
+    if utils.check_sklearn_compat(sklearn_compat) == "dlib":
+      from sklearn.multiclass import OneVsRestClassifier
+      return OneVsRestClassifier(model)
+    return model
   if name == "boosted_trees":
     from sklearn.ensemble import GradientBoostingClassifier
     return GradientBoostingClassifier(random_state=seed)
@@ -45,18 +55,20 @@ def check_predictor(name: str) -> str:
   return name
 
 
-def fit_predictor(name: str, x, y, seed: Optional[int] = None):
+def fit_predictor(name: str, x, y, seed: Optional[int] = None,
+                  sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT):
   """Fits ``name`` on (x, y); a single-class y gets a constant predictor."""
   if len(np.unique(y)) < 2:
     return utils.ConstantClassifier(y[0])
-  model = make_predictor(name, seed)
+  model = make_predictor(name, seed, sklearn_compat)
   with utils.quiet_sklearn():
     model.fit(x, y)
   return model
 
 
-def _fit_factor(name, x_train, y_train, x_test, y_test, seed):
-  model = fit_predictor(name, x_train, y_train, seed)
+def _fit_factor(name, x_train, y_train, x_test, y_test, seed,
+                sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT):
+  model = fit_predictor(name, x_train, y_train, seed, sklearn_compat)
   return (float(np.mean(model.predict(x_train) == y_train)),
           float(np.mean(model.predict(x_test) == y_test)))
 
@@ -78,7 +90,9 @@ def downstream_task_from_codes(codes_train, factors_train, codes_test,
                                factors_test,
                                predictor: str = "logistic_regression",
                                random_state=0,
-                               n_jobs: Optional[int] = None
+                               n_jobs: Optional[int] = None,
+                               sklearn_compat: str = (
+                                   utils.DEFAULT_SKLEARN_COMPAT)
                                ) -> Dict[str, float]:
   """Per-factor accuracies of ``predictor`` trained on the train split.
 
@@ -95,7 +109,8 @@ def downstream_task_from_codes(codes_train, factors_train, codes_test,
                      f"5 training points, got {len(x_train)}")
   fits = utils.parallel_map(
       _fit_factor,
-      [(predictor, x_train, y_train[:, j], x_test, y_test[:, j], random_state)
+      [(predictor, x_train, y_train[:, j], x_test, y_test[:, j], random_state,
+        utils.check_sklearn_compat(sklearn_compat))
        for j in range(y_train.shape[1])], n_jobs)
   return _accuracy_dict([f[0] for f in fits], [f[1] for f in fits])
 
@@ -105,6 +120,11 @@ def compute_downstream_task(ground_truth_data, representation_fn,
                             num_train: Sequence[int] = DEFAULTS["num_train"],
                             num_test: int = DEFAULTS["num_test"],
                             predictors: Sequence[str] = DEFAULTS["predictors"],
+                            sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                            sampling_batch_size: int = (
+                                utils.DLIB_SAMPLING_BATCH_SIZE),
+                            gbt_seeding: str = "per_fit",
+                            gbt_seed: Optional[int] = None,
                             n_jobs: Optional[int] = None,
                             encode_batch_size: int = (
                                 utils.DEFAULT_ENCODE_BATCH_SIZE)) -> Dict:
@@ -113,9 +133,15 @@ def compute_downstream_task(ground_truth_data, representation_fn,
   dlib ran the two predictors as two metrics (``downstream_task_logistic_
   regression`` and ``downstream_task_boosted_trees``) with keys
   ``"{n}:mean_test_accuracy"``; tfdis runs both in one metric and prefixes
-  the predictor: ``"{predictor}:{n}:mean_test_accuracy"`` etc. As in dlib,
-  each train size gets its own train and test sample. All (size, predictor,
-  factor) fits run in parallel.
+  the predictor: ``"{predictor}:{n}:mean_test_accuracy"`` etc. Each dlib run
+  started from the same seed and drew, per train size in order, a train and
+  a test sample (chunks of ``sampling_batch_size``); tfdis draws exactly
+  those samples once and fits both predictors on them, so each predictor
+  sees dlib's samples. The GBTs are seeded with ``gbt_seed`` (default: drawn
+  after all samples; dlib's GBTs were unseeded) and ``gbt_seeding`` as in
+  ``utils.GBT_SEEDINGS`` ('sequential': the boosted-tree fits share one
+  RandomState in dlib's order, size by size, factor by factor). With
+  'per_fit' all fits run in parallel.
   """
   if isinstance(num_train, (int, np.integer)):
     num_train = [int(num_train)]
@@ -124,23 +150,27 @@ def compute_downstream_task(ground_truth_data, representation_fn,
   if isinstance(predictors, str):
     predictors = [predictors]
   predictors = [check_predictor(p) for p in predictors]
+  utils.check_sklearn_compat(sklearn_compat)
   if "logistic_regression" in predictors and min(sizes) < 5:
     raise ValueError("logistic_regression uses 5-fold CV: every num_train "
                      f"must be >= 5, got {sizes}")
   rs = utils.as_random_state(random_state)
+  samples = [utils.sample_train_test(ground_truth_data, representation_fn, n,
+                                     num_test, rs, encode_batch_size,
+                                     sampling_batch_size) for n in sizes]
+  seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
+  k = samples[0][1].shape[1]
+  gbt_states = iter(utils.gbt_random_states(gbt_seeding, seed,
+                                            len(sizes) * k))
   tasks, keys = [], []
-  for n in sizes:
-    x_train, y_train = utils.sample_codes_and_factors(
-        ground_truth_data, representation_fn, n, rs, encode_batch_size)
-    x_test, y_test = utils.sample_codes_and_factors(
-        ground_truth_data, representation_fn, num_test, rs, encode_batch_size)
-    for name in predictors:
-      seed = utils.randint(rs, 2**31 - 1)
-      for j in range(y_train.shape[1]):
+  for name in predictors:  # dlib: one metric run per predictor
+    for n, (x_train, y_train, x_test, y_test) in zip(sizes, samples):
+      for j in range(k):
+        state = next(gbt_states) if name == "boosted_trees" else seed
         tasks.append((name, x_train, y_train[:, j], x_test, y_test[:, j],
-                      seed))
+                      state, sklearn_compat))
         keys.append((name, n))
-  fits = utils.parallel_map(_fit_factor, tasks, n_jobs)
+  fits = utils.run_fits(_fit_factor, tasks, gbt_seeding, n_jobs)
   scores: Dict[str, float] = {}
   for name in predictors:
     for n in sizes:
@@ -148,10 +178,17 @@ def compute_downstream_task(ground_truth_data, representation_fn,
       for key, value in _accuracy_dict([f[0] for f in chosen],
                                        [f[1] for f in chosen]).items():
         scores[f"{name}:{n}:{key}"] = value
+  models = {p: PREDICTORS[p] for p in predictors}
+  if sklearn_compat == "dlib" and "logistic_regression" in models:
+    models["logistic_regression"] = (
+        "OneVsRestClassifier(" + models["logistic_regression"] + ")")
   return utils.make_result(
       scores, dict(num_train=sizes, num_test=num_test,
-                   predictors=list(predictors),
-                   predictor_models={p: PREDICTORS[p] for p in predictors}),
+                   predictors=list(predictors), predictor_models=models,
+                   sampling_batch_size=int(sampling_batch_size),
+                   sklearn_compat=sklearn_compat, gbt_seeding=gbt_seeding,
+                   gbt_seed=seed),
       ["both dlib predictors in one metric; keys are prefixed with the "
-       "predictor name", "boosted trees are seeded from random_state"],
+       "predictor name", "boosted trees are seeded (gbt_seed, drawn after the "
+       "samples); dlib left them unseeded"],
       random_state)

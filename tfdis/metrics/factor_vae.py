@@ -15,7 +15,6 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from tfdis.data.ground_truth import randint as _randint_array
 from tfdis.metrics import utils
 
 DEFAULTS = dict(batch_size=64, num_train=10000, num_eval=5000,
@@ -79,32 +78,33 @@ def sample_factor_vae_groups(ground_truth_data, representation_fn,
                              num_points, batch_size, random_state,
                              encode_batch_size=utils.DEFAULT_ENCODE_BATCH_SIZE
                              ) -> Tuple[np.ndarray, np.ndarray]:
-  """Yields (local codes [P, batch_size, d], labels [P]) chunk by chunk."""
+  """(local codes [P, batch_size, d], labels [P]) of ``num_points`` groups.
+
+  Draws in dlib's order (``factor_vae._generate_training_sample``), group
+  after group: the factor k = randint(K), a batch of factor rows (f_k then
+  set to the first row's value), its observations. Images of many groups are
+  encoded together (``encode_batch_size``).
+  """
   k = ground_truth_data.num_factors
-  chunk = utils.points_per_chunk(batch_size, encode_batch_size)
-  for start in range(0, num_points, chunk):
-    p = min(chunk, num_points - start)
-    labels = _randint_array(random_state, k, p).astype(np.int64)
-    factors = ground_truth_data.sample_factors(p * batch_size, random_state)
-    factors = factors.reshape(p, batch_size, k)
-    rows = np.arange(p)
-    factors[rows, :, labels] = factors[rows, 0, labels][:, None]
-    obs = ground_truth_data.sample_observations_from_factors(
-        factors.reshape(-1, k), random_state)
-    codes = utils.encode(representation_fn, obs, max(len(obs), 1))
-    yield codes.reshape(p, batch_size, -1), labels
+  labels = np.zeros(num_points, dtype=np.int64)
+  encoder = utils.BatchedEncoder(representation_fn, encode_batch_size)
+  for p in range(num_points):  # per group, not per image: dlib's draw order
+    index = utils.randint(random_state, k)
+    factors = ground_truth_data.sample_factors(batch_size, random_state)
+    factors[:, index] = factors[0, index]
+    encoder.add(ground_truth_data.sample_observations_from_factors(
+        factors, random_state))
+    labels[p] = index
+  return encoder.codes().reshape(num_points, batch_size, -1), labels
 
 
 def _votes(ground_truth_data, representation_fn, num_points, batch_size, rs,
            global_variances, active, encode_batch_size):
-  votes = np.zeros((ground_truth_data.num_factors, len(global_variances)),
-                   dtype=np.int64)
-  for codes, labels in sample_factor_vae_groups(
+  codes, labels = sample_factor_vae_groups(
       ground_truth_data, representation_fn, num_points, batch_size, rs,
-      encode_batch_size):
-    votes += factor_vae_votes(codes, labels, global_variances, active,
-                              ground_truth_data.num_factors)
-  return votes
+      encode_batch_size)
+  return factor_vae_votes(codes, labels, global_variances, active,
+                          ground_truth_data.num_factors)
 
 
 def compute_factor_vae(ground_truth_data, representation_fn, random_state,
@@ -128,8 +128,11 @@ def compute_factor_vae(ground_truth_data, representation_fn, random_state,
   num_variance_estimate = utils.check_count("num_variance_estimate",
                                             num_variance_estimate, 2)
   rs = utils.as_random_state(random_state)
-  codes, _ = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_variance_estimate, rs,
+  # dlib _compute_variances: ONE sample_observations(num_variance_estimate)
+  # call, i.e. all factor rows drawn at once, then their observations.
+  codes = utils.encode_factors(
+      ground_truth_data, representation_fn,
+      ground_truth_data.sample_factors(num_variance_estimate, rs), rs,
       encode_batch_size)
   global_variances = np.var(codes, axis=0, ddof=1)
   active = active_dims(global_variances, prune_threshold)
@@ -147,4 +150,5 @@ def compute_factor_vae(ground_truth_data, representation_fn, random_state,
                         encode_batch_size)
     scores = factor_vae_from_votes(train_votes, eval_votes)
   scores["num_active_dims"] = int(active.sum())
-  return utils.make_result(scores, params, [NUM_ACTIVE_DIMS_FIX], random_state)
+  return utils.make_result(scores, params, [NUM_ACTIVE_DIMS_FIX],
+                           random_state)

@@ -29,15 +29,22 @@ def inter_group_fairness(counts) -> Tuple[float, float]:
   class was predicted under each sensitive value. TV of a column's prediction
   distribution to the overall one, averaged with the column counts as weights
   (mean) and maximised (max).
+
+  The arithmetic follows dlib's operation for operation, distributions in
+  float32, so the scores are bit-identical to dlib's (float32 round-off,
+  ~1e-7, is far below the sampling noise). A sensitive value that was never
+  sampled has no distribution: weight 0 (dlib produced NaN).
   """
-  counts = np.asarray(counts, dtype=np.float64)
-  overall = counts.sum(axis=1)
-  overall = overall / overall.sum()
-  per_class = counts.sum(axis=0)
-  normalized = counts / np.where(per_class > 0, per_class, 1.0)[None, :]
-  tv = np.abs(normalized - overall[:, None]).sum(axis=0) / 2.0
-  mean = float(np.sum(tv * per_class) / per_class.sum())
-  return mean, float(np.max(tv))
+  counts = np.asarray(counts)
+  overall = np.sum(counts, axis=1, dtype=np.float32)
+  overall /= overall.sum()
+  normalized = np.array(counts, dtype=np.float32)
+  per_class = np.sum(counts, axis=0)
+  normalized /= np.where(per_class > 0, per_class, 1)[None, :]
+  tv = np.sum(np.abs(normalized - overall[:, None]), axis=0) / 2.0
+  mean = tv * per_class
+  mean /= per_class.sum()
+  return float(np.sum(mean)), float(np.max(tv))
 
 
 def fairness_scores_dict(matrix, prefix: str) -> Dict[str, float]:
@@ -84,8 +91,9 @@ def fairness_from_predictions(predictions, sensitive_values,
 
   ``predictions[i][j]``: int predictions of target factor i on the samples
   where sensitive factor j was intervened on (i != j; entries with i == j are
-  ignored); ``sensitive_values[j]``: the value of f_j of each of those
-  samples; ``factor_sizes``: number of values of each factor.
+  ignored); ``sensitive_values[i][j]``: the value of f_j of each of those
+  samples (dlib draws one intervened sample per pair); ``factor_sizes``:
+  number of values of each factor.
   """
   k = len(factor_sizes)
   mean_fairness = np.zeros((k, k))
@@ -95,7 +103,7 @@ def fairness_from_predictions(predictions, sensitive_values,
       if i == j:
         continue
       pred = np.asarray(predictions[i][j], dtype=np.int64)
-      sens = np.asarray(sensitive_values[j], dtype=np.int64)
+      sens = np.asarray(sensitive_values[i][j], dtype=np.int64)
       counts = np.zeros((factor_sizes[i], factor_sizes[j]), dtype=np.int64)
       np.add.at(counts, (pred, sens), 1)
       mean_fairness[i, j], max_fairness[i, j] = inter_group_fairness(counts)
@@ -108,18 +116,61 @@ def _fit(x, y, seed):
   return fit_predictor("boosted_trees", x, y, seed)
 
 
+def sample_interventions(ground_truth_data, representation_fn, sizes,
+                         per_class: int, random_state,
+                         encode_batch_size=utils.DEFAULT_ENCODE_BATCH_SIZE):
+  """Codes of the intervened samples, in dlib's draw order.
+
+  dlib (``fairness.compute_fairness``) draws, for each target i and each
+  sensitive j != i, ``per_class`` factor rows, then renders them once per
+  value c of f_j (with f_j := c). Returns ``{(i, j): (codes [size_j *
+  per_class, d], sensitive values [size_j * per_class])}``; all images are
+  encoded in large batches after the draws.
+  """
+  k = len(sizes)
+  encoder = utils.BatchedEncoder(representation_fn, encode_batch_size)
+  blocks = []
+  for i in range(k):
+    for j in range(k):
+      if i == j:
+        continue
+      original = ground_truth_data.sample_factors(per_class, random_state)
+      for c in range(sizes[j]):  # per sensitive value, as dlib renders
+        intervened = np.copy(original)
+        intervened[:, j] = c
+        encoder.add(ground_truth_data.sample_observations_from_factors(
+            intervened, random_state))
+      blocks.append((i, j, np.repeat(np.arange(sizes[j]), per_class)))
+  codes = encoder.codes()
+  out, start = {}, 0
+  for i, j, sensitive in blocks:
+    out[(i, j)] = (codes[start:start + len(sensitive)], sensitive)
+    start += len(sensitive)
+  return out
+
+
 def compute_fairness(ground_truth_data, representation_fn, random_state,
                      num_train: int = DEFAULTS["num_train"],
                      num_test_points_per_class: int = DEFAULTS[
                          "num_test_points_per_class"],
+                     sampling_batch_size: int = (
+                         utils.DLIB_SAMPLING_BATCH_SIZE),
+                     gbt_seeding: str = "per_fit",
+                     gbt_seed: Optional[int] = None,
                      n_jobs: Optional[int] = None,
                      encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
                      ) -> Dict:
   """Fairness with dlib's defaults (GBT, 10000 train, 100 points per class).
 
-  One intervened sample per sensitive factor is shared by all target
-  predictors (dlib drew a fresh one per (target, sensitive) pair: same
-  distribution, K − 1 times the encoder work).
+  Same draws as dlib: the training sample (chunks of
+  ``sampling_batch_size``), then one intervened sample per (target,
+  sensitive) pair (``sample_interventions``). The GBTs are seeded with
+  ``gbt_seed`` (default: drawn after all samples; dlib's were unseeded) and
+  ``gbt_seeding`` as in ``utils.GBT_SEEDINGS`` ('sequential': the K target
+  fits share one RandomState, in factor order).
+
+  dlib computes the total-variation distances in float32
+  (``inter_group_fairness``); so does tfdis, for bit-identical scores.
   """
   num_train = utils.check_count("num_train", num_train, 2)
   per_class = utils.check_count("num_test_points_per_class",
@@ -131,26 +182,24 @@ def compute_fairness(ground_truth_data, representation_fn, random_state,
                      "sensitive one)")
   rs = utils.as_random_state(random_state)
   x_train, y_train = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_train, rs, encode_batch_size)
-  seed = utils.randint(rs, 2**31 - 1)
-  models = utils.parallel_map(_fit, [(x_train, y_train[:, i], seed)
-                                     for i in range(k)], n_jobs)
+      ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
+      sampling_batch_size)
+  intervened = sample_interventions(ground_truth_data, representation_fn,
+                                    sizes, per_class, rs, encode_batch_size)
+  seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
+  states = utils.gbt_random_states(gbt_seeding, seed, k)
+  models = utils.run_fits(_fit, [(x_train, y_train[:, i], states[i])
+                                 for i in range(k)], gbt_seeding, n_jobs)
   predictions = [[None] * k for _ in range(k)]
-  sensitive_values = []
-  for j in range(k):
-    original = ground_truth_data.sample_factors(per_class, rs)
-    intervened = np.repeat(original[None], sizes[j], axis=0)  # [size_j, n, K]
-    intervened[:, :, j] = np.arange(sizes[j])[:, None]
-    intervened = intervened.reshape(-1, k)
-    codes = utils.encode_factors(ground_truth_data, representation_fn,
-                                 intervened, rs, encode_batch_size)
-    sensitive_values.append(intervened[:, j])
-    for i in range(k):
-      if i != j:
-        predictions[i][j] = models[i].predict(codes)
+  sensitive_values = [[None] * k for _ in range(k)]
+  for (i, j), (codes, sensitive) in intervened.items():
+    predictions[i][j] = models[i].predict(codes)
+    sensitive_values[i][j] = sensitive
   scores = fairness_from_predictions(predictions, sensitive_values, sizes)
   return utils.make_result(
       scores, dict(num_train=num_train, num_test_points_per_class=per_class,
-                   predictor="GradientBoostingClassifier()", gbt_seed=seed),
-      ["one intervened sample per sensitive factor is shared by all target "
-       "predictors (dlib drew one per pair)"], random_state)
+                   sampling_batch_size=int(sampling_batch_size),
+                   predictor="GradientBoostingClassifier()",
+                   gbt_seeding=gbt_seeding, gbt_seed=seed),
+      ["boosted trees are seeded (gbt_seed, drawn after the samples); dlib "
+       "left them unseeded"], random_state)

@@ -71,9 +71,11 @@ def compute_irs(ground_truth_data, representation_fn, random_state,
                 num_train: int = DEFAULTS["num_train"],
                 diff_quantile: float = DEFAULTS["diff_quantile"],
                 num_bins: int = DEFAULTS["num_bins"],
+                sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
                 encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
                 ) -> Dict:
-  """IRS with dlib's defaults (10000 points, 0.99 quantile, 20 factor bins).
+  """IRS with dlib's defaults (10000 points, 0.99 quantile, 20 factor bins,
+  sampled as dlib does in chunks of ``sampling_batch_size``).
 
   Fixes dlib's ``num_active_dims`` (see ``NUM_ACTIVE_DIMS_FIX``); the fix is
   recorded in the result's ``notes``.
@@ -81,9 +83,11 @@ def compute_irs(ground_truth_data, representation_fn, random_state,
   num_train = utils.check_count("num_train", num_train, 2)
   rs = utils.as_random_state(random_state)
   codes, factors = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_train, rs, encode_batch_size)
+      ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
+      sampling_batch_size)
   scores = irs_from_codes(codes, factors, diff_quantile, num_bins)
   return utils.make_result(
       scores, dict(num_train=num_train, diff_quantile=float(diff_quantile),
-                   num_bins=int(num_bins)), [NUM_ACTIVE_DIMS_FIX],
-      random_state)
+                   num_bins=int(num_bins),
+                   sampling_batch_size=int(sampling_batch_size)),
+      [NUM_ACTIVE_DIMS_FIX], random_state)

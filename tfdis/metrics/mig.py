@@ -46,22 +46,26 @@ def mig_from_codes(codes, factors, num_bins: int = 20) -> Dict[str, float]:
 def compute_mig(ground_truth_data, representation_fn, random_state,
                 num_train: int = DEFAULTS["num_train"],
                 num_bins: int = DEFAULTS["num_bins"],
+                sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
                 encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
                 ) -> Dict:
   """MIG on ``num_train`` sampled points (dlib defaults: 10000 points, 20 bins).
 
-  dlib encoded in batches of 16; here ``encode_batch_size`` images go into each
-  encoder call (the score does not depend on it).
+  Points are drawn as dlib draws them (``sampling_batch_size`` per
+  ``sample`` call, dlib's ``batch_size=16``), so the same seed gives dlib's
+  sample; ``encode_batch_size`` images go into each encoder call (the score
+  does not depend on it).
   """
   num_train = utils.check_count("num_train", num_train, 2)
   rs = utils.as_random_state(random_state)
   codes, factors = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_train, rs,
-      encode_batch_size)
+      ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
+      sampling_batch_size)
   scores = mig_from_codes(codes, factors, num_bins)
   notes = []
   if (utils.discrete_entropy(factors) == 0).any():
     notes.append("factors constant in the sample were left out of the mean")
   return utils.make_result(
-      scores, dict(num_train=num_train, num_bins=int(num_bins)), notes,
+      scores, dict(num_train=num_train, num_bins=int(num_bins),
+                   sampling_batch_size=int(sampling_batch_size)), notes,
       random_state)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from tfdis.metrics import utils
@@ -56,12 +55,13 @@ def _macro_auc(y, proba, classes) -> float:
   return float(np.mean(aucs)) if aucs else float("nan")
 
 
-def _explicitness_factor(x_train, y_train, x_test, y_test
+def _explicitness_factor(x_train, y_train, x_test, y_test,
+                         sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT
                          ) -> Tuple[float, float]:
   if len(np.unique(y_train)) < 2:
     return float("nan"), float("nan")  # undefined; dropped from the mean
   with utils.quiet_sklearn():
-    model = LogisticRegression().fit(x_train, y_train)
+    model = utils.logistic_regression(sklearn_compat).fit(x_train, y_train)
   return (_macro_auc(y_train, model.predict_proba(x_train), model.classes_),
           _macro_auc(y_test, model.predict_proba(x_test), model.classes_))
 
@@ -74,21 +74,26 @@ def _nanmean_or_zero(values) -> float:
 
 def modularity_explicitness_from_codes(codes_train, factors_train, codes_test,
                                        factors_test, num_bins: int = 20,
-                                       n_jobs: Optional[int] = None
+                                       n_jobs: Optional[int] = None,
+                                       sklearn_compat: str = (
+                                           utils.DEFAULT_SKLEARN_COMPAT)
                                        ) -> Dict[str, float]:
   """``modularity_score``, ``explicitness_score_train/_test``.
 
   Codes are z-scored with the train mean and std; a constant code keeps std 1
   (dlib divided by zero and fed NaN to the classifier). Factors constant in
   the training sample have no defined AUC and are left out of the mean.
+  ``sklearn_compat`` picks the ``LogisticRegression()`` defaults (see
+  ``utils.logistic_regression``).
   """
+  utils.check_sklearn_compat(sklearn_compat)
   x_train, y_train, x_test, y_test = utils.check_train_test(
       codes_train, factors_train, codes_test, factors_test)
   mi = utils.discrete_mutual_info(utils.discretize(x_train, num_bins), y_train)
   z_train, z_test = utils.standardize(x_train, x_test)
   per_factor = utils.parallel_map(
       _explicitness_factor,
-      [(z_train, y_train[:, j], z_test, y_test[:, j])
+      [(z_train, y_train[:, j], z_test, y_test[:, j], sklearn_compat)
        for j in range(y_train.shape[1])], n_jobs)
   return {
       "modularity_score": modularity_from_mutual_info(mi),
@@ -102,20 +107,34 @@ def compute_modularity_explicitness(
     num_train: int = DEFAULTS["num_train"],
     num_test: int = DEFAULTS["num_test"],
     num_bins: int = DEFAULTS["num_bins"],
+    sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+    sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
     n_jobs: Optional[int] = None,
     encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE) -> Dict:
-  """Modularity/explicitness with dlib's defaults (10000/5000 points, 20 bins)."""
+  """Modularity/explicitness with dlib's defaults (10000/5000 points, 20 bins).
+
+  Train then test sample, drawn as dlib does (chunks of
+  ``sampling_batch_size``); ``sklearn_compat`` as in
+  ``modularity_explicitness_from_codes``.
+  """
   num_train = utils.check_count("num_train", num_train, 2)
   num_test = utils.check_count("num_test", num_test, 1)
+  utils.check_sklearn_compat(sklearn_compat)
   rs = utils.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
       utils.sample_train_test(ground_truth_data, representation_fn,
-                              num_train, num_test, rs, encode_batch_size))
+                              num_train, num_test, rs, encode_batch_size,
+                              sampling_batch_size))
   scores = modularity_explicitness_from_codes(
-      codes_train, factors_train, codes_test, factors_test, num_bins, n_jobs)
+      codes_train, factors_train, codes_test, factors_test, num_bins, n_jobs,
+      sklearn_compat)
   return utils.make_result(
       scores, dict(num_train=num_train, num_test=num_test,
-                   num_bins=int(num_bins), predictor="LogisticRegression()"),
+                   num_bins=int(num_bins),
+                   sampling_batch_size=int(sampling_batch_size),
+                   sklearn_compat=sklearn_compat,
+                   predictor=utils.logistic_regression_predictor_name(
+                       sklearn_compat)),
       ["constant codes are z-scored with std 1 instead of 0 (no NaN)",
        "test AUC uses the classifier's classes; classes absent from a split "
        "are skipped instead of misaligning the one-hot columns"],

@@ -20,28 +20,34 @@ from tfdis.metrics import utils
 DEFAULTS = dict(num_train=10000, num_test=5000, continuous_factors=False)
 
 
-def _svc_accuracy(x_train, y_train, x_test, y_test) -> float:
+def _svc_accuracy(x_train, y_train, x_test, y_test,
+                  sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT) -> float:
   """Test accuracy of a LinearSVC on one code (one feature) for one factor."""
   if len(np.unique(y_train)) < 2:
     model = utils.ConstantClassifier(y_train[0])
   else:
-    model = LinearSVC(C=0.01, class_weight="balanced")
+    extra = {"dual": True} if sklearn_compat == "dlib" else {}
+    model = LinearSVC(C=0.01, class_weight="balanced", **extra)
     with utils.quiet_sklearn():
       model.fit(x_train[:, None], y_train)
   return float(np.mean(model.predict(x_test[:, None]) == y_test))
 
 
-def _svc_column(x_train, y_train, x_test, y_test) -> np.ndarray:
+def _svc_column(x_train, y_train, x_test, y_test,
+                sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT) -> np.ndarray:
   """S[:, j] for one factor: one SVC per code (one parallel task per factor)."""
   return np.array([
-      _svc_accuracy(x_train[:, i], y_train, x_test[:, i], y_test)
+      _svc_accuracy(x_train[:, i], y_train, x_test[:, i], y_test,
+                    sklearn_compat)
       for i in range(x_train.shape[1])
   ])
 
 
 def sap_score_matrix(codes_train, factors_train, codes_test, factors_test,
                      continuous_factors: bool = False,
-                     n_jobs: Optional[int] = None) -> np.ndarray:
+                     n_jobs: Optional[int] = None,
+                     sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT
+                     ) -> np.ndarray:
   """S [num_codes, num_factors] (see module docstring).
 
   Continuous: a code with variance ≤ 1e-12 scores 0 (dlib); so does a factor
@@ -63,7 +69,8 @@ def sap_score_matrix(codes_train, factors_train, codes_test, factors_test,
     return np.where(ok, cov**2 / np.where(ok, denom, 1.0), 0.0)
   columns = utils.parallel_map(
       _svc_column,
-      [(x_train, y_train[:, j], x_test, y_test[:, j])
+      [(x_train, y_train[:, j], x_test, y_test[:, j],
+        utils.check_sklearn_compat(sklearn_compat))
        for j in range(num_factors)], n_jobs)
   return np.stack(columns, axis=1).reshape(num_codes, num_factors)
 
@@ -78,10 +85,13 @@ def sap_from_matrix(score_matrix) -> float:
 
 def sap_from_codes(codes_train, factors_train, codes_test, factors_test,
                    continuous_factors: bool = False,
-                   n_jobs: Optional[int] = None) -> Dict[str, float]:
+                   n_jobs: Optional[int] = None,
+                   sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT
+                   ) -> Dict[str, float]:
   """``{"SAP_score": ...}``; the test split is unused for continuous factors."""
   matrix = sap_score_matrix(codes_train, factors_train, codes_test,
-                            factors_test, continuous_factors, n_jobs)
+                            factors_test, continuous_factors, n_jobs,
+                            sklearn_compat)
   return {"SAP_score": sap_from_matrix(matrix)}
 
 
@@ -90,21 +100,37 @@ def compute_sap_score(ground_truth_data, representation_fn, random_state,
                       num_test: int = DEFAULTS["num_test"],
                       continuous_factors: bool = DEFAULTS[
                           "continuous_factors"],
+                      sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                      sampling_batch_size: int = (
+                          utils.DLIB_SAMPLING_BATCH_SIZE),
                       n_jobs: Optional[int] = None,
                       encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
                       ) -> Dict:
-  """SAP with dlib's defaults (10000 train, 5000 test, discrete factors)."""
+  """SAP with dlib's defaults (10000 train, 5000 test, discrete factors).
+
+  Train then test sample, drawn as dlib does (chunks of
+  ``sampling_batch_size``). ``sklearn_compat='dlib'`` solves the LinearSVC in
+  the dual as scikit-learn < 1.5 did by default (today: ``dual='auto'``, the
+  primal for these one-feature problems).
+  """
   num_train = utils.check_count("num_train", num_train, 2)
   num_test = utils.check_count("num_test", num_test, 1)
+  utils.check_sklearn_compat(sklearn_compat)
   rs = utils.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
       utils.sample_train_test(ground_truth_data, representation_fn,
-                              num_train, num_test, rs, encode_batch_size))
+                              num_train, num_test, rs, encode_batch_size,
+                              sampling_batch_size))
   scores = sap_from_codes(codes_train, factors_train, codes_test, factors_test,
-                          bool(continuous_factors), n_jobs)
-  predictor = ("squared correlation" if continuous_factors else
-               "LinearSVC(C=0.01, class_weight='balanced')")
+                          bool(continuous_factors), n_jobs, sklearn_compat)
+  if continuous_factors:
+    predictor = "squared correlation"
+  else:
+    predictor = "LinearSVC(C=0.01, class_weight='balanced'{})".format(
+        ", dual=True" if sklearn_compat == "dlib" else "")
   return utils.make_result(
       scores, dict(num_train=num_train, num_test=num_test,
                    continuous_factors=bool(continuous_factors),
-                   predictor=predictor), [], random_state)
+                   sampling_batch_size=int(sampling_batch_size),
+                   sklearn_compat=sklearn_compat, predictor=predictor), [],
+      random_state)

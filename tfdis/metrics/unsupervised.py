@@ -73,14 +73,19 @@ def unsupervised_from_codes(codes, num_bins: int = 20) -> Dict[str, float]:
 def compute_unsupervised(ground_truth_data, representation_fn, random_state,
                          num_train: int = DEFAULTS["num_train"],
                          num_bins: int = DEFAULTS["num_bins"],
+                         sampling_batch_size: int = (
+                             utils.DLIB_SAMPLING_BATCH_SIZE),
                          encode_batch_size: int = (
                              utils.DEFAULT_ENCODE_BATCH_SIZE)) -> Dict:
-  """Unsupervised scores on ``num_train`` points (dlib: 10000, 20 bins)."""
+  """Unsupervised scores on ``num_train`` points (dlib: 10000, 20 bins),
+  sampled as dlib does (chunks of ``sampling_batch_size``)."""
   num_train = utils.check_count("num_train", num_train, 2)
   rs = utils.as_random_state(random_state)
   codes, _ = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_train, rs, encode_batch_size)
+      ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
+      sampling_batch_size)
   scores = unsupervised_from_codes(codes, num_bins)
   return utils.make_result(
-      scores, dict(num_train=num_train, num_bins=int(num_bins)),
+      scores, dict(num_train=num_train, num_bins=int(num_bins),
+                   sampling_batch_size=int(sampling_batch_size)),
       [CONSTANT_CODES_FIX], random_state)

@@ -244,8 +244,8 @@ def make_result(scores: Dict[str, Any], parameters: Dict[str, Any],
   """A metric result: flat float scores plus what produced them.
 
   Score keys sit at the top level (``result["discrete_mig"]``); the reserved
-  keys ``parameters`` (sample counts, bins, predictor, seed, ...; the seed is
-  recorded when ``random_state`` was given as an int),
+  keys ``parameters`` (sample counts, bins, predictor, seed, ``rng_order``
+  ...; the seed is recorded when ``random_state`` was given as an int),
   ``versions`` (numpy/scipy/scikit-learn) and ``notes`` (fixes of dlib bugs
   and other caveats, possibly empty) say how they were produced.
   """
@@ -255,6 +255,7 @@ def make_result(scores: Dict[str, Any], parameters: Dict[str, Any],
       raise ValueError(f"score key {key!r} is reserved")
     out[key] = float(value)
   out["parameters"] = dict(parameters)
+  out["parameters"].setdefault("rng_order", RNG_ORDER)
   if isinstance(random_state, (int, np.integer)):
     out["parameters"].setdefault("seed", int(random_state))
   out["versions"] = sklearn_numpy_versions()
@@ -271,8 +272,21 @@ def scores_of(result: Dict[str, Any]) -> Dict[str, float]:
 
 
 # ---------------------------------------------------------------------------
-# sampling
+# sampling (dlib's draw order, large encoder batches)
 # ---------------------------------------------------------------------------
+# Points per ``ground_truth_data.sample(...)`` call in dlib's
+# ``utils.generate_batch_factor_code`` (its ``batch_size=16`` default, never
+# overridden by the published configs). It fixes the ORDER of random draws
+# (dSprites draws each factor per call: randint(size_0, 16), randint(size_1,
+# 16), ...), so it is part of the result; the encoder batch is not.
+DLIB_SAMPLING_BATCH_SIZE = 16
+
+# Recorded as parameters["rng_order"] by every sampling wrapper: its random
+# draws follow dlib's wrapper call for call, so the same seed gives dlib's
+# samples (encoder calls are batched independently of the draws).
+RNG_ORDER = "disentanglement_lib"
+
+
 def as_random_state(random_state) -> np.random.RandomState:
   """An int seed, None, a RandomState or a Generator -> one RNG object.
 
@@ -285,7 +299,11 @@ def as_random_state(random_state) -> np.random.RandomState:
 
 
 def randint(random_state, high: int) -> int:
-  """One uniform integer in [0, high) from either numpy RNG flavour."""
+  """One uniform integer in [0, high) from either numpy RNG flavour.
+
+  ``RandomState.randint(high)`` exactly as dlib calls it, so the stream stays
+  aligned with dlib's.
+  """
   if isinstance(random_state, np.random.Generator):
     return int(random_state.integers(0, high))
   return int(random_state.randint(high))
@@ -326,51 +344,188 @@ def _call(representation_fn: RepresentationFn, images: np.ndarray
   return codes
 
 
+class BatchedEncoder:
+  """Collects observations in draw order and encodes them in large batches.
+
+  The randomness of a metric is consumed in dlib's order, small call by small
+  call (``add``); images wait here until ``encode_batch_size`` of them are
+  buffered and then go through the encoder in one call. ``codes()`` returns
+  the codes of everything added, in order. Only one batch of images is held.
+  """
+
+  def __init__(self, representation_fn: RepresentationFn,
+               encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE):
+    self._fn = representation_fn
+    self._batch = check_encode_batch_size(encode_batch_size)
+    self._pending: List[np.ndarray] = []
+    self._num_pending = 0
+    self._codes: List[np.ndarray] = []
+
+  def add(self, observations: np.ndarray) -> None:
+    self._pending.append(np.asarray(observations))
+    self._num_pending += len(observations)
+    if self._num_pending >= self._batch:
+      self._flush()
+
+  def _flush(self) -> None:
+    if not self._pending:
+      return
+    images = np.concatenate(self._pending, axis=0)
+    self._pending, self._num_pending = [], 0
+    self._codes.append(encode(self._fn, images, self._batch))
+
+  def codes(self) -> np.ndarray:
+    self._flush()
+    return np.concatenate(self._codes, axis=0)
+
+
 def encode_factors(ground_truth_data, representation_fn: RepresentationFn,
                    factors: np.ndarray, random_state,
                    encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE
                    ) -> np.ndarray:
-  """Renders factor rows chunk by chunk and encodes them (codes [N, d]).
-
-  Only one chunk of images is in memory at a time.
-  """
-  encode_batch_size = check_encode_batch_size(encode_batch_size)
-  chunks = []
-  for start in range(0, len(factors), encode_batch_size):
-    obs = ground_truth_data.sample_observations_from_factors(
-        factors[start:start + encode_batch_size], random_state)
-    chunks.append(_call(representation_fn, obs))
-  return np.concatenate(chunks, axis=0)
+  """Renders factor rows in ONE ``sample_observations_from_factors`` call
+  (dlib's granularity wherever it renders a given factor array) and encodes
+  them in ``encode_batch_size`` chunks (codes [N, d])."""
+  obs = ground_truth_data.sample_observations_from_factors(factors,
+                                                           random_state)
+  return encode(representation_fn, obs, encode_batch_size)
 
 
 def sample_codes_and_factors(ground_truth_data,
                              representation_fn: RepresentationFn,
                              num_points: int, random_state,
-                             encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE
+                             encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE,
+                             sampling_batch_size: int = (
+                                 DLIB_SAMPLING_BATCH_SIZE)
                              ) -> Tuple[np.ndarray, np.ndarray]:
   """(codes [N, d], factors [N, K]) for N uniform factor rows.
 
-  dlib ``utils.generate_batch_factor_code`` with rows = samples and large
-  encoder batches.
+  dlib ``utils.generate_batch_factor_code``: ``ground_truth_data.sample(n)``
+  (factors, then their observations) for consecutive chunks of
+  ``sampling_batch_size`` points, so the same seed gives dlib's samples; the
+  observations are encoded ``encode_batch_size`` at a time.
   """
   num_points = check_count("num_points", num_points, 1)
-  factors = ground_truth_data.sample_factors(num_points, random_state)
-  codes = encode_factors(ground_truth_data, representation_fn, factors,
-                         random_state, encode_batch_size)
-  return codes, factors
-
-
-def points_per_chunk(group_size: int, encode_batch_size: int) -> int:
-  """How many groups of ``group_size`` images go into one encoder call."""
-  return max(1, int(encode_batch_size) // int(group_size))
+  sampling_batch_size = check_count("sampling_batch_size",
+                                    sampling_batch_size, 1)
+  encoder = BatchedEncoder(representation_fn, encode_batch_size)
+  factors = []
+  for start in range(0, num_points, sampling_batch_size):
+    n = min(sampling_batch_size, num_points - start)
+    f = ground_truth_data.sample_factors(n, random_state)
+    encoder.add(ground_truth_data.sample_observations_from_factors(
+        f, random_state))
+    factors.append(f)
+  return encoder.codes(), np.concatenate(factors, axis=0)
 
 
 def sample_train_test(ground_truth_data, representation_fn: RepresentationFn,
                       num_train: int, num_test: int, random_state,
-                      encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE):
+                      encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE,
+                      sampling_batch_size: int = DLIB_SAMPLING_BATCH_SIZE):
   """(codes_train, factors_train, codes_test, factors_test), train drawn first."""
   train = sample_codes_and_factors(ground_truth_data, representation_fn,
-                                   num_train, random_state, encode_batch_size)
+                                   num_train, random_state, encode_batch_size,
+                                   sampling_batch_size)
   test = sample_codes_and_factors(ground_truth_data, representation_fn,
-                                  num_test, random_state, encode_batch_size)
+                                  num_test, random_state, encode_batch_size,
+                                  sampling_batch_size)
   return train + test
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn compatibility: today's defaults or those dlib was run with
+# ---------------------------------------------------------------------------
+# "current": the estimators as dlib's code constructs them, run with the pinned
+#   scikit-learn (LogisticRegression() = lbfgs, multinomial; LinearSVC
+#   dual="auto"). Identical to running dlib's code with that scikit-learn.
+# "dlib": the defaults of scikit-learn < 0.22, which produced dlib's published
+#   numbers: LogisticRegression() = liblinear, one-vs-rest, C=1 (intercept
+#   regularised); LogisticRegressionCV one-vs-rest; LinearSVC dual=True.
+SKLEARN_COMPAT_MODES = ("current", "dlib")
+DEFAULT_SKLEARN_COMPAT = "current"
+
+
+def check_sklearn_compat(sklearn_compat: str) -> str:
+  if sklearn_compat not in SKLEARN_COMPAT_MODES:
+    raise ValueError(
+        f"sklearn_compat must be one of {', '.join(SKLEARN_COMPAT_MODES)} "
+        f"('current': today's scikit-learn defaults, as dlib's code runs now; "
+        f"'dlib': the pre-0.22 defaults behind dlib's published numbers), got "
+        f"{sklearn_compat!r}")
+  return sklearn_compat
+
+
+def logistic_regression(sklearn_compat: str = DEFAULT_SKLEARN_COMPAT,
+                        random_state=None):
+  """``LogisticRegression()`` as dlib wrote it, under ``sklearn_compat``.
+
+  'dlib': scikit-learn 0.21's default — liblinear with one binary fit per
+  class (one-vs-rest; today's scikit-learn only offers liblinear per class
+  via ``OneVsRestClassifier``, which computes the same per-class problems and
+  the same normalised one-vs-rest probabilities).
+  """
+  from sklearn.linear_model import LogisticRegression
+
+  if check_sklearn_compat(sklearn_compat) == "dlib":
+    from sklearn.multiclass import OneVsRestClassifier
+    return OneVsRestClassifier(
+        LogisticRegression(solver="liblinear", C=1.0,
+                           random_state=random_state))
+  return LogisticRegression(random_state=random_state)
+
+
+def logistic_regression_predictor_name(sklearn_compat: str) -> str:
+  if check_sklearn_compat(sklearn_compat) == "dlib":
+    return ("OneVsRestClassifier(LogisticRegression(solver='liblinear', "
+            "C=1.0)) [scikit-learn < 0.22 LogisticRegression()]")
+  return "LogisticRegression() [lbfgs, multinomial]"
+
+
+# ---------------------------------------------------------------------------
+# seeding of the gradient-boosted trees (dlib left them unseeded)
+# ---------------------------------------------------------------------------
+# dlib's GradientBoostingClassifier() (DCI, downstream boosted trees, fairness)
+# has no random_state, so each fit draws from NumPy's global RNG. Even with
+# all features and no subsampling the trees use it: the features are visited
+# in a random order and ties between equally good splits (common late in
+# boosting) go to the first one visited. So dlib's GBT scores change from run
+# to run unless the global RNG happens to be seeded.
+#   "per_fit"    (default) every fit gets ``gbt_seed`` (drawn from the metric's
+#                RandomState after all samples, unless given); fits run in
+#                parallel. Same samples as dlib; scores differ from a dlib run
+#                only through that tie-breaking.
+#   "sequential" ONE RandomState(gbt_seed) is consumed by the fits one after
+#                the other in dlib's fit order, exactly as dlib's fits consume
+#                the global RNG after ``np.random.seed(gbt_seed)``; the fits
+#                then run serially. Bit-identical to such a dlib run.
+GBT_SEEDINGS = ("per_fit", "sequential")
+
+
+def resolve_gbt_seed(gbt_seeding: str, gbt_seed, random_state) -> int:
+  """Checks ``gbt_seeding``; returns ``gbt_seed`` or one drawn from the
+  metric's RandomState (call after all samples: dlib's stream is untouched)."""
+  if gbt_seeding not in GBT_SEEDINGS:
+    raise ValueError(f"gbt_seeding must be one of {', '.join(GBT_SEEDINGS)}, "
+                     f"got {gbt_seeding!r}")
+  if gbt_seed is None:
+    return randint(random_state, 2**31 - 1)
+  return check_count("gbt_seed", gbt_seed, 0)
+
+
+def run_fits(fn: Callable, args_list: Sequence[tuple], gbt_seeding: str,
+             n_jobs: Optional[int] = None) -> List[Any]:
+  """``parallel_map`` for "per_fit"; in order, in this process, for
+  "sequential" (the fits share one RandomState, which must not be copied
+  into worker processes)."""
+  if gbt_seeding == "sequential":
+    return [fn(*args) for args in args_list]
+  return parallel_map(fn, args_list, n_jobs)
+
+
+def gbt_random_states(gbt_seeding: str, gbt_seed: int, num: int) -> list:
+  """The ``random_state`` of each of ``num`` fits, in dlib's fit order."""
+  if gbt_seeding == "sequential":
+    shared = np.random.RandomState(gbt_seed)
+    return [shared] * num
+  return [int(gbt_seed)] * num

@@ -46,6 +46,37 @@ DISPLAY_NAMES: Dict[str, str] = {
     "udr": "UDR",
 }
 
+# Short column headers of the report's tables (full names in DISPLAY_NAMES).
+SHORT_NAMES: Dict[str, str] = {
+    "beta_vae": "BetaVAE",
+    "factor_vae": "FactorVAE",
+    "mig": "MIG",
+    "dci": "DCI",
+    "sap_score": "SAP",
+    "modularity_explicitness": "Modularity",
+    "irs": "IRS",
+    "unsupervised": "Gauss. TC",
+    "udr": "UDR",
+}
+
+# Readable headers of the other columns the report shows.
+COLUMN_LABELS: Dict[str, str] = {
+    "train.final_losses.elbo": "ELBO",
+    "train.elbo": "ELBO",
+    "train.final_losses.reconstruction_loss": "Reconstruction",
+    "train.reconstruction_loss": "Reconstruction",
+    "udr.num_informative": "Informative latents",
+    "steps": "Steps",
+    "models": "Models",
+    "model": "Family",
+    "dataset": "Dataset",
+    "hyperparameters": "Hyperparameters",
+    "seed": "Seed",
+    "model_id": "Model",
+}
+
+REPRESENTATIONS = ("mean", "sampled")
+
 IDENTITY_COLUMNS = ("model_id", "model", "dataset", "hyperparameters", "seed",
                     "model_dir")
 CONFIG_COLUMNS = ("steps", "batch_size", "learning_rate", "latent_dim",
@@ -58,11 +89,34 @@ def metric_column(metric: str, key: str, representation: str = "mean") -> str:
   return f"{metric}[{representation}].{key}"
 
 
-def headline_columns(frame: pd.DataFrame) -> List[str]:
-  """Headline supervised/unsupervised score columns present in ``frame``."""
-  return [metric_column(m, k) for m, k in HEADLINE_SCORES.items()
-          if metric_column(m, k) in frame.columns
-          and frame[metric_column(m, k)].notna().any()]
+def headline_columns(frame: pd.DataFrame, representation: str = "mean"
+                     ) -> List[str]:
+  """Headline supervised/unsupervised score columns present in ``frame``
+  for one representation (``mean``: plain ``<metric>.<key>`` columns)."""
+  cols = [metric_column(m, k, representation)
+          for m, k in HEADLINE_SCORES.items()]
+  return [c for c in cols if c in frame.columns and frame[c].notna().any()]
+
+
+def representations_in(frame: pd.DataFrame) -> List[str]:
+  """The representations with at least one headline score in ``frame``."""
+  return [r for r in REPRESENTATIONS if headline_columns(frame, r)]
+
+
+def short_name(column: str) -> str:
+  """A compact, readable table header: ``mig[sampled].discrete_mig`` ->
+  ``MIG (sampled)``, ``train.final_losses.elbo`` -> ``ELBO``."""
+  if column in COLUMN_LABELS:
+    return COLUMN_LABELS[column]
+  if column == "udr" or column.startswith("udr["):
+    return "UDR" + (f" {column[3:]}" if column != "udr" else "")
+  metric = column.split(".", 1)[0]
+  base, _, rep = metric.partition("[")
+  rep = rep.rstrip("]")
+  if base in SHORT_NAMES and column.endswith("." + HEADLINE_SCORES.get(
+      base, "\0")):
+    return SHORT_NAMES[base] + (f" ({rep})" if rep else "")
+  return column
 
 
 def udr_columns(frame: pd.DataFrame) -> List[str]:

@@ -29,10 +29,13 @@ body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif;
        margin: 2em auto; max-width: 1400px; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em;
      border-bottom: 1px solid #ccc; } h3 { font-size: 1.05em; }
+.scroll { max-width: 100%; overflow-x: auto; }
 table.results { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0; }
 table.results th, table.results td { border: 1px solid #ddd; padding: 3px 6px;
-                                     text-align: right; }
-table.results th { background: #f3f3f3; }
+                                     text-align: right; white-space: nowrap; }
+table.results th { background: #f3f3f3; white-space: normal;
+                   vertical-align: bottom; }
+table.results tbody th { white-space: nowrap; text-align: left; }
 table.results td:first-child, table.results th:first-child { text-align: left; }
 figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #555; }
 img.plot { max-width: 100%; border: 1px solid #eee; }
@@ -51,11 +54,24 @@ def _data_uri(path: str) -> str:
 
 
 def _table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
+  """An HTML table in a container that scrolls sideways instead of
+  overflowing the page."""
   if frame is None or not len(frame):
     return "<p><i>(empty)</i></p>"
-  return frame.to_html(classes="results", border=0, na_rep="–",
-                       float_format=lambda v: float_format.format(v),
-                       escape=True)
+  return "<div class='scroll'>" + frame.to_html(
+      classes="results", border=0, na_rep="–",
+      float_format=lambda v: float_format.format(v), escape=True) + "</div>"
+
+
+def _readable(table: pd.DataFrame, representation: str = "mean"
+              ) -> pd.DataFrame:
+  """Readable column and index headers (``C.short_name``); the table's
+  representation is in its heading, so its columns drop the suffix."""
+  suffix = f" ({representation})"
+  table = table.rename(columns=lambda c: C.short_name(c).replace(suffix, ""))
+  names = [C.short_name(n) if n else n for n in table.index.names]
+  table.index = table.index.set_names(names)
+  return table
 
 
 def _figure(path: str, caption: str) -> str:
@@ -65,36 +81,49 @@ def _figure(path: str, caption: str) -> str:
           "</figure>")
 
 
-def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
-  """Median of each score per (dataset, family, hyperparameters), with counts."""
-  scores = C.udr_columns(frame) + C.headline_columns(frame)
-  extra = [c for c in ELBO_COLUMNS + RECONSTRUCTION_COLUMNS if c in frame][:2]
+def summary_table(frame: pd.DataFrame, representation: str = "mean"
+                  ) -> pd.DataFrame:
+  """Median of each score per (dataset, family, hyperparameters), with counts.
+
+  Scores of one representation (``mean`` or ``sampled``); UDR and the final
+  ELBO / reconstruction loss (properties of the model) are in every table.
+  Headers are readable names (``C.short_name``).
+  """
+  scores = C.udr_columns(frame) + C.headline_columns(frame, representation)
+  extra = [c for c in ELBO_COLUMNS if c in frame][:1] + [
+      c for c in RECONSTRUCTION_COLUMNS if c in frame][:1]
   keys = [c for c in ("dataset", "model", "hyperparameters") if c in frame]
   if not keys or not len(frame):
     return pd.DataFrame()
-  grouped = frame.groupby(keys, dropna=False, sort=True)
+  # Models with no config (e.g. a lone tfdis_train run) group under "–".
+  frame = frame.assign(**{k: frame[k].fillna("–") for k in keys})
+  grouped = frame.groupby(keys, sort=True)
   table = grouped[scores + extra].median() if scores + extra else (
       grouped.size().to_frame("models"))
-  table.insert(0, "models", grouped.size())
-  table.columns = [C.display_name(c) if c in scores else c
-                   for c in table.columns]
-  table.columns = [("median " + c) if c not in ("models",) else c
-                   for c in table.columns]
-  return table
+  if "models" not in table:
+    table.insert(0, "models", grouped.size())
+  return _readable(table, representation)
 
 
-def model_table(frame: pd.DataFrame) -> pd.DataFrame:
-  """Per-model rows with the identifying and headline columns, best UDR first."""
-  scores = C.udr_columns(frame) + C.headline_columns(frame)
+def model_table(frame: pd.DataFrame, representation: str = "mean"
+                ) -> pd.DataFrame:
+  """Per-model rows with the identifying and headline columns of one
+  representation, best UDR first."""
+  scores = C.udr_columns(frame) + C.headline_columns(frame, representation)
   extra = [c for c in ("udr.num_informative",) + ELBO_COLUMNS + ("steps",)
            if c in frame]
   keep = [c for c in ("model_id", "dataset", "model", "hyperparameters",
                       "seed") if c in frame] + scores + extra
   table = frame[keep].copy()
+  for col in ("seed", "steps", "udr.num_informative"):  # counts: 2, not 2.000
+    if col in table:
+      table[col] = table[col].map(lambda v: "–" if pd.isna(v) else
+                                  str(int(v)))
   if "udr" in table:
     table = table.sort_values("udr", ascending=False, na_position="last")
-  table = table.rename(columns={c: C.display_name(c) for c in scores})
-  return table.set_index("model_id") if "model_id" in table else table
+  if "model_id" in table:
+    table = table.set_index("model_id")
+  return _readable(table, representation)
 
 
 def _visuals(root: str, model_dir: str) -> Tuple[Optional[str], Optional[str]]:
@@ -169,8 +198,11 @@ def write_html_report(path: str, root: str, frame: pd.DataFrame,
   ]
   body.append("<h2>Best and worst model by UDR</h2>")
   body.append(_extremes(root, frame))
-  body.append("<h2>Summary per family and hyperparameter (medians)</h2>")
-  body.append(_table(summary_table(frame)))
+  reps = C.representations_in(frame) or ["mean"]
+  for rep in reps:
+    body.append("<h2>Summary per family and hyperparameter: medians, "
+                f"{html.escape(rep)} representation</h2>")
+    body.append(_table(summary_table(frame, rep)))
   body.append("<h2>Plots</h2>")
   if plots:
     body.extend(_figure(p, caption) for caption, p in plots)
@@ -181,8 +213,9 @@ def write_html_report(path: str, root: str, frame: pd.DataFrame,
     for dataset, matrix in rank_matrices.items():
       body.append(f"<h3>{html.escape(str(dataset))}</h3>")
       body.append(_table(matrix, "{:.2f}"))
-  body.append("<h2>All models</h2>")
-  body.append(_table(model_table(frame)))
+  for rep in reps:
+    body.append(f"<h2>All models, {html.escape(rep)} representation</h2>")
+    body.append(_table(model_table(frame, rep)))
   text = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
           f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
           "<body>\n" + "\n".join(body) + "\n</body></html>\n")

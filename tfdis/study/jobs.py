@@ -29,6 +29,7 @@ from absl import logging
 
 from tfdis import io_utils
 from tfdis.execution import in_worker
+from tfdis.study.spec import representations_of
 
 MARKER = os.path.join("results", "study.json")
 TRAIN_JSON = os.path.join("results", "train.json")
@@ -84,7 +85,7 @@ def model_requirements(job: Dict[str, Any], spec: Dict[str, Any]
   metrics = sorted(spec["metrics"])
   return {
       "steps": int(job["train"]["steps"]),
-      "representation": spec["representation"],
+      "representation": list(representations_of(spec["representation"])),
       "metrics": metrics,
       "metric_params": {m: spec["metric_params"].get(m, {}) for m in metrics},
       "visualize": bool(spec["visualize"]),
@@ -104,13 +105,15 @@ def model_complete(job: Dict[str, Any], spec: Dict[str, Any]) -> bool:
     return False
   need = model_requirements(job, spec)
   have = marker.get("requirements", {})
-  if have.get("representation") != need["representation"]:
+  if list(representations_of(have.get("representation", "mean"))) != (
+      need["representation"]):
     return False
   for metric in need["metrics"]:
     if metric not in have.get("metrics", []) or (
         have.get("metric_params", {}).get(metric) != need["metric_params"][
-            metric]) or not os.path.isfile(
-                metric_path(model_dir, need["representation"], metric)):
+            metric]) or not all(os.path.isfile(
+                metric_path(model_dir, rep, metric))
+                                for rep in need["representation"]):
       return False
   if need["visualize"] and not os.path.isfile(
       os.path.join(model_dir, VISUALIZE_JSON)):
@@ -155,7 +158,6 @@ def _run_model(job: Dict[str, Any], spec: Dict[str, Any], overwrite: bool
   timings["export"] = time.monotonic() - start
 
   start = time.monotonic()
-  representation = spec["representation"]
   metrics = list(spec["metrics"])
   if metrics:
     # tfdis.evaluate itself skips a metric whose JSON holds the same request
@@ -163,10 +165,12 @@ def _run_model(job: Dict[str, Any], spec: Dict[str, Any], overwrite: bool
     # metrics are computed.
     from tfdis.evaluate import evaluate_model_dirs
 
-    evaluate_model_dirs([model_dir], metrics, representation=representation,
-                        dataset="auto", overwrite=overwrite,
-                        metric_params={m: dict(spec["metric_params"].get(m, {}))
-                                       for m in metrics})
+    for representation in representations_of(spec["representation"]):
+      evaluate_model_dirs(
+          [model_dir], metrics, representation=representation,
+          dataset="auto", overwrite=overwrite,
+          metric_params={m: dict(spec["metric_params"].get(m, {}))
+                         for m in metrics})
     ran.append("evaluate")
   timings["evaluate"] = time.monotonic() - start
 

@@ -104,8 +104,10 @@ def unsupervised_study_v1() -> StudySpec:
   Locatello et al. 2019 (paper 000, Sec. 5) / dlib ``unsupervised_study_v1``:
   12,600 models of 300,000 steps each, every metric at its default sample
   counts, plus UDR_L (hyper mode, all 49 partners, 10,000 points; UDR paper
-  A.5) per (dataset, family). For GPU machines: ~8 h per model on 2 CPU
-  cores. Note: tfdis' FactorVAE step makes one update of both networks per
+  A.5) per (dataset, family). Every metric is computed on both the mean and
+  the sampled representation, as dlib's study did (its ``mean`` and
+  ``sampled`` postprocess configs). For GPU machines: ~8 h per model on 2
+  CPU cores. Note: tfdis' FactorVAE step makes one update of both networks per
   step (dlib counted two), so its 300k steps are twice dlib's updates.
   """
   return StudySpec(
@@ -119,6 +121,7 @@ def unsupervised_study_v1() -> StudySpec:
       seeds=tuple(range(50)),
       train=dict(PUBLISHED_TRAIN),
       metrics=PUBLISHED_METRICS,
+      representation=("mean", "sampled"),
       udr=(UDRSettings(mode="hyper", correlation="lasso",
                        num_data_points=10000),),
       visualize=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 
 def _fmt_value(value: Any) -> str:
@@ -96,7 +96,8 @@ class StudySpec:
       architecture, reconstruction_loss, ...) passed to TrainConfig.
     metrics: metric names evaluated on every model.
     metric_params: {metric: {param: value}} (sample counts, ...).
-    representation: "mean" or "sampled".
+    representation: "mean", "sampled", or a tuple of both (each model is
+      evaluated on every listed representation; dlib's studies scored both).
     udr: UDR runs per (dataset, family); empty = no UDR.
     visualize: write reconstructions, samples and traversals per model.
     visualize_params: keyword arguments of tfdis.visualize.visualize_model.
@@ -115,13 +116,17 @@ class StudySpec:
       default_factory=dict)
   fixed_hyperparameters: Dict[str, Dict[str, Any]] = dataclasses.field(
       default_factory=dict)
-  representation: str = "mean"
+  representation: Union[str, Tuple[str, ...]] = "mean"
   udr: Tuple[UDRSettings, ...] = (UDRSettings(),)
   visualize: bool = True
   visualize_params: Dict[str, Any] = dataclasses.field(default_factory=dict)
   dataset_options: Dict[str, Dict[str, Any]] = dataclasses.field(
       default_factory=dict)
   default_num_workers: int = 1
+
+  @property
+  def representations(self) -> Tuple[str, ...]:
+    return representations_of(self.representation)
 
   @property
   def num_models(self) -> int:
@@ -171,9 +176,7 @@ class StudySpec:
       raise ValueError(f"study {self.name!r} has no seeds")
     if len(set(self.seeds)) != len(self.seeds):
       raise ValueError(f"study {self.name!r}: duplicate seeds {self.seeds}")
-    if self.representation not in ("mean", "sampled"):
-      raise ValueError(f"representation must be 'mean' or 'sampled', got "
-                       f"{self.representation!r}")
+    representations_of(self.representation)
     for family, settings in self.sweep.items():
       ids = [model_id(family, h, 0) for h in settings]
       if len(set(ids)) != len(ids):
@@ -191,6 +194,16 @@ class StudySpec:
     out = dataclasses.asdict(self)
     out["num_models"] = self.num_models
     return out
+
+
+def representations_of(representation) -> Tuple[str, ...]:
+  """'mean' | 'sampled' | a sequence of them -> a validated tuple."""
+  reps = ((representation,) if isinstance(representation, str)
+          else tuple(representation))
+  if not reps or any(r not in ("mean", "sampled") for r in reps):
+    raise ValueError(f"representation must be 'mean', 'sampled' or a list of "
+                     f"them, got {representation!r}")
+  return tuple(dict.fromkeys(reps))
 
 
 def sweep_values(name: str, values: Sequence[Any]) -> List[Dict[str, Any]]:
