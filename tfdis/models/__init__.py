@@ -2,7 +2,8 @@
 
 ``build_model(name, observation_shape, ...)`` builds a registered family
 (``tfdis.registry.MODELS``: beta_vae, annealed_vae, factor_vae, beta_tc_vae,
-dip_vae_i, dip_vae_ii, semi_supervised_vae). Every family also takes
+dip_vae_i, dip_vae_ii, semi_supervised_vae; the seed-slide methods info_gan,
+scan and darla). Every VAE family also takes
 ``supervision={...}`` for the masked semi-supervised loss.
 """
 
@@ -13,9 +14,12 @@ from typing import Any, Mapping, Optional, Sequence
 from tfdis.models import architectures, losses
 from tfdis.models.base import (ACTIVE_KL_THRESHOLD, SUPERVISION_DEFAULTS,
                                GaussianVAE, validate_supervision)
+from tfdis.models.darla import DARLA
 from tfdis.models.factor_vae import FactorVAE
 from tfdis.models.families import (AnnealedVAE, BetaTCVAE, BetaVAE, DIPVAEI,
                                    DIPVAEII, SemiSupervisedVAE)
+from tfdis.models.info_gan import InfoGAN
+from tfdis.models.scan import SCAN
 from tfdis.registry import MODELS
 
 
@@ -45,24 +49,26 @@ def build_model(name: str, observation_shape: Sequence[int],
                 reconstruction_loss: str = "bernoulli",
                 supervision: Optional[Mapping[str, Any]] = None,
                 learning_rate: float = 1e-4, seed: int = 0,
-                dataset_size: Optional[int] = None) -> GaussianVAE:
+                dataset_size: Optional[int] = None,
+                **model_kwargs: Any) -> GaussianVAE:
   """Builds the family ``name`` with its optimiser(s) (call inside
   ``strategy.scope()`` for distributed training).
 
   Defaults follow dlib's unsupervised_study_v1: d = 10, conv/deconv,
-  Bernoulli loss, Adam(1e-4, 0.9, 0.999, 1e-8).
+  Bernoulli loss, Adam(1e-4, 0.9, 0.999, 1e-8). ``model_kwargs``: extra
+  constructor arguments of a family (e.g. SCAN's ``dataset_info``).
   """
   cls = get_model_class(name)
   return cls(observation_shape, latent_dim=latent_dim,
              architecture=architecture, hyperparameters=hyperparameters,
              reconstruction_loss=reconstruction_loss, supervision=supervision,
              learning_rate=learning_rate, seed=seed,
-             dataset_size=dataset_size)
+             dataset_size=dataset_size, **model_kwargs)
 
 
 __all__ = [
-    "ACTIVE_KL_THRESHOLD", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "DIPVAEI",
-    "DIPVAEII", "FactorVAE", "GaussianVAE", "SUPERVISION_DEFAULTS",
-    "SemiSupervisedVAE", "architectures", "build_model",
+    "ACTIVE_KL_THRESHOLD", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "DARLA",
+    "DIPVAEI", "DIPVAEII", "FactorVAE", "GaussianVAE", "InfoGAN", "SCAN",
+    "SUPERVISION_DEFAULTS", "SemiSupervisedVAE", "architectures", "build_model",
     "default_hyperparameters", "get_model_class", "losses", "model_names",
     "validate_hyperparameters", "validate_supervision"]

@@ -28,7 +28,7 @@ from absl import logging
 
 from tfdis import io_utils
 from tfdis.data import get_dataset
-from tfdis.models import build_model
+from tfdis.models import build_model, get_model_class
 from tfdis.models.architectures import check_architecture
 from tfdis.training import inputs, summaries
 from tfdis.training.config import TrainConfig
@@ -63,6 +63,26 @@ def _format_seconds(s: float) -> str:
   return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
 
 
+def _model_data_kwargs(config: TrainConfig, data) -> Dict[str, Any]:
+  """Hook: a model class may define ``model_kwargs_from_data(data)`` for
+  constructor arguments that depend on the dataset (SCAN's symbol
+  vocabulary is built from the factor names and sizes)."""
+  hook = getattr(get_model_class(config.model), "model_kwargs_from_data",
+                 None)
+  return dict(hook(data)) if hook is not None else {}
+
+
+def _make_training_data(config: TrainConfig, data, batch_size: int,
+                        seed: int, indices, labels=None):
+  """Hook: a model class may define the classmethod ``training_data(data,
+  batch_size, seed, indices=None, labels=None)`` (e.g. SCAN's images with
+  their factors); else the standard image pipeline."""
+  hook = getattr(get_model_class(config.model), "training_data", None)
+  if hook is not None:
+    return hook(data, batch_size, seed, indices=indices, labels=labels)
+  return inputs.make_training_data(data, batch_size, seed, indices, labels)
+
+
 def _build(config: TrainConfig, data, strategy, dataset_size: int):
   with strategy.scope():
     model = build_model(
@@ -71,7 +91,8 @@ def _build(config: TrainConfig, data, strategy, dataset_size: int):
         hyperparameters=config.hyperparameters,
         reconstruction_loss=config.reconstruction_loss,
         supervision=config.supervision, learning_rate=config.learning_rate,
-        seed=config.seed, dataset_size=dataset_size)
+        seed=config.seed, dataset_size=dataset_size,
+        **_model_data_kwargs(config, data))
     checkpoint = tf.train.Checkpoint(**model.checkpoint_objects())
   return model, checkpoint
 
@@ -190,14 +211,14 @@ def train(config: TrainConfig) -> Dict[str, Any]:
     # Fold the start step into the data seed: a resumed run sees a fresh,
     # still deterministic order instead of replaying the first batches.
     data_seed = config.seed * 1_000_003 + start_step
-    ds = inputs.make_training_data(data, config.batch_size, data_seed,
-                                   indices, labels)
+    ds = _make_training_data(config, data, config.batch_size, data_seed,
+                             indices, labels)
     dist = iter(strategy.experimental_distribute_dataset(ds))
     step_fn = _step_function(model, strategy, config.xla)
     writer = tf.summary.create_file_writer(os.path.join(model_dir,
                                                         "tensorboard"))
-    image_batch = next(iter(inputs.make_training_data(
-        data, 8, config.seed, indices)))
+    image_batch = next(iter(_make_training_data(
+        config, data, 8, config.seed, indices)))
     if isinstance(image_batch, dict):
       image_batch = image_batch["images"]
     image_batch = image_batch.numpy()
