@@ -281,18 +281,15 @@ class SCAN(GaussianVAE):
     status.expect_partial().assert_existing_objects_matched()
 
   # ---- configuration -------------------------------------------------------
-  def hyperparameters(self) -> Dict[str, Any]:
-    out = super().hyperparameters()
-    if self.visual_model_dir:
-      out[self.PATH_OPTION] = self.visual_model_dir
-    return out
-
   def set_hyperparameters(self, hyperparameters) -> None:
-    merged = self.validate_hyperparameters(
-        dict(self.hyperparameters(), **dict(hyperparameters)))
-    if merged.pop(self.PATH_OPTION, None) != self.visual_model_dir:
+    """Numeric hyperparameters only (``hyperparameters()`` lists those; the
+    visual model directory is in ``model_config()`` and cannot change)."""
+    hyperparameters = dict(hyperparameters)
+    path = hyperparameters.pop(self.PATH_OPTION, self.visual_model_dir)
+    if (path or None) != (self.visual_model_dir or None):
       raise ValueError("scan: visual_model_dir cannot change on a built model")
-    current = super().hyperparameters()
+    current = self.hyperparameters()
+    merged = self.validate_hyperparameters(dict(current, **hyperparameters))
     staged.check_fixed_hyperparameters(self.family, self.STRUCTURAL, current,
                                        merged)
     for k, v in merged.items():
