@@ -149,3 +149,23 @@ def test_fixed_hyperparameters_cannot_change():
       pytest.approx(5e-4)
   with pytest.raises(ValueError, match="categories"):
     model.set_hyperparameters({"categories": 5})
+
+
+def test_seed_methods_preset(tmp_path):
+  from tfdis.models import validate_hyperparameters
+  from tfdis.study import get_study
+
+  spec = get_study("seed_methods")
+  jobs = spec.resolve(str(tmp_path))
+  assert sorted({j.model for j in jobs}) == ["beta_vae", "darla", "info_gan",
+                                             "scan"]
+  assert len(jobs) == 8 and spec.datasets == ("procedural_dsprites_small",)
+  steps = spec.train["steps"]
+  for job in jobs:
+    hps = validate_hyperparameters(job.model, job.train["hyperparameters"])
+    # Both stages of the two-stage models run within the budget.
+    assert hps.get("visual_steps", 0) < steps
+    assert hps.get("dae_steps", 0) < steps
+  scan = next(j for j in jobs if j.model == "scan")
+  assert scan.train["hyperparameters"]["visual_steps"] == 1200
+  assert scan.model_id == "scan-beta=1-seed=0"
