@@ -117,6 +117,10 @@ def build_metadata(model, dataset_info: Optional[Dict[str, Any]] = None,
   }
   if "supervision" in cfg:
     meta["supervision"] = cfg["supervision"]
+  # Family-specific fields of model_config() (SCAN's symbol vocabulary,
+  # InfoGAN's contract mapping, the two-stage models' stages) ride along.
+  for key, value in cfg.items():
+    meta.setdefault(key, value)
   if dataset_info is not None:
     meta["dataset"] = dict(dataset_info)
   meta.update(fields)

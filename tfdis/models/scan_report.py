@@ -56,7 +56,11 @@ def scan_report(model_dir: str, num_images: int = 2000, num_concepts: int = 6,
   info = meta["dataset"]
   data = get_dataset(info["name"], **info.get("options", {}))
   bins = int(meta["hyperparameters"]["symbol_bins"])
-  groups = list(meta["symbol_groups"].items())
+  names, groups, _ = symbol_vocabulary(data.factor_names, data.factor_sizes,
+                                       bins)
+  if meta.get("symbols", names) != names:
+    raise ValueError(f"{model_dir!r}: the metadata's symbols differ from the "
+                     "vocabulary rule on its dataset")
   rs = np.random.RandomState(seed)
 
   factors, images = data.sample(num_images, rs)
@@ -83,7 +87,6 @@ def scan_report(model_dir: str, num_images: int = 2000, num_concepts: int = 6,
           (num_concepts, samples_per_concept) + samples.shape[1:])], axis=1)
   grid = grids.image_grid(grids.to_rgb_uint8(
       cells.reshape((-1,) + cells.shape[2:])), samples_per_concept + 1)
-  names = meta["symbols"]
   labels = [" ".join(names[j].split("=")[1] for j in np.flatnonzero(row))
             for row in concept_symbols]
   grid = grids.add_row_labels(grid, labels, data.observation_shape[0],
