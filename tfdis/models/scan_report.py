@@ -21,7 +21,7 @@ from tfdis.models.scan import symbol_accuracy, symbol_vocabulary
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-  return 1.0 / (1.0 + np.exp(-x))
+  return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
 
 
 def k_hot_symbols(factors: np.ndarray, factor_names, factor_sizes,
