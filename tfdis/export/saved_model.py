@@ -9,6 +9,8 @@ imports tfdis (or Keras model code) can load and call them
 * ``mean_encoder`` and ``serving_default``: images -> {representation}
 * ``decoder``: latents [None, d] -> {images} (logits)
 * ``reconstructions``: images -> {images} (logits decoded from the mean)
+* any extra signatures a model declares (``extra_signatures()``, see
+  :func:`_extra_signatures`)
 
 plus the asset ``tfdis_metadata.json`` (schema in docs/design.md). The
 SavedModel is written to a temporary directory next to ``export_dir`` and
@@ -77,6 +79,26 @@ class _ExportModule(tf.Module):
             "reconstructions": self.reconstructions}
 
 
+def _extra_signatures(model, module: tf.Module) -> Dict[str, Any]:
+  """Optional model hook: ``model.extra_signatures()`` returns {name: (fn,
+  input_signature)} (e.g. SCAN's sym2img/img2sym, InfoGAN's categorical
+  probabilities); ``model.export_networks()`` lists the extra Keras networks
+  those functions use, so the SavedModel tracks their variables."""
+  hook = getattr(model, "extra_signatures", None)
+  if hook is None:
+    return {}
+  networks = getattr(model, "export_networks", None)
+  module.extra_networks = list(networks()) if networks is not None else []
+  out = {}
+  for name, (fn, input_signature) in hook().items():
+    if name in module.signatures():
+      raise ValueError(f"extra signature {name!r} would replace a contract "
+                       "signature")
+    out[name] = tf.function(fn, input_signature=list(input_signature))
+    setattr(module, name, out[name])
+  return out
+
+
 def build_metadata(model, dataset_info: Optional[Dict[str, Any]] = None,
                    **fields) -> Dict[str, Any]:
   """Metadata in the docs/design.md schema from a live model + run fields
@@ -95,6 +117,10 @@ def build_metadata(model, dataset_info: Optional[Dict[str, Any]] = None,
   }
   if "supervision" in cfg:
     meta["supervision"] = cfg["supervision"]
+  # Family-specific fields of model_config() (SCAN's symbol vocabulary,
+  # InfoGAN's contract mapping, the two-stage models' stages) ride along.
+  for key, value in cfg.items():
+    meta.setdefault(key, value)
   if dataset_info is not None:
     meta["dataset"] = dict(dataset_info)
   meta.update(fields)
@@ -124,8 +150,10 @@ def export_saved_model(model, export_dir: str,
     module = _ExportModule(model.encoder, model.decoder,
                            tuple(model.observation_shape),
                            int(model.latent_dim), meta_path)
+    signatures = module.signatures()
+    signatures.update(_extra_signatures(model, module))
     out = os.path.join(staging, "saved_model")
-    tf.saved_model.save(module, out, signatures=module.signatures())
+    tf.saved_model.save(module, out, signatures=signatures)
     old = None
     if os.path.exists(export_dir):
       old = export_dir + ".old"

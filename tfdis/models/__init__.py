@@ -2,7 +2,8 @@
 
 ``build_model(name, observation_shape, ...)`` builds a registered family
 (``tfdis.registry.MODELS``: beta_vae, annealed_vae, factor_vae, beta_tc_vae,
-dip_vae_i, dip_vae_ii, semi_supervised_vae). Every family also takes
+dip_vae_i, dip_vae_ii, semi_supervised_vae; the seed-slide methods info_gan,
+scan and darla). Every VAE family also takes
 ``supervision={...}`` for the masked semi-supervised loss.
 """
 
@@ -13,9 +14,12 @@ from typing import Any, Mapping, Optional, Sequence
 from tfdis.models import architectures, losses
 from tfdis.models.base import (ACTIVE_KL_THRESHOLD, SUPERVISION_DEFAULTS,
                                GaussianVAE, validate_supervision)
+from tfdis.models.darla import DARLA
 from tfdis.models.factor_vae import FactorVAE
 from tfdis.models.families import (AnnealedVAE, BetaTCVAE, BetaVAE, DIPVAEI,
                                    DIPVAEII, SemiSupervisedVAE)
+from tfdis.models.info_gan import InfoGAN
+from tfdis.models.scan import SCAN
 from tfdis.registry import MODELS
 
 
@@ -73,7 +77,9 @@ def build_model(name: str, observation_shape: Sequence[int],
   Defaults follow dlib's unsupervised_study_v1: d = 10, conv/deconv,
   Bernoulli loss, Adam(1e-4, 0.9, 0.999, 1e-8). ``model_options`` are the
   family's non-numeric options (``check_model_options``), e.g.
-  ``tc_estimator='chen'`` for beta_tc_vae. ``ensemble_size=K`` builds
+  ``tc_estimator='chen'`` for beta_tc_vae, or constructor arguments that
+  depend on the data (``model_kwargs_from_data``, e.g. SCAN's
+  ``dataset_info``). ``ensemble_size=K`` builds
   K members of the family as one vectorised model (tfdis.models.ensemble).
   Initial weights come from Keras' global seed: call
   ``keras.utils.set_random_seed`` first for reproducible weights (the
@@ -93,8 +99,8 @@ def build_model(name: str, observation_shape: Sequence[int],
 
 
 __all__ = [
-    "ACTIVE_KL_THRESHOLD", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "DIPVAEI",
-    "DIPVAEII", "FactorVAE", "GaussianVAE", "SUPERVISION_DEFAULTS",
-    "SemiSupervisedVAE", "architectures", "build_model",
+    "ACTIVE_KL_THRESHOLD", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "DARLA",
+    "DIPVAEI", "DIPVAEII", "FactorVAE", "GaussianVAE", "InfoGAN", "SCAN",
+    "SUPERVISION_DEFAULTS", "SemiSupervisedVAE", "architectures", "build_model",
     "default_hyperparameters", "get_model_class", "losses", "model_names",
     "validate_hyperparameters", "validate_supervision"]

@@ -383,33 +383,42 @@ class GaussianVAE(keras.Model):
     FactorVAE adds its discriminator's."""
     return [(loss, self.vae_variables, self.vae_optimizer)]
 
-  def train_step(self, batch) -> Dict[str, tf.Tensor]:
-    """One optimisation step on a (per-replica) batch; returns the terms.
+  def minimize(self, loss_fn, objectives=None) -> Dict[str, tf.Tensor]:
+    """Runs ``loss_fn() -> (loss, terms)`` under a tape and steps the
+    optimisers of ``objectives(loss, terms)`` (default
+    :meth:`objectives`): the one place where tfdis steps an optimiser.
 
-    The one place where tfdis steps an optimiser: every family, the K-member
-    ensemble and every path (tfdis_train, studies, PBT members, rPU) reach
-    it through ``tfdis.training.trainer.Trainer``. Call inside
-    ``tf.function`` (and ``strategy.run``). Objectives are divided by the
-    number of replicas: the Keras optimiser sums gradients across replicas,
-    so the update equals the one of the global-batch mean whatever the
-    replica count (exactly for the batch-linear terms; batch-statistic terms
-    — TC, DIP covariance, |KL − C| — are estimated per replica). All
-    gradients come from the same forward pass and are taken before any
-    update (FactorVAE: as dlib's ``tf.group`` of both minimise ops).
+    Every family, the K-member ensemble, the two-stage models and every
+    path (tfdis_train, studies, PBT members, rPU) reach it through
+    ``train_step`` and ``tfdis.training.trainer.Trainer``. Call inside
+    ``tf.function`` (and ``strategy.run``). Objectives are summed (ensembles:
+    over members) and divided by the number of replicas: the Keras optimiser
+    sums gradients across replicas, so the update equals the one of the
+    global-batch mean whatever the replica count (exactly for batch-linear
+    terms; batch-statistic terms — TC, DIP covariance, |KL − C| — are
+    estimated per replica). All gradients come from the same forward pass
+    and are taken before any update (FactorVAE: as dlib's ``tf.group`` of
+    both minimise ops).
     """
+    objectives = objectives or self.objectives
     ctx = tf.distribute.get_replica_context()
     num_replicas = ctx.num_replicas_in_sync if ctx is not None else 1
     with tf.GradientTape(persistent=True) as tape:
-      loss, terms = self.compute_losses(batch, training=True)
+      loss, terms = loss_fn()
       groups = [(tf.reduce_sum(objective) / float(num_replicas), variables,
                  optimizer)
-                for objective, variables, optimizer in self.objectives(
-                    loss, terms)]
+                for objective, variables, optimizer in objectives(loss,
+                                                                  terms)]
     updates = [(tape.gradient(objective, variables), variables, optimizer)
                for objective, variables, optimizer in groups]
     del tape
     for grads, variables, optimizer in updates:
       optimizer.apply_gradients(zip(grads, variables))
+    return terms
+
+  def train_step(self, batch) -> Dict[str, tf.Tensor]:
+    """One optimisation step on a (per-replica) batch; returns the terms."""
+    terms = self.minimize(lambda: self.compute_losses(batch, training=True))
     self.step.assign_add(1)
     return terms
 

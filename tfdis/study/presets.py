@@ -1,4 +1,5 @@
-"""Study presets: ``quickstart``, ``unsupervised_study_v1``, ``udr_study``.
+"""Study presets: ``quickstart``, ``unsupervised_study_v1``, ``udr_study``,
+``seed_methods``.
 
 ``get_study(name, **overrides)`` returns a :class:`StudySpec`; overrides
 (``steps``, ``seeds``, ``datasets``, ``families``, ``sweep``, ``metrics``,
@@ -163,6 +164,48 @@ def udr_study() -> StudySpec:
            UDRSettings(mode="a2a", correlation="lasso", num_data_points=10000,
                        max_seeds=10)),
       visualize=True)
+
+
+# Short CPU settings of the seed-slide methods (issue 18). The two-stage
+# models split the step budget: SCAN trains its visual β-VAE for
+# ``visual_steps`` steps, DARLA its DAE for ``dae_steps`` steps; lower them
+# with ``steps`` (they are fixed hyperparameters of the preset).
+SEED_METHODS_STEPS = 1500
+SEED_METHODS_FIXED: Dict[str, Dict[str, Any]] = {
+    "scan": {"visual_beta": 4.0, "visual_steps": 1200},
+    "darla": {"dae_steps": 500, "feature_depth": 3},
+}
+
+
+@STUDIES.register("seed_methods")
+def seed_methods() -> StudySpec:
+  """The seed slides' methods beside β-VAE: InfoGAN, SCAN and DARLA.
+
+  β-VAE (β = 4), InfoGAN (λ = 1, 3 categories, d continuous codes), SCAN
+  (β = 1, λ = 10 on a β = 4 visual β-VAE trained in the same run for the
+  first 1,200 steps) and DARLA (β = 1, DAE for the first 500 steps, features
+  of its third layer) on procedural_dsprites_small, 2 seeds, 1,500 steps of
+  batch 32 (Adam 1e-3 for the VAEs; InfoGAN uses its own learning rates) —
+  the same image budget for every family, the DAE and visual stages
+  included. Metrics, sample counts and UDR (hyper mode: the two seeds of
+  each family) as in ``quickstart``. SCAN's representation is its visual
+  β-VAE's, so its scores are those of a β-VAE trained for 1,200 steps.
+  A CPU demo (minutes), not a benchmark.
+  """
+  quick = quickstart()
+  return dataclasses.replace(
+      quick, name="seed_methods",
+      description=("β-VAE, InfoGAN, SCAN and DARLA × 2 seeds on "
+                   "procedural_dsprites_small; short training, reduced metric "
+                   "sample counts, UDR per family."),
+      sweep={"beta_vae": sweep_values("beta", [4.0]),
+             "info_gan": sweep_values("lambda_info", [1.0]),
+             "scan": sweep_values("beta", [1.0]),
+             "darla": sweep_values("beta", [1.0])},
+      fixed_hyperparameters={k: dict(v) for k, v in
+                             SEED_METHODS_FIXED.items()},
+      seeds=(0, 1),
+      train=dict(quick.train, steps=SEED_METHODS_STEPS))
 
 
 def study_names() -> list:

@@ -346,7 +346,14 @@ def _log_progress(label, step, total, steps_per_sec, terms) -> None:
 # ---------------------------------------------------------------------------
 def build_for_config(config: TrainConfig, data, strategy, dataset_size: int):
   """(model, tf.train.Checkpoint) of a config, built in ``strategy``'s scope
-  from seeded initialisers."""
+  from seeded initialisers. A family may take constructor arguments that
+  depend on the data (classmethod ``model_kwargs_from_data(data)``, e.g.
+  SCAN's symbol vocabulary)."""
+  from tfdis.models import get_model_class
+
+  hook = getattr(get_model_class(config.model), "model_kwargs_from_data",
+                 None)
+  data_kwargs = dict(hook(data)) if hook is not None else {}
   with strategy.scope():
     model = build_model(
         config.model, data.observation_shape, latent_dim=config.latent_dim,
@@ -355,7 +362,8 @@ def build_for_config(config: TrainConfig, data, strategy, dataset_size: int):
         reconstruction_loss=config.reconstruction_loss,
         supervision=config.supervision, learning_rate=config.learning_rate,
         seed=config.seed, dataset_size=dataset_size,
-        ensemble_size=config.ensemble_size, **config.model_options)
+        ensemble_size=config.ensemble_size, **config.model_options,
+        **data_kwargs)
     checkpoint = tf.train.Checkpoint(**model.checkpoint_objects())
   return model, checkpoint
 
