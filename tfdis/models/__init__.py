@@ -2,7 +2,8 @@
 
 ``build_model(name, observation_shape, ...)`` builds a registered family
 (``tfdis.registry.MODELS``: beta_vae, annealed_vae, factor_vae, beta_tc_vae,
-dip_vae_i, dip_vae_ii, semi_supervised_vae). Every family also takes
+dip_vae_i, dip_vae_ii, semi_supervised_vae; ada_gvae and ml_vae on pairs,
+dc_ign on single-factor batches). The unsupervised families also take
 ``supervision={...}`` for the masked semi-supervised loss.
 """
 
@@ -13,9 +14,11 @@ from typing import Any, Mapping, Optional, Sequence
 from tfdis.models import architectures, losses
 from tfdis.models.base import (ACTIVE_KL_THRESHOLD, SUPERVISION_DEFAULTS,
                                GaussianVAE, validate_supervision)
+from tfdis.models.dc_ign import DCIGN
 from tfdis.models.factor_vae import FactorVAE
 from tfdis.models.families import (AnnealedVAE, BetaTCVAE, BetaVAE, DIPVAEI,
                                    DIPVAEII, SemiSupervisedVAE)
+from tfdis.models.weak import AdaGVAE, AdaMLVAE
 from tfdis.registry import MODELS
 
 
@@ -61,8 +64,8 @@ def build_model(name: str, observation_shape: Sequence[int],
 
 
 __all__ = [
-    "ACTIVE_KL_THRESHOLD", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "DIPVAEI",
-    "DIPVAEII", "FactorVAE", "GaussianVAE", "SUPERVISION_DEFAULTS",
-    "SemiSupervisedVAE", "architectures", "build_model",
+    "ACTIVE_KL_THRESHOLD", "AdaGVAE", "AdaMLVAE", "AnnealedVAE", "BetaTCVAE",
+    "BetaVAE", "DCIGN", "DIPVAEI", "DIPVAEII", "FactorVAE", "GaussianVAE",
+    "SUPERVISION_DEFAULTS", "SemiSupervisedVAE", "architectures", "build_model",
     "default_hyperparameters", "get_model_class", "losses", "model_names",
     "validate_hyperparameters", "validate_supervision"]

@@ -28,7 +28,7 @@ from absl import logging
 
 from tfdis import io_utils
 from tfdis.data import get_dataset
-from tfdis.models import build_model
+from tfdis.models import build_model, get_model_class
 from tfdis.models.architectures import check_architecture
 from tfdis.training import inputs, summaries
 from tfdis.training.config import TrainConfig
@@ -142,6 +142,18 @@ def _scalars(terms: Dict[str, np.ndarray]) -> Dict[str, Any]:
           for k, v in terms.items()}
 
 
+def _training_data(config: TrainConfig, data, seed: int, indices, labels):
+  """The family's own batches (``training_data`` classmethod: pairs, DC-IGN
+  batches) or the standard image/label pipeline."""
+  model_class = get_model_class(config.model)
+  if hasattr(model_class, "training_data"):
+    return model_class.training_data(
+        data, config.batch_size, seed, indices=indices, labels=labels,
+        hyperparameters=config.hyperparameters)
+  return inputs.make_training_data(data, config.batch_size, seed, indices,
+                                   labels)
+
+
 def train(config: TrainConfig) -> Dict[str, Any]:
   """Trains (or resumes) one model; returns the train.json dict."""
   config.validate()
@@ -190,8 +202,7 @@ def train(config: TrainConfig) -> Dict[str, Any]:
     # Fold the start step into the data seed: a resumed run sees a fresh,
     # still deterministic order instead of replaying the first batches.
     data_seed = config.seed * 1_000_003 + start_step
-    ds = inputs.make_training_data(data, config.batch_size, data_seed,
-                                   indices, labels)
+    ds = _training_data(config, data, data_seed, indices, labels)
     dist = iter(strategy.experimental_distribute_dataset(ds))
     step_fn = _step_function(model, strategy, config.xla)
     writer = tf.summary.create_file_writer(os.path.join(model_dir,
