@@ -133,7 +133,7 @@ class _PairVAE(GaussianVAE):
           f"{self.family} trains on pairs {{'images': [B, 2, H, W, C], 'k': "
           f"[B]}} from {type(self).__name__}.training_data, got "
           f"{type(batch).__name__}")
-    images = batch["images"]
+    images = tf.convert_to_tensor(batch["images"])
     if images.shape.rank != 5 or images.shape[1] != 2:
       raise ValueError(f"{self.family}: pair images must have shape "
                        f"[B, 2, H, W, C], got {images.shape}")
