@@ -108,6 +108,13 @@ def _strides(sizes: np.ndarray) -> np.ndarray:
       np.int64)
 
 
+def _endless(make_batch) -> tf.data.Dataset:
+  """make_batch(batch number) for batch 0, 1, 2, …, in order."""
+  return tf.data.Dataset.counter().map(
+      make_batch, num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
 # ---- pairs -----------------------------------------------------------------
 def check_k(k, factor_sizes: Sequence[int]) -> int:
   """Validates k against the number of factors that can change."""
@@ -199,9 +206,7 @@ def pair_dataset(data: GroundTruthData, batch_size: int, k: int = 1,
       out["factors"] = factors
     return out
 
-  return tf.data.Dataset.counter().map(
-      make_batch, num_parallel_calls=tf.data.AUTOTUNE,
-      deterministic=True).prefetch(tf.data.AUTOTUNE)
+  return _endless(make_batch)
 
 
 # ---- DC-IGN single-factor batches ------------------------------------------
@@ -281,6 +286,4 @@ def single_factor_dataset(data: GroundTruthData, batch_size: int,
       out["factors"] = f
     return out
 
-  return tf.data.Dataset.counter().map(
-      make_batch, num_parallel_calls=tf.data.AUTOTUNE,
-      deterministic=True).prefetch(tf.data.AUTOTUNE)
+  return _endless(make_batch)
