@@ -2,8 +2,9 @@
 
 ``build_model(name, observation_shape, ...)`` builds a registered family
 (``tfdis.registry.MODELS``: beta_vae, annealed_vae, factor_vae, beta_tc_vae,
-dip_vae_i, dip_vae_ii, semi_supervised_vae; the seed-slide methods info_gan,
-scan and darla). Every VAE family also takes
+dip_vae_i, dip_vae_ii, semi_supervised_vae; ada_gvae and ml_vae on pairs,
+dc_ign on single-factor batches; the seed-slide methods info_gan, scan and
+darla). The unsupervised families also take
 ``supervision={...}`` for the masked semi-supervised loss.
 """
 
@@ -15,11 +16,13 @@ from tfdis.models import architectures, losses
 from tfdis.models.base import (ACTIVE_KL_THRESHOLD, SUPERVISION_DEFAULTS,
                                GaussianVAE, validate_supervision)
 from tfdis.models.darla import DARLA
+from tfdis.models.dc_ign import DCIGN
 from tfdis.models.factor_vae import FactorVAE
 from tfdis.models.families import (AnnealedVAE, BetaTCVAE, BetaVAE, DIPVAEI,
                                    DIPVAEII, SemiSupervisedVAE)
 from tfdis.models.info_gan import InfoGAN
 from tfdis.models.scan import SCAN
+from tfdis.models.weak import AdaGVAE, AdaMLVAE
 from tfdis.registry import MODELS
 
 
@@ -99,8 +102,9 @@ def build_model(name: str, observation_shape: Sequence[int],
 
 
 __all__ = [
-    "ACTIVE_KL_THRESHOLD", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "DARLA",
-    "DIPVAEI", "DIPVAEII", "FactorVAE", "GaussianVAE", "InfoGAN", "SCAN",
+    "ACTIVE_KL_THRESHOLD", "AdaGVAE", "AdaMLVAE", "AnnealedVAE", "BetaTCVAE",
+    "BetaVAE", "DARLA", "DCIGN", "DIPVAEI", "DIPVAEII", "FactorVAE",
+    "GaussianVAE", "InfoGAN", "SCAN",
     "SUPERVISION_DEFAULTS", "SemiSupervisedVAE", "architectures", "build_model",
     "default_hyperparameters", "get_model_class", "losses", "model_names",
     "validate_hyperparameters", "validate_supervision"]

@@ -371,10 +371,16 @@ def build_for_config(config: TrainConfig, data, strategy, dataset_size: int):
 def training_batches(model, data, batch_size: int, seed: int, indices,
                      labels) -> tf.data.Dataset:
   """The model class's own batches (``training_data`` classmethod, e.g.
-  pairs for weak supervision) or the standard image/label pipeline."""
+  pairs for weak supervision, which also reads the model's current
+  hyperparameters such as k) or the standard image/label pipeline."""
+  import inspect
+
   custom = getattr(type(model), "training_data", None)
   if custom is not None:
-    return custom(data, batch_size, seed, indices=indices, labels=labels)
+    kwargs = dict(indices=indices, labels=labels)
+    if "hyperparameters" in inspect.signature(custom).parameters:
+      kwargs["hyperparameters"] = model.hyperparameters()
+    return custom(data, batch_size, seed, **kwargs)
   return inputs.make_training_data(data, batch_size, seed, indices, labels)
 
 
