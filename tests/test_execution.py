@@ -7,6 +7,8 @@ import signal
 
 import pytest
 
+from tfdis.errors import UserError
+
 from tfdis.execution import (ExecutionConfig, ExecutionConfigError,
                              InProcessExecutor, LocalExecutor, make_executor)
 
@@ -54,7 +56,7 @@ def test_config_round_trip():
                            cpus_per_task=2, gpus_per_task=0.5,
                            max_task_retries=1).validate()
   assert ExecutionConfig.from_dict(config.to_dict()) == config
-  with pytest.raises(ExecutionConfigError, match="unknown fields"):
+  with pytest.raises(UserError, match=r"\[.gpus.\] that ExecutionConfig does not know"):
     ExecutionConfig.from_dict(dict(config.to_dict(), gpus=1))
 
 

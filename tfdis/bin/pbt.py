@@ -34,8 +34,8 @@ def build_config() -> PBTConfig:
 def main(argv):
   if len(argv) > 1:
     raise flags.ValidationError(f"unexpected arguments: {argv[1:]}")
-  config = build_config().validate()   # before any TensorFlow work
-  execution = execution_flags.config_from_flags(config.num_workers)
+  execution = execution_flags.config_from_flags(FLAGS.num_workers)
+  config = build_config().validate()   # before anything is written
   from tfdis.pbt import run_pbt
   result = run_pbt(config, executor=execution)
   logging.info("PBT done: %d generations, best %s = %.4f (%s); SavedModel %s",

@@ -19,6 +19,11 @@ def define_flags() -> None:
 def config_from_flags(num_workers: int) -> ExecutionConfig:
   """The validated ExecutionConfig of the flags."""
   from tfdis.bin import config_flags
+  from tfdis.execution.config import ExecutionConfigError
 
-  return config_flags.config_from_flags(
-      ExecutionConfig, num_workers=int(num_workers)).validate()
+  try:
+    return config_flags.config_from_flags(
+        ExecutionConfig, num_workers=int(num_workers)).validate()
+  except ExecutionConfigError as e:  # name the flags, not the fields
+    raise ExecutionConfigError(str(e).replace("ExecutionConfig: ", "--")
+                               ) from None

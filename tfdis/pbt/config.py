@@ -145,6 +145,10 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
   model: str = redefault(ModelSpec, "model", "beta_tc_vae")
   architecture: Union[str, Dict[str, str]] = redefault(
       ModelSpec, "architecture", "conv_bn")
+  # A PBT-S-VAE run stops after a fixed number of generations (the authors'
+  # supervised configs: 15); rPU's metaEpochs have no cap (RPUConfig).
+  max_generations: Optional[int] = redefault(PopulationSpec,
+                                             "max_generations", 15)
   output_dir: str = spec_field("runs/pbt/pbt", "Run directory.",
                                immutable=True)
   indices_path: Optional[str] = spec_field(
