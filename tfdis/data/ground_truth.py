@@ -64,9 +64,7 @@ class GroundTruthData:
     return int(np.prod(self.factor_sizes, dtype=np.int64))
 
   def _strides(self) -> np.ndarray:
-    sizes = np.asarray(self.factor_sizes, dtype=np.int64)
-    return np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(
-        np.int64)
+    return row_strides(self.factor_sizes)
 
   def sample_factors(self, num: int, random_state) -> np.ndarray:
     """int64 [num, K]: each factor uniform over its values."""
@@ -138,6 +136,13 @@ class GroundTruthData:
                         zip(self.factor_names, self.factor_sizes))
     return (f"{type(self).__name__}({self.name!r}, {factors}, "
             f"obs={tuple(self.observation_shape)})")
+
+
+def row_strides(sizes) -> np.ndarray:
+  """int64 strides of a row-major factor grid: row = factors @ strides."""
+  sizes = np.asarray(sizes, dtype=np.int64)
+  return np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(
+      np.int64)
 
 
 class InMemoryGroundTruthData(GroundTruthData):

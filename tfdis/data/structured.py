@@ -60,7 +60,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdis.data import pipeline
-from tfdis.data.ground_truth import GroundTruthData
+from tfdis.data.ground_truth import GroundTruthData, row_strides
 
 RANDOM_K = -1
 K_DISTRIBUTIONS = ("uniform", "dlib")
@@ -104,8 +104,7 @@ def _uniform_values(shape, sizes: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 
 def _strides(sizes: np.ndarray) -> np.ndarray:
-  return np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(
-      np.int64)
+  return row_strides(sizes)
 
 
 def _endless(make_batch) -> tf.data.Dataset:

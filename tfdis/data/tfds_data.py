@@ -29,7 +29,8 @@ from absl import logging
 import numpy as np
 
 from tfdis.errors import UserError
-from tfdis.data.ground_truth import GroundTruthData, RandomState, randint
+from tfdis.data.ground_truth import (GroundTruthData, RandomState, randint,
+                                     row_strides)
 
 
 class DatasetFilesMissingError(UserError, FileNotFoundError):
@@ -78,9 +79,7 @@ class TFDSGroundTruthData(GroundTruthData):
       raise ValueError(f"{name}: {len(images)} images but the grid "
                        f"{dict(zip(self.grid_names, self.grid_sizes))} has "
                        f"{int(np.prod(self.grid_sizes))} rows")
-    sizes = np.asarray(self.grid_sizes, dtype=np.int64)
-    self._grid_strides = np.concatenate(
-        [np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
+    self._grid_strides = row_strides(self.grid_sizes)
     self.images = images
     self.extra_info = dict(extra_info or {})
 
@@ -194,9 +193,7 @@ def grid_from_examples(name: str, examples: dict, grid_names: Sequence[str],
                       "using the sub-grid", name, factor, len(present),
                       num_classes[k])
   total = int(np.prod(sizes, dtype=np.int64))
-  sizes_arr = np.asarray(sizes, dtype=np.int64)
-  strides = np.concatenate([np.cumprod(sizes_arr[::-1])[::-1][1:], [1]])
-  index = dense @ strides
+  index = dense @ row_strides(sizes)
   counts = np.bincount(index, minlength=total)
   if len(index) != total or (counts != 1).any():
     raise ValueError(

@@ -66,7 +66,9 @@ def per_latent_kl(mean: np.ndarray, logvar: np.ndarray,
   if mean.shape[0] == 0:
     raise ValueError("cannot compute KL over an empty subset")
   if estimator == "analytic":
-    return np.mean(0.5 * (mean ** 2 + np.exp(logvar) - logvar - 1.0), axis=0)
+    from tfdis.udr.study import per_latent_kl as analytic
+
+    return analytic(mean, logvar)
   if int(batch_size) < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}")
   per_batch = []

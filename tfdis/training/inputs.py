@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdis.data import pipeline
-from tfdis.data.ground_truth import GroundTruthData
+from tfdis.data.ground_truth import GroundTruthData, row_strides
 from tfdis.models.losses import normalize_labels
 
 
@@ -99,10 +99,7 @@ def make_training_data(data: GroundTruthData, batch_size: int, seed: int,
   ds = pipeline.training_dataset(data, batch_size, seed=seed, indices=indices,
                                  with_factors=True)
   rows, values, mask = (tf.constant(a) for a in labels)
-  strides = np.concatenate(
-      [np.cumprod(np.asarray(data.factor_sizes, np.int64)[::-1])[::-1][1:],
-       [1]]).astype(np.int64)
-  strides = tf.constant(strides)
+  strides = tf.constant(row_strides(data.factor_sizes))
   n = int(labels[0].shape[0])
 
   def attach(images, factors):
