@@ -310,6 +310,6 @@ def test_state_written_before_a_new_field_resumes(tmp_path):
   del state["config"]["final_convergence_threshold"]  # an older version
   io_utils.write_json(path, state)
   controller.run_rpu(_config(tmp_path), pbt, lab)   # default: same run
-  with pytest.raises(ValueError, match="final_convergence_threshold"):
+  with pytest.raises(UserError, match="final_convergence_threshold"):
     controller.run_rpu(_config(tmp_path, final_convergence_threshold=0.1),
                        pbt, lab)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from absl import flags, logging
 
-from tfdis.bin import config_flags
+from tfdis import config_flags
 from tfdis.errors import run_main
 from tfdis.execution import flags as execution_flags
 from tfdis.rpu.controller import RPUConfig

@@ -20,7 +20,7 @@ import json
 
 from absl import flags, logging
 
-from tfdis.bin import config_flags
+from tfdis import config_flags
 from tfdis.errors import run_main
 from tfdis.training.config import TrainConfig
 

@@ -11,14 +11,14 @@ from tfdis.execution.config import ExecutionConfig
 def define_flags() -> None:
   """--executor, --ray_address, --cpus_per_task, --gpus_per_task,
   --max_task_retries (num_workers is the binary's own flag)."""
-  from tfdis.bin import config_flags
+  from tfdis import config_flags
 
   config_flags.define_config_flags(ExecutionConfig)
 
 
 def config_from_flags(num_workers: int) -> ExecutionConfig:
   """The validated ExecutionConfig of the flags."""
-  from tfdis.bin import config_flags
+  from tfdis import config_flags
   from tfdis.execution.config import ExecutionConfigError
 
   try:

@@ -198,7 +198,7 @@ class DARLA(GaussianVAE):
   # ---- training ------------------------------------------------------------
   def train_step(self, batch):
     """Steps < dae_steps: one DAE update; afterwards one β-VAE update."""
-    images, _, _ = self._unpack(batch)
+    images = self._unpack(batch)[0]
     names = staged.COMMON_TERMS + ("dae_loss",)
 
     def dae_stage():

@@ -327,7 +327,7 @@ class InfoGAN(GaussianVAE):
 
   # ---- training ------------------------------------------------------------
   def compute_losses(self, batch, training: bool = True):
-    images, _, _ = self._unpack(batch)
+    images = self._unpack(batch)[0]
     batch_size = tf.shape(images)[0]
     noise, categorical, continuous = self.sample_codes(batch_size)
     fake_logits = self.generator(

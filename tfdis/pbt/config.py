@@ -13,7 +13,7 @@ import numpy as np
 from tfdis.models import validate_supervision
 from tfdis.training.config import TrainConfig
 from tfdis.specs import (ConfigError, DataSpec, ModelSpec, Spec,
-                                  need, redefault, spec_field)
+                         redefault, spec_field)
 
 EVALS = ("mig", "dci", "udr", "surrogate_mig")
 FINAL_SUPERVISION = ("eval", "eval+loss")
@@ -21,6 +21,11 @@ FINAL_SUPERVISION = ("eval", "eval+loss")
 
 class PBTConfigError(ConfigError):
   """A PBTConfig field is invalid (the message says which and how to fix)."""
+
+
+def need(condition: bool, message: str) -> None:
+  if not condition:
+    raise PBTConfigError(message)
 
 
 RENAMED_FIELDS = {"fixed_hyperparameters": "hyperparameters"}
