@@ -26,7 +26,6 @@ unless ``overwrite``. Files are written atomically (``tfdis.io_utils``).
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
@@ -37,6 +36,8 @@ from absl import logging
 
 from tfdis import io_utils
 from tfdis.errors import UserError
+from tfdis.export import code_cache
+from tfdis.export.code_cache import model_fingerprint
 from tfdis.export.load import check_observation_shape, expand_model_dirs
 from tfdis.registry import METRICS
 
@@ -126,17 +127,6 @@ def _effective_parameters(name: str, overrides: Mapping[str, Any]
   return io_utils.to_jsonable(params)
 
 
-def model_fingerprint(saved_model_path: str) -> str:
-  """SHA-1 of the graph and variable index: changes when a model is re-exported."""
-  digest = hashlib.sha1()
-  for rel in ("saved_model.pb", os.path.join("variables", "variables.index")):
-    path = os.path.join(saved_model_path, rel)
-    if os.path.isfile(path):
-      with open(path, "rb") as f:
-        digest.update(f.read())
-  return digest.hexdigest()
-
-
 def metric_json_path(model_dir: str, representation: str, metric: str) -> str:
   return os.path.join(model_dir, "metrics", representation, f"{metric}.json")
 
@@ -214,9 +204,17 @@ def evaluate_model(model_dir: str, metrics: Sequence[str],
                    seed: int = 0,
                    dataset_options: Optional[Mapping[str, Any]] = None,
                    _datasets: Optional[_DatasetCache] = None,
-                   sklearn_compat: str = "current"
+                   sklearn_compat: str = "current",
+                   cache_encodings: str = "disk"
                    ) -> Dict[str, Any]:
-  """Scores one model directory; returns one DataFrame row as a dict."""
+  """Scores one model directory; returns one DataFrame row as a dict.
+
+  With ``cache_encodings`` 'disk' (default) or 'memory' and a dataset whose
+  observations are a function of the factors, every grid row is encoded at
+  most once for all metrics ('disk': and for later runs, UDR and
+  visualisation): ``tfdis.export.code_cache``. The scores are bit for bit
+  those of the uncached path (``cache_encodings='off'``).
+  """
   from tfdis.export.load import load_saved_model
 
   metrics = resolve_metrics(metrics)
@@ -231,6 +229,7 @@ def evaluate_model(model_dir: str, metrics: Sequence[str],
   dataset_info = {"name": name, "options": io_utils.to_jsonable(options)}
   row: Dict[str, Any] = {"model_dir": os.fspath(model_dir),
                          "dataset": name, "representation": representation}
+  cache = code_cache.open_cache(loaded, data, model_dir, cache_encodings)
   for metric in metrics:
     path = metric_json_path(model_dir, representation, metric)
     request = {
@@ -247,7 +246,7 @@ def evaluate_model(model_dir: str, metrics: Sequence[str],
       record = existing
     else:
       record = _run_metric(loaded, data, metric, representation, seed,
-                           per_metric[metric], request, model_dir)
+                           per_metric[metric], request, model_dir, cache)
       record["compatibility"] = _compatibility(metric, per_metric[metric],
                                                sklearn_compat)
       io_utils.write_json(path, record)
@@ -261,7 +260,7 @@ def evaluate_model(model_dir: str, metrics: Sequence[str],
 
 def _run_metric(loaded, data, metric: str, representation: str, seed: int,
                 overrides: Mapping[str, Any], request: Dict[str, Any],
-                model_dir: str) -> Dict[str, Any]:
+                model_dir: str, cache=None) -> Dict[str, Any]:
   import numpy as np
 
   from tfdis.metrics.utils import scores_of
@@ -269,13 +268,26 @@ def _run_metric(loaded, data, metric: str, representation: str, seed: int,
   fn = METRICS.get(metric)
   # The sampled representation draws its noise from its own stream, so the
   # factor samples are the same as for the mean representation.
-  rep_fn = loaded.representation_fn(
-      representation, random_state=np.random.RandomState(seed + 1))
+  noise = np.random.RandomState(seed + 1)
+  if cache is not None:
+    rep_fn = code_cache.CachedRepresentation(cache, representation, noise)
+    before = dict(cache.stats)
+  else:
+    rep_fn = loaded.representation_fn(representation, random_state=noise)
   logging.info("%s: computing %s (%s) on %s ...", model_dir, metric,
                representation, data.name)
   start = time.monotonic()
   result = fn(data, rep_fn, int(seed), **dict(overrides))
+  if cache is not None:
+    cache.flush()
   elapsed = time.monotonic() - start
+  encoding = {"cache": None, "batch_size": loaded.batch_size}
+  if cache is not None:
+    encoding = {"cache": (os.path.relpath(cache.path, model_dir)
+                          if cache.path else "memory"),
+                "context": cache.header["context"]}
+    encoding.update({k: cache.stats[k] - before[k]
+                     for k in ("rows_encoded", "rows_looked_up", "encode_s")})
   versions = io_utils.library_versions()
   versions.update(result.get("versions", {}))
   record = {
@@ -290,6 +302,7 @@ def _run_metric(loaded, data, metric: str, representation: str, seed: int,
       "model_dir": os.path.abspath(model_dir),
       "saved_model": os.path.abspath(loaded.path),
       "elapsed_s": elapsed,
+      "encoding": encoding,
       "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
   }
   return record
@@ -302,7 +315,8 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
                         metric_params: Optional[Mapping[str, Any]] = None,
                         seed: int = 0,
                         dataset_options: Optional[Mapping[str, Any]] = None,
-                        sklearn_compat: str = "current"):
+                        sklearn_compat: str = "current",
+                        cache_encodings: str = "disk"):
   """Scores every model with every metric; returns a pandas DataFrame.
 
   Args:
@@ -321,6 +335,10 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
       that fits a logistic regression / linear SVM (beta_vae,
       modularity_explicitness, sap_score, downstream_task); recorded in each
       JSON's ``compatibility``.
+    cache_encodings: 'disk', 'memory' or 'off': encode each grid row once
+      per model for all metrics (datasets whose observations are a function
+      of the factors), keeping the codes in ``<model_dir>/encodings/`` for
+      later runs ('disk'); identical scores.
 
   Returns:
     One row per model: ``model_dir``, ``dataset``, ``representation`` and
@@ -331,6 +349,7 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
   if representation not in REPRESENTATIONS:
     raise ValueError(f"Unknown representation {representation!r}; use one of "
                      f"{', '.join(REPRESENTATIONS)}")
+  code_cache.check_mode(cache_encodings)
   metrics = resolve_metrics(metrics)
   # fail before loading models
   apply_sklearn_compat(resolve_metric_params(metrics, metric_params),
@@ -346,7 +365,8 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
     rows.append(evaluate_model(model_dir, metrics, representation, dataset,
                                overwrite, metric_params, seed,
                                dataset_options, _datasets=datasets,
-                               sklearn_compat=sklearn_compat))
+                               sklearn_compat=sklearn_compat,
+                               cache_encodings=cache_encodings))
     done = time.monotonic() - start
     eta = done / (i + 1) * (len(dirs) - i - 1)
     logging.info("[%d/%d] %s finished in %.1f s (elapsed %.0f s, ETA %.0f s)",

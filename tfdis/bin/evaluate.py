@@ -49,6 +49,14 @@ flags.DEFINE_enum("sklearn_compat", "current", ["current", "dlib"],
                   "as dlib's code runs now) or 'dlib' (scikit-learn < 0.22: "
                   "liblinear one-vs-rest, behind dlib's published numbers).")
 
+flags.DEFINE_enum("cache_encodings", "disk", ["disk", "memory", "off"],
+                  "Encode each grid row once per model for all metrics "
+                  "(datasets whose images are a function of the factors; "
+                  "identical scores): 'disk' also keeps the codes in "
+                  "<model_dir>/encodings/ for later runs (~60 MB per model on "
+                  "the full dSprites grid), 'memory' for this run only, 'off' "
+                  "renders and encodes every sample.")
+
 flags.mark_flags_as_required(["model_dirs"])
 
 
@@ -137,6 +145,7 @@ def main(argv):
       dataset=FLAGS.dataset, overwrite=FLAGS.overwrite,
       metric_params=_json_object(FLAGS.metric_params, "metric_params"),
       seed=FLAGS.seed, sklearn_compat=FLAGS.sklearn_compat,
+      cache_encodings=FLAGS.cache_encodings,
       dataset_options=_json_object(FLAGS.dataset_options, "dataset_options"))
   score_columns = [c for c in frame.columns if "." in c
                    and not c.endswith(".elapsed_s") and ":" not in c]

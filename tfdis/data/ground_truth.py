@@ -47,6 +47,11 @@ class GroundTruthData:
   observation_shape: Tuple[int, int, int] = (64, 64, 1)
   # Values of each factor (for metadata and plots); defaults to range(size).
   factor_values: Optional[Tuple[np.ndarray, ...]] = None
+  # True when ``images_from_factors`` ignores ``random_state``: an
+  # observation is a function of its factor row, so a model's code of a row
+  # can be computed once and looked up (tfdis.export.code_cache). False for
+  # renderers with random nuisance (colour, noise, scream, hidden factors).
+  observations_are_deterministic: bool = False
 
   # ---- to implement -------------------------------------------------------
   def images_from_factors(self, factors: np.ndarray,
@@ -147,6 +152,8 @@ def row_strides(sizes) -> np.ndarray:
 
 class InMemoryGroundTruthData(GroundTruthData):
   """A grid held fully in memory as uint8 images in row-major factor order."""
+
+  observations_are_deterministic = True
 
   def __init__(self, name: str, images: np.ndarray,
                factor_names: Sequence[str], factor_sizes: Sequence[int],

@@ -21,6 +21,8 @@ from tfdis.data.ground_truth import GroundTruthData
 class IdentityData(GroundTruthData):
   """Observation = factor row, shape (num_factors, 1, 1)."""
 
+  observations_are_deterministic = True
+
   def __init__(self, factor_sizes: Optional[Sequence[int]] = None,
                num_factors: int = 10, num_values: int = 10):
     if factor_sizes is None:

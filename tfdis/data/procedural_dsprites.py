@@ -83,6 +83,7 @@ class ProceduralDSprites(GroundTruthData):
 
   factor_names = FACTOR_NAMES
   observation_shape = (IMAGE_SIZE, IMAGE_SIZE, 1)
+  observations_are_deterministic = True
 
   def __init__(self, config: str = "full",
                factor_subsets: Optional[Sequence[Sequence[int]]] = None):

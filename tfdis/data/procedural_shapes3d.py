@@ -247,6 +247,7 @@ class ProceduralShapes3D(GroundTruthData):
 
   factor_names = FACTOR_NAMES
   observation_shape = (IMAGE_SIZE, IMAGE_SIZE, 3)
+  observations_are_deterministic = True
 
   def __init__(self, config: str = "full",
                factor_subsets: Optional[Sequence[Sequence[int]]] = None):

@@ -84,6 +84,11 @@ class TFDSGroundTruthData(GroundTruthData):
     self.extra_info = dict(extra_info or {})
 
   @property
+  def observations_are_deterministic(self) -> bool:
+    """Nuisance factors are drawn per observation from the random stream."""
+    return not len(self._nuisance)
+
+  @property
   def nuisance_names(self) -> tuple:
     return tuple(self.grid_names[i] for i in self._nuisance)
 

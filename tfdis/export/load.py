@@ -174,13 +174,32 @@ class LoadedModel:
 
   def _batched(self, signature: str, inputs: np.ndarray, input_name: str,
                ) -> Dict[str, np.ndarray]:
+    """Calls ``signature`` on batches of exactly ``batch_size`` rows.
+
+    The last batch is padded with zeros (and the padding dropped) so that
+    every row goes through the same batch shape: measured on CPU (oneDNN and
+    Eigen kernels alike), a row's output changes in its last bits (~1e-7)
+    with the size of the batch it is computed in, but never with its
+    position or with the other rows at a fixed batch size. Fixed batches make
+    a row's code a function of the row alone (given the model, the batch
+    size and the TensorFlow thread count), which is what lets
+    :mod:`tfdis.export.code_cache` serve metrics the codes they would have
+    computed themselves, bit for bit.
+    """
     import tensorflow as tf
 
     fn = self._sigs[signature]
+    n = len(inputs)
     outs = []
-    for start in range(0, max(len(inputs), 1), self.batch_size):
-      chunk = tf.constant(inputs[start:start + self.batch_size])
-      outs.append({k: v.numpy() for k, v in fn(**{input_name: chunk}).items()})
+    for start in range(0, max(n, 1), self.batch_size):
+      chunk = inputs[start:start + self.batch_size]
+      rows = len(chunk)
+      if rows < self.batch_size:
+        pad = np.zeros((self.batch_size - rows,) + chunk.shape[1:],
+                       dtype=chunk.dtype)
+        chunk = np.concatenate([chunk, pad])
+      out = fn(**{input_name: tf.constant(chunk)})
+      outs.append({k: v.numpy()[:rows] for k, v in out.items()})
     return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
   def gaussian_encoder(self, images) -> Tuple[np.ndarray, np.ndarray]:

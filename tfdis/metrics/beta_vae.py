@@ -80,10 +80,8 @@ def sample_beta_vae_points(ground_truth_data, representation_fn, num_points,
     f1 = ground_truth_data.sample_factors(batch_size, random_state)
     f2 = ground_truth_data.sample_factors(batch_size, random_state)
     f2[:, index] = f1[:, index]
-    encoder.add(ground_truth_data.sample_observations_from_factors(
-        f1, random_state))
-    encoder.add(ground_truth_data.sample_observations_from_factors(
-        f2, random_state))
+    encoder.add_factors(ground_truth_data, f1, random_state)
+    encoder.add_factors(ground_truth_data, f2, random_state)
     labels[p] = index
   codes = encoder.codes().reshape(num_points, 2, batch_size, -1)
   return beta_vae_features(codes[:, 0], codes[:, 1]), labels

@@ -92,8 +92,7 @@ def sample_factor_vae_groups(ground_truth_data, representation_fn,
     index = utils.randint(random_state, k)
     factors = ground_truth_data.sample_factors(batch_size, random_state)
     factors[:, index] = factors[0, index]
-    encoder.add(ground_truth_data.sample_observations_from_factors(
-        factors, random_state))
+    encoder.add_factors(ground_truth_data, factors, random_state)
     labels[p] = index
   return encoder.codes().reshape(num_points, batch_size, -1), labels
 

@@ -138,8 +138,7 @@ def sample_interventions(ground_truth_data, representation_fn, sizes,
       for c in range(sizes[j]):  # per sensitive value, as dlib renders
         intervened = np.copy(original)
         intervened[:, j] = c
-        encoder.add(ground_truth_data.sample_observations_from_factors(
-            intervened, random_state))
+        encoder.add_factors(ground_truth_data, intervened, random_state)
       blocks.append((i, j, np.repeat(np.arange(sizes[j]), per_class)))
   codes = encoder.codes()
   out, start = {}, 0

@@ -344,13 +344,26 @@ def _call(representation_fn: RepresentationFn, images: np.ndarray
   return codes
 
 
+def looks_up_rows(ground_truth_data, representation_fn) -> bool:
+  """True when codes can be looked up by factor row instead of rendered and
+  encoded: the representation offers ``codes_of_factors`` (an encoding
+  cache, ``tfdis.export.code_cache``) and the dataset's observations are a
+  function of the factors alone, so its renderer draws nothing from the
+  metric's random stream and skipping it leaves dlib's draw order intact."""
+  return (hasattr(representation_fn, "codes_of_factors") and
+          bool(getattr(ground_truth_data, "observations_are_deterministic",
+                       False)))
+
+
 class BatchedEncoder:
   """Collects observations in draw order and encodes them in large batches.
 
   The randomness of a metric is consumed in dlib's order, small call by small
-  call (``add``); images wait here until ``encode_batch_size`` of them are
-  buffered and then go through the encoder in one call. ``codes()`` returns
-  the codes of everything added, in order. Only one batch of images is held.
+  call (``add_factors``); images wait here until ``encode_batch_size`` of
+  them are buffered and then go through the encoder in one call. ``codes()``
+  returns the codes of everything added, in order. Only one batch of images
+  is held. With a row-cached representation (``looks_up_rows``) nothing is
+  rendered: the factor rows are kept and their codes looked up at the end.
   """
 
   def __init__(self, representation_fn: RepresentationFn,
@@ -360,6 +373,17 @@ class BatchedEncoder:
     self._pending: List[np.ndarray] = []
     self._num_pending = 0
     self._codes: List[np.ndarray] = []
+    self._rows: List[np.ndarray] = []
+
+  def add_factors(self, ground_truth_data, factors: np.ndarray,
+                  random_state) -> None:
+    """Adds the observations of ``factors`` (rendered with ``random_state``
+    unless their codes are looked up)."""
+    if looks_up_rows(ground_truth_data, self._fn):
+      self._rows.append(ground_truth_data.check_factors(factors))
+      return
+    self.add(ground_truth_data.sample_observations_from_factors(
+        factors, random_state))
 
   def add(self, observations: np.ndarray) -> None:
     self._pending.append(np.asarray(observations))
@@ -375,6 +399,9 @@ class BatchedEncoder:
     self._codes.append(encode(self._fn, images, self._batch))
 
   def codes(self) -> np.ndarray:
+    if self._rows:
+      return np.asarray(self._fn.codes_of_factors(
+          np.concatenate(self._rows, axis=0)))
     self._flush()
     return np.concatenate(self._codes, axis=0)
 
@@ -385,7 +412,11 @@ def encode_factors(ground_truth_data, representation_fn: RepresentationFn,
                    ) -> np.ndarray:
   """Renders factor rows in ONE ``sample_observations_from_factors`` call
   (dlib's granularity wherever it renders a given factor array) and encodes
-  them in ``encode_batch_size`` chunks (codes [N, d])."""
+  them in ``encode_batch_size`` chunks (codes [N, d]); looks them up instead
+  with a row-cached representation (``looks_up_rows``)."""
+  if looks_up_rows(ground_truth_data, representation_fn):
+    return np.asarray(representation_fn.codes_of_factors(
+        ground_truth_data.check_factors(factors)))
   obs = ground_truth_data.sample_observations_from_factors(factors,
                                                            random_state)
   return encode(representation_fn, obs, encode_batch_size)
@@ -413,8 +444,7 @@ def sample_codes_and_factors(ground_truth_data,
   for start in range(0, num_points, sampling_batch_size):
     n = min(sampling_batch_size, num_points - start)
     f = ground_truth_data.sample_factors(n, random_state)
-    encoder.add(ground_truth_data.sample_observations_from_factors(
-        f, random_state))
+    encoder.add_factors(ground_truth_data, f, random_state)
     factors.append(f)
   return encoder.codes(), np.concatenate(factors, axis=0)
 
