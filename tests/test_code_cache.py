@@ -90,7 +90,7 @@ def test_rows_are_encoded_once_and_reused_from_disk(both_paths):
   looked_up = sum(r["encoding"]["rows_looked_up"] for r in records)
   copy = both_paths["disk", "dir"]
   cache = code_cache.open_cache(load_saved_model(copy),
-                                get_dataset("procedural_dsprites_small"), copy)
+                                get_dataset("procedural_dsprites_small"))
   # Each row was encoded once (procedural_dsprites_small has 2304), although
   # the metrics looked up many more samples; all of them are on disk.
   assert encoded == cache.encoded.sum() <= 2304
@@ -113,13 +113,13 @@ def test_cache_of_another_model_is_replaced(both_paths, tmp_path):
   shutil.copytree(both_paths["disk", "dir"], copy)
   loaded = load_saved_model(copy)
   data = get_dataset("procedural_dsprites_small")
-  cache = code_cache.open_cache(loaded, data, copy, "disk")
+  cache = code_cache.open_cache(loaded, data, "disk")
   assert cache.encoded.any()
   # a re-exported model has another fingerprint: its old codes are not used
   cache.header["model_fingerprint"] = "0" * 40
   cache._dirty = True
   cache.flush()
-  fresh = code_cache.open_cache(loaded, data, copy, "disk")
+  fresh = code_cache.open_cache(loaded, data, "disk")
   assert not fresh.encoded.any()
   mean, logvar = fresh.gaussian_of_rows(np.array([5, 7]))
   want_mean, want_logvar = loaded.gaussian_encoder(
@@ -152,7 +152,7 @@ def test_random_nuisance_datasets_are_not_cached(model_dir):
 
   noisy = DSpritesVariant(ProceduralDSprites("small"), "noisy")
   assert not code_cache.supports_cache(noisy)
-  assert code_cache.open_cache(None, noisy, model_dir, "disk") is None
+  assert code_cache.open_cache(None, noisy, "disk") is None
   assert code_cache.supports_cache(ProceduralDSprites("small"))
 
   class RowCoded:

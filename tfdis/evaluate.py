@@ -229,7 +229,7 @@ def evaluate_model(model_dir: str, metrics: Sequence[str],
   dataset_info = {"name": name, "options": io_utils.to_jsonable(options)}
   row: Dict[str, Any] = {"model_dir": os.fspath(model_dir),
                          "dataset": name, "representation": representation}
-  cache = code_cache.open_cache(loaded, data, model_dir, cache_encodings)
+  cache = code_cache.open_cache(loaded, data, cache_encodings)
   for metric in metrics:
     path = metric_json_path(model_dir, representation, metric)
     request = {

@@ -17,6 +17,7 @@ import os
 from absl import app, flags, logging
 
 from tfdis.errors import run_main
+from tfdis.export import code_cache
 
 FLAGS = flags.FLAGS
 
@@ -49,13 +50,8 @@ flags.DEFINE_enum("sklearn_compat", "current", ["current", "dlib"],
                   "as dlib's code runs now) or 'dlib' (scikit-learn < 0.22: "
                   "liblinear one-vs-rest, behind dlib's published numbers).")
 
-flags.DEFINE_enum("cache_encodings", "disk", ["disk", "memory", "off"],
-                  "Encode each grid row once per model for all metrics "
-                  "(datasets whose images are a function of the factors; "
-                  "identical scores): 'disk' also keeps the codes in "
-                  "<model_dir>/encodings/ for later runs (~60 MB per model on "
-                  "the full dSprites grid), 'memory' for this run only, 'off' "
-                  "renders and encodes every sample.")
+flags.DEFINE_enum("cache_encodings", "disk", list(code_cache.MODES),
+                  code_cache.FLAG_HELP)
 
 flags.mark_flags_as_required(["model_dirs"])
 

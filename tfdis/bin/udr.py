@@ -11,6 +11,7 @@ from __future__ import annotations
 from absl import app, flags, logging
 
 from tfdis.errors import run_main
+from tfdis.export import code_cache
 
 FLAGS = flags.FLAGS
 
@@ -41,6 +42,8 @@ flags.DEFINE_enum("aggregation", "relative_strength",
 flags.DEFINE_string("dataset", "auto", "'auto' (from the models' metadata) or "
                     "a registered dataset name.")
 flags.DEFINE_integer("batch_size", 256, "Encoder batch size.", lower_bound=1)
+flags.DEFINE_enum("cache_encodings", "disk", list(code_cache.MODES),
+                  code_cache.FLAG_HELP)
 
 flags.mark_flags_as_required(["model_dirs", "output_dir"])
 
@@ -79,7 +82,7 @@ def main(argv):
       kl_filter_threshold=FLAGS.kl_filter_threshold,
       filter_low_kl=FLAGS.filter_low_kl, alpha=_parse_alpha(FLAGS.alpha),
       aggregation=FLAGS.aggregation, dataset=FLAGS.dataset,
-      batch_size=FLAGS.batch_size)
+      batch_size=FLAGS.batch_size, cache_encodings=FLAGS.cache_encodings)
   for model_dir, score in result["model_scores"].items():
     logging.info("UDR %.4f  %s", score, model_dir)
   print(f"UDR written to {FLAGS.output_dir}: "

@@ -80,7 +80,12 @@ def supports_cache(data) -> bool:
   return bool(getattr(data, "observations_are_deterministic", False))
 
 
-def cache_path(model_dir: str, dataset_info: Dict[str, Any]) -> str:
+def cache_path(saved_model_path: str, dataset_info: Dict[str, Any]) -> str:
+  """``<model_dir>/encodings/<dataset>-<options hash>.npz`` (beside the
+  SavedModel when it sits in a model directory's ``saved_model/``)."""
+  model_dir = os.path.normpath(saved_model_path)
+  if os.path.basename(model_dir) == "saved_model":
+    model_dir = os.path.dirname(model_dir)
   options = json.dumps(io_utils.to_jsonable(dataset_info.get("options") or {}),
                        sort_keys=True)
   tag = hashlib.sha1(options.encode()).hexdigest()[:8]
@@ -89,6 +94,12 @@ def cache_path(model_dir: str, dataset_info: Dict[str, Any]) -> str:
 
 
 MODES = ("disk", "memory", "off")
+FLAG_HELP = ("Encode each grid row once per model (datasets whose images are "
+             "a function of the factors; identical numbers): 'disk' also "
+             "keeps the codes in <model_dir>/encodings/ for later metrics, "
+             "UDR and visualisation (~60 MB per model on the full dSprites "
+             "grid), 'memory' for this run only, 'off' renders and encodes "
+             "every sample.")
 
 
 def check_mode(mode: str) -> str:
@@ -98,13 +109,12 @@ def check_mode(mode: str) -> str:
   return mode
 
 
-def open_cache(loaded, data, model_dir: str, mode: str = "disk"
-               ) -> Optional["RowCodeCache"]:
+def open_cache(loaded, data, mode: str = "disk") -> Optional["RowCodeCache"]:
   """The cache of ``loaded``'s codes of ``data`` (None when ``mode`` is 'off'
   or the dataset's observations are not a function of the factors)."""
   if check_mode(mode) == "off" or not supports_cache(data):
     return None
-  path = cache_path(model_dir, data.info()) if mode == "disk" else None
+  path = cache_path(loaded.path, data.info()) if mode == "disk" else None
   return RowCodeCache(loaded, data, path)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from absl import logging
 
 from tfdis import io_utils
+from tfdis.export import code_cache
 from tfdis.errors import UserError
 from tfdis.udr.scores import (AGGREGATIONS, NonFiniteInputError,
                                udr_from_representations)
@@ -129,9 +130,18 @@ def _mismatch_message(model_dir, shape, ref_shape, ref_dir) -> str:
           "to share both: remove the offending model from --model_dirs")
 
 
-def encode_models(model_dirs: Sequence[str], images: np.ndarray,
-                  batch_size: int = 256):
-  """Means [N, d] and per-latent KL [d] of every model on the same images."""
+def encode_models(model_dirs: Sequence[str], images: Optional[np.ndarray],
+                  batch_size: int = 256, data=None,
+                  factors: Optional[np.ndarray] = None,
+                  cache_encodings: str = "disk"):
+  """Means [N, d] and per-latent KL [d] of every model on the same images.
+
+  With ``data`` and the images' ``factors``, models whose codes of ``data``
+  can be cached per row (``tfdis.export.code_cache``) look them up instead
+  (bit for bit the codes of the images); ``images`` may then be None when
+  every model is served that way.
+  """
+  from tfdis.export import code_cache
   from tfdis.export.load import load_saved_model
 
   means, kls, reference = [], [], None
@@ -143,7 +153,13 @@ def encode_models(model_dirs: Sequence[str], images: np.ndarray,
       reference = (shape, model_dir)
     elif shape != reference[0]:
       raise IncompatibleModelsError(_mismatch_message(model_dir, shape, *reference))
-    mean, logvar = model.gaussian_encoder(images)
+    cache = (None if factors is None else
+             code_cache.open_cache(model, data, cache_encodings))
+    if cache is not None:
+      mean, logvar = cache.gaussian_of_rows(data.factors_to_index(factors))
+      cache.flush()
+    else:
+      mean, logvar = model.gaussian_encoder(images)
     means.append(mean.astype(np.float64))
     kls.append(per_latent_kl(mean, logvar))
     elapsed = time.time() - start
@@ -174,7 +190,8 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
                   alpha: Union[float, str] = 0.1,
                   aggregation: str = "relative_strength",
                   dataset: Any = "auto", batch_size: int = 256,
-                  plots: bool = True) -> Dict[str, Any]:
+                  plots: bool = True,
+                  cache_encodings: str = "disk") -> Dict[str, Any]:
   """UDR of a set of SavedModels (paper 001, Sec. 3; appendix A.5).
 
   Args:
@@ -192,6 +209,9 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
       :func:`tfdis.udr.udr_from_representations`.
     dataset: "auto" (rebuilt from the models' metadata), a registered name or
       a GroundTruthData.
+    cache_encodings: 'disk', 'memory' or 'off': look the images' codes up
+      in (and add them to) each model's row cache where the dataset allows
+      (``tfdis.export.code_cache``; identical codes).
 
   Returns:
     dict: ``model_scores`` {model_dir: score}, ``pairwise_scores`` (M, M),
@@ -226,9 +246,16 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
 
   logging.info("UDR: drawing %d images from %s (seed %d)", num_data_points,
                data.name, seed)
-  images = data.sample_observations(int(num_data_points),
-                                    np.random.RandomState(seed))
-  means, kls = encode_models(model_dirs, images, batch_size=batch_size)
+  # data.sample_observations' draws: factor rows, then their images
+  rs = np.random.RandomState(seed)
+  factors = data.sample_factors(int(num_data_points), rs)
+  images = None
+  if code_cache.check_mode(cache_encodings) == "off" or (
+      not code_cache.supports_cache(data)):
+    images = data.sample_observations_from_factors(factors, rs)
+  means, kls = encode_models(model_dirs, images, batch_size=batch_size,
+                             data=data, factors=factors,
+                             cache_encodings=cache_encodings)
   del images
 
   start = time.time()
