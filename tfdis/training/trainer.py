@@ -41,6 +41,7 @@ from absl import logging
 
 from tfdis import io_utils
 from tfdis.models import build_model
+from tfdis.models import precision
 from tfdis.models.architectures import check_architecture
 from tfdis.training import inputs, summaries
 from tfdis.training.config import TrainConfig
@@ -362,7 +363,8 @@ def build_for_config(config: TrainConfig, data, strategy, dataset_size: int):
         reconstruction_loss=config.reconstruction_loss,
         supervision=config.supervision, learning_rate=config.learning_rate,
         seed=config.seed, dataset_size=dataset_size,
-        ensemble_size=config.ensemble_size, **config.model_options,
+        ensemble_size=config.ensemble_size, precision=config.precision,
+        **config.model_options,
         **data_kwargs)
     checkpoint = tf.train.Checkpoint(**model.checkpoint_objects())
   return model, checkpoint
@@ -465,6 +467,8 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
                       f"the {replicas} replicas of strategy "
                       f"{config.strategy!r}")
   configure_determinism(config.deterministic)
+  precision.warn_if_emulated(config.precision,
+                             has_gpu=bool(tf.config.list_logical_devices("GPU")))
   seed_everything(config.seed)
   model, checkpoint = build_for_config(config, data, strategy, dataset_size)
   manager = tf.train.CheckpointManager(
@@ -530,6 +534,7 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
       "num_replicas": replicas,
       "strategy": config.strategy,
       "xla": config.xla,
+      "precision": config.precision,
       "deterministic": config.deterministic,
       "seed": config.seed,
       "final_losses": scalars(fit.terms) if fit else {},
