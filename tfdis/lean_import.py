@@ -2,9 +2,9 @@
 
 Keras 3 imports pandas (for its DataFrame input adapter) and scikit-learn
 with SciPy (for its ``keras.wrappers.SKLearn*`` classes) whenever they are
-installed; in a ``tfdis_train`` process that is about 40 % of
-``import tensorflow`` (measured: the "process start" row of benchmarks/train_speed.py) and
-neither is used by training. :func:`import_tensorflow` hides the two while
+installed; that is about 40 % of ``import tensorflow`` (measured with
+interleaved runs on a loaded 2-core machine: 12–15 s instead of 20–30 s)
+and neither is used by training. :func:`import_tensorflow` hides the two while
 TensorFlow and Keras import, then un-hides them: code that needs pandas or
 scikit-learn later (metrics, reports) imports them normally; only Keras' own
 DataFrame adapter and sklearn wrappers stay off in that process. A module
