@@ -127,14 +127,18 @@ def bare_steps_per_sec(precision: str, steps: int, warmup: int) -> float:
   batch = tf.constant(data.sample_observations(BATCH,
                                                np.random.RandomState(0)))
   model = build_model("beta_vae", data.observation_shape, precision=precision)
-  step = tf.function(model.train_step)
+  return time_steps(tf.function(model.train_step), batch, warmup, steps)
+
+
+def time_steps(step, batch, warmup: int, steps: int) -> float:
+  """Steps/s of ``step(batch)`` after ``warmup`` untimed calls."""
   for _ in range(warmup):
     out = step(batch)
   float(out["loss"].numpy())
   start = time.perf_counter()
   for _ in range(steps):
     out = step(batch)
-  float(out["loss"].numpy())
+  float(out["loss"].numpy())  # wait for the last step
   return steps / (time.perf_counter() - start)
 
 
