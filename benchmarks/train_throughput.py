@@ -19,6 +19,8 @@ import time
 
 from absl import app, flags
 
+from train_speed import time_steps  # benchmarks/ is the script's directory
+
 flags.DEFINE_list("models", None, "Families to time (default: all).")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("steps", 30, "Timed steps per configuration.")
@@ -28,17 +30,6 @@ flags.DEFINE_bool("xla", True, "Also time jit_compile=True.")
 flags.DEFINE_integer("encode_images", 2048, "Images for the encoder timing.")
 flags.DEFINE_string("output", None, "Optional JSON file for the figures.")
 FLAGS = flags.FLAGS
-
-
-def _time_steps(step, batch, warmup: int, steps: int) -> float:
-  for _ in range(warmup):
-    out = step(batch)
-  float(out["loss"].numpy())
-  start = time.perf_counter()
-  for _ in range(steps):
-    out = step(batch)
-  float(out["loss"].numpy())  # wait for the last step
-  return steps / (time.perf_counter() - start)
 
 
 def main(argv):
@@ -72,7 +63,7 @@ def main(argv):
         batch = {"images": images, "labels": labels,
                  "mask": tf.ones_like(labels)}
       step = tf.function(model.train_step, jit_compile=xla)
-      row["xla" if xla else "no_xla"] = _time_steps(
+      row["xla" if xla else "no_xla"] = time_steps(
           step, batch, FLAGS.warmup, FLAGS.steps)
     if "xla" in row:
       row["xla_speedup"] = row["xla"] / row["no_xla"]

@@ -50,3 +50,36 @@ def test_evaluation_dataset_covers_the_grid_in_order(small_dsprites):
     rows.append(small_dsprites.factors_to_index(factors))
   np.testing.assert_array_equal(np.concatenate(rows),
                                 np.arange(small_dsprites.num_examples))
+
+
+def test_large_grids_are_permuted_per_epoch_without_a_buffer():
+  """Above FULL_SHUFFLE_MAX_ROWS rows every epoch is a full permutation of
+  the rows (stateless index_shuffle keyed by (seed, epoch)), a
+  deterministic function of the seed."""
+  from tfdis.data import pipeline
+
+  n = pipeline.FULL_SHUFFLE_MAX_ROWS + 1000
+
+  def rows(seed):
+    ds = pipeline._permuted_rows(n, seed, repeat=True).batch(n)
+    return np.concatenate(_take(ds, 2))
+
+  a, b, c = rows(3), rows(3), rows(4)
+  np.testing.assert_array_equal(a, b)
+  for epoch in (a[:n], a[n:]):
+    np.testing.assert_array_equal(np.sort(epoch), np.arange(n))
+  assert not np.array_equal(a[:n], a[n:])   # reshuffled every epoch
+  assert not np.array_equal(a[:n], c[:n])   # another seed, another order
+
+
+def test_full_dsprites_batches_are_valid_and_deterministic():
+  data = get_dataset("procedural_dsprites")
+  assert data.num_examples > __import__(
+      "tfdis.data.pipeline", fromlist=["x"]).FULL_SHUFFLE_MAX_ROWS
+  first = _take(training_dataset(data, 8, seed=7, with_factors=True), 2)
+  again = _take(training_dataset(data, 8, seed=7, with_factors=True), 2)
+  for (xa, fa), (xb, fb) in zip(first, again):
+    np.testing.assert_array_equal(fa, fb)
+    np.testing.assert_array_equal(xa, xb)
+    np.testing.assert_allclose(xa, data.sample_observations_from_factors(
+        fa, 0))

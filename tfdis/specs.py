@@ -185,6 +185,10 @@ class ModelSpec(Spec):
   model_options: Dict[str, Any] = spec_field(
       dict, "Non-numeric options of the family, e.g. {\"tc_estimator\": "
       "\"chen\"} for beta_tc_vae.", immutable=True)
+  precision: str = spec_field(
+      "float32", "float32 (default; the published numbers) | mixed_bfloat16 "
+      "(layers in bfloat16; variables, outputs and losses float32; slower "
+      "on CPUs without avx512_bf16/amx_bf16).")
 
   def _check(self):
     from tfdis.models import validate_hyperparameters, validate_supervision
@@ -205,6 +209,12 @@ class ModelSpec(Spec):
          f"{sorted(RECONSTRUCTION_LOSSES)}, got {self.reconstruction_loss!r}")
     need(_is_int(self.latent_dim, 1),
          f"latent_dim must be an integer >= 1, got {self.latent_dim!r}")
+    from tfdis.models.precision import check_precision
+
+    try:
+      check_precision(self.precision, self.model)
+    except ValueError as e:
+      raise ConfigError(str(e)) from None
 
   def model_spec(self) -> "ModelSpec":
     """This config's ModelSpec part (for comparisons and building)."""

@@ -20,9 +20,13 @@ import json
 
 from absl import flags, logging
 
-from tfdis import config_flags
-from tfdis.errors import run_main
-from tfdis.training.config import TrainConfig
+from tfdis import lean_import
+
+lean_import.import_tensorflow()  # before anything imports TensorFlow
+
+from tfdis import config_flags  # noqa: E402
+from tfdis.errors import run_main  # noqa: E402
+from tfdis.training.config import TrainConfig  # noqa: E402
 
 FLAGS = flags.FLAGS
 

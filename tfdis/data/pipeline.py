@@ -16,7 +16,20 @@ import tensorflow as tf
 
 from tfdis.data.ground_truth import GroundTruthData
 
-_MAX_SHUFFLE_BUFFER = 1_000_000
+# Grids up to this size are shuffled with a full tf.data shuffle buffer (the
+# data order of every run so far: procedural_dsprites_small, Cars3D,
+# SmallNORB, ...). Larger grids (dSprites' 737,280 rows, Shapes3D, MPI3D)
+# are permuted statelessly instead (:func:`_permuted_rows`): a full buffer of
+# 737,280 row ids held ≈ 148 MiB and was refilled at every process start;
+# the permutation needs O(1) memory and no fill. (This changed the data
+# order, hence the model a seed gives, on those grids only.)
+FULL_SHUFFLE_MAX_ROWS = 1 << 17
+# Row ids permuted per vectorised index_shuffle call.
+_PERMUTE_CHUNK = 4096
+# tf.data threads: the training step uses every core; the input pipeline
+# (index batches + one vectorised render per batch) needs at most this many
+# so it does not preempt the step's intra-op threads on small machines.
+MAX_INPUT_THREADS = 2
 
 
 def _batch_loader(data: GroundTruthData, seed: int, with_factors: bool):
@@ -43,6 +56,34 @@ def _batch_loader(data: GroundTruthData, seed: int, with_factors: bool):
   return load
 
 
+def _permuted_rows(n: int, seed: int, repeat: bool) -> tf.data.Dataset:
+  """Row positions 0..n-1, a fresh pseudo-random permutation per epoch
+  (``tf.random.experimental.index_shuffle``, a keyed bijection of [0, n):
+  seed (seed, epoch)), without a shuffle buffer."""
+  key = tf.constant(int(seed) % (2 ** 63), tf.int64)
+
+  def epoch_rows(epoch):
+    return tf.data.Dataset.range(n).batch(_PERMUTE_CHUNK).map(
+        lambda i: tf.random.experimental.index_shuffle(
+            i, tf.stack([key, epoch]), max_index=n - 1)).unbatch()
+
+  epochs = tf.data.Dataset.range(1 << 62 if repeat else 1)
+  return epochs.flat_map(epoch_rows)
+
+
+def input_options() -> tf.data.Options:
+  """Deterministic order; at most MAX_INPUT_THREADS tf.data threads, one
+  intra-op thread each (see MAX_INPUT_THREADS)."""
+  import os
+
+  options = tf.data.Options()
+  options.deterministic = True
+  options.threading.private_threadpool_size = max(
+      1, min(MAX_INPUT_THREADS, os.cpu_count() or 1))
+  options.threading.max_intra_op_parallelism = 1
+  return options
+
+
 def training_dataset(data: GroundTruthData, batch_size: int, seed: int = 0,
                      indices: Optional[np.ndarray] = None,
                      shuffle: bool = True, repeat: bool = True,
@@ -60,24 +101,28 @@ def training_dataset(data: GroundTruthData, batch_size: int, seed: int = 0,
   """
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-  if indices is None:
-    ds = tf.data.Dataset.range(data.num_examples)
-    n = data.num_examples
-  else:
+  if indices is not None:
     indices = np.asarray(indices, dtype=np.int64)
     if indices.ndim != 1 or len(indices) == 0:
       raise ValueError("indices must be a non-empty 1-D array of grid rows")
-    ds = tf.data.Dataset.from_tensor_slices(indices)
-    n = len(indices)
-  if shuffle:
-    ds = ds.shuffle(min(n, _MAX_SHUFFLE_BUFFER), seed=seed,
-                    reshuffle_each_iteration=True)
-  if repeat:
-    ds = ds.repeat()
+  n = data.num_examples if indices is None else len(indices)
+  permute = shuffle and n > FULL_SHUFFLE_MAX_ROWS
+  if permute:
+    ds = _permuted_rows(n, seed, repeat)
+    if indices is not None:
+      rows = tf.constant(indices)
+      ds = ds.map(lambda i: tf.gather(rows, i))
+  else:
+    ds = (tf.data.Dataset.range(n) if indices is None
+          else tf.data.Dataset.from_tensor_slices(indices))
+    if shuffle:
+      ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+      ds = ds.repeat()
   ds = ds.batch(batch_size, drop_remainder=drop_remainder and repeat)
   ds = ds.map(_batch_loader(data, seed, with_factors),
               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  return ds.prefetch(tf.data.AUTOTUNE).with_options(input_options())
 
 
 def evaluation_dataset(data: GroundTruthData, batch_size: int = 256,

@@ -73,6 +73,7 @@ def build_model(name: str, observation_shape: Sequence[int],
                 learning_rate: float = 1e-4, seed: int = 0,
                 dataset_size: Optional[int] = None,
                 ensemble_size: Optional[int] = None,
+                precision: str = "float32",
                 **model_options) -> GaussianVAE:
   """Builds the family ``name`` with its optimiser(s) (call inside
   ``strategy.scope()`` for distributed training).
@@ -84,6 +85,7 @@ def build_model(name: str, observation_shape: Sequence[int],
   depend on the data (``model_kwargs_from_data``, e.g. SCAN's
   ``dataset_info``). ``ensemble_size=K`` builds
   K members of the family as one vectorised model (tfdis.models.ensemble).
+  ``precision``: 'float32' or 'mixed_bfloat16' (tfdis.models.precision).
   Initial weights come from Keras' global seed: call
   ``keras.utils.set_random_seed`` first for reproducible weights (the
   trainer does).
@@ -98,7 +100,7 @@ def build_model(name: str, observation_shape: Sequence[int],
              architecture=architecture, hyperparameters=hyperparameters,
              reconstruction_loss=reconstruction_loss, supervision=supervision,
              learning_rate=learning_rate, seed=seed,
-             dataset_size=dataset_size, **model_options)
+             dataset_size=dataset_size, precision=precision, **model_options)
 
 
 __all__ = [

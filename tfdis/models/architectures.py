@@ -33,6 +33,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from tfdis.models import precision
+
 # PyTorch BatchNorm2d defaults: momentum 0.1 (Keras: 0.9), eps 1e-5.
 TORCH_BN_MOMENTUM = 0.9
 TORCH_BN_EPSILON = 1e-5
@@ -244,45 +246,55 @@ def split_conv_head(h, latent_dim: int):
 # --------------------------------------------------------------------------
 # Keras builder (one VAE)
 # --------------------------------------------------------------------------
-def _keras_layer(op: Op):
+def _keras_layer(op: Op, dtype=None):
   if op.kind == "conv":
     return layers.Conv2D(op.units, op.kernel, strides=op.stride,
                          padding=op.padding, activation=op.activation,
-                         name=op.name)
+                         name=op.name, dtype=dtype)
   if op.kind == "conv_t":
     return layers.Conv2DTranspose(op.units, op.kernel, strides=op.stride,
                                   padding=op.padding,
-                                  activation=op.activation, name=op.name)
+                                  activation=op.activation, name=op.name,
+                                  dtype=dtype)
   if op.kind == "dense":
-    return layers.Dense(op.units, activation=op.activation, name=op.name)
+    return layers.Dense(op.units, activation=op.activation, name=op.name,
+                        dtype=dtype)
   if op.kind == "flatten":
-    return layers.Flatten(name=op.name)
+    return layers.Flatten(name=op.name, dtype=dtype)
   if op.kind == "reshape":
-    return layers.Reshape(op.shape, name=op.name)
+    return layers.Reshape(op.shape, name=op.name, dtype=dtype)
   raise ValueError(f"op {op.kind!r} has no single Keras layer")
 
 
 def build_network(ops: Sequence[Op], input_shape, name: str,
                   input_name: str) -> keras.Model:
-  """A Keras functional model from an op list (layer names from the ops)."""
+  """A Keras functional model from an op list (layer names from the ops).
+
+  Layers take Keras' dtype policy (``tfdis.models.precision``), except the
+  output layers and BatchNorm, which always compute in float32 (mixed
+  precision keeps statistics, outputs and losses in float32)."""
+  f32 = precision.OUTPUT_DTYPE
+  # The last weighted layer (and any reshape after it) makes the output.
+  last = max(i for i, op in enumerate(ops)
+             if op.kind in ("conv", "conv_t", "dense", "heads", "conv_head"))
   x = keras.Input(tuple(input_shape), name=input_name)
   h = x
   outputs = None
-  for op in ops:
+  for i, op in enumerate(ops):
     if op.kind == "bn":
-      h = TorchBatchNorm(name=op.name)(h)
+      h = TorchBatchNorm(name=op.name, dtype=f32)(h)
       h = layers.ReLU(name=f"{op.name}_relu")(h)
     elif op.kind == "heads":
-      outputs = [layers.Dense(op.units, name="means")(h),
-                 layers.Dense(op.units, name="log_var")(h)]
+      outputs = [layers.Dense(op.units, name="means", dtype=f32)(h),
+                 layers.Dense(op.units, name="log_var", dtype=f32)(h)]
     elif op.kind == "conv_head":
       h = layers.Conv2D(op.units, op.kernel, padding=op.padding,
-                        name=op.name)(h)
+                        name=op.name, dtype=f32)(h)
       d = op.units // 2
       outputs = list(layers.Lambda(lambda t: split_conv_head(t, d),
-                                   name="gaussian_params")(h))
+                                   name="gaussian_params", dtype=f32)(h))
     else:
-      h = _keras_layer(op)(h)
+      h = _keras_layer(op, f32 if i >= last else None)(h)
   return keras.Model(x, outputs if outputs is not None else h, name=name)
 
 
@@ -315,7 +327,8 @@ def make_discriminator(latent_dim: int, num_layers: int = 6,
   for i in range(1, num_layers + 1):
     h = layers.Dense(units, name=f"discriminator_{i}")(h)
     h = layers.LeakyReLU(negative_slope=0.2, name=f"discriminator_{i}_lrelu")(h)
-  logits = layers.Dense(2, name="discriminator_logits")(h)
+  logits = layers.Dense(2, name="discriminator_logits",
+                        dtype=precision.OUTPUT_DTYPE)(h)
   return keras.Model(z, logits, name="discriminator")
 
 

@@ -26,6 +26,7 @@ import keras
 import tensorflow as tf
 
 from tfdis.models import architectures, losses
+from tfdis.models import precision as precision_lib
 
 # A latent is "active"/"informative" when its batch-mean KL exceeds this
 # (Locatello et al. 2019; the UDR KL filter uses the same 0.01).
@@ -87,6 +88,9 @@ class GaussianVAE(keras.Model):
     learning_rate: Adam learning rate of the VAE optimiser.
     seed: seeds the RNG of the reparameterisation (and FactorVAE permutation).
     dataset_size: N, used only to report β-TCVAE's TC with its constant.
+    precision: 'float32' (default, the published models) or
+      'mixed_bfloat16': layers compute in bfloat16, variables, network
+      outputs, BatchNorm and losses stay float32 (tfdis.models.precision).
   """
 
   family = "vae"
@@ -102,7 +106,7 @@ class GaussianVAE(keras.Model):
                supervision: Optional[Mapping[str, Any]] = None,
                learning_rate: float = 1e-4, seed: int = 0,
                dataset_size: Optional[int] = None, name: Optional[str] = None,
-               **kwargs):
+               precision: str = precision_lib.DEFAULT_PRECISION, **kwargs):
     super().__init__(name=name or self.family, **kwargs)
     self.observation_shape = tuple(int(s) for s in observation_shape)
     self.latent_dim = int(latent_dim)
@@ -115,8 +119,10 @@ class GaussianVAE(keras.Model):
     self.dataset_size = None if dataset_size is None else int(dataset_size)
     self.seed = int(seed)
     hparams = self.validate_hyperparameters(hyperparameters)
+    self.precision = precision_lib.check_precision(precision, self.family)
 
-    self._build_networks()
+    with precision_lib.precision_scope(self.precision):
+      self._build_networks()
     self.hyperparameter_variables = {
         k: self.add_weight(name=k, shape=(),
                            initializer=keras.initializers.Constant(float(v)),
@@ -139,7 +145,8 @@ class GaussianVAE(keras.Model):
     self.rng = tf.random.Generator.from_seed(self.seed)
     self.vae_optimizer = keras.optimizers.Adam(
         learning_rate=learning_rate, name="vae_adam", **ADAM_DEFAULTS)
-    self._build_extra(hparams)
+    with precision_lib.precision_scope(self.precision):
+      self._build_extra(hparams)
     self.build_optimizers()
 
   # ---- configuration -------------------------------------------------------
@@ -202,7 +209,9 @@ class GaussianVAE(keras.Model):
     zero optimiser state and step 0; the learning rate is kept. Lets one
     built model (and its traced step) serve many PBT members."""
     keras.utils.set_random_seed(int(seed) % 2 ** 32)
-    for name, net in self.fresh_networks().items():
+    with precision_lib.precision_scope(self.precision):
+      fresh = self.fresh_networks()
+    for name, net in fresh.items():
       getattr(self, name).set_weights(net.get_weights())
     learning_rates = {k: float(keras.ops.convert_to_numpy(o.learning_rate))
                       for k, o in self.optimizers.items()}
@@ -277,6 +286,7 @@ class GaussianVAE(keras.Model):
         "latent_dim": self.latent_dim,
         "reconstruction_loss": self.reconstruction_loss_name,
         "observation_shape": list(self.observation_shape),
+        "precision": self.precision,
     }
     if self.supervision is not None:
       sup = dict(self.supervision)

@@ -131,8 +131,20 @@ class EnsembleNetwork(keras.layers.Layer):
   # ---- forward --------------------------------------------------------------
   def _run(self, ops: Sequence[Op], x, layout: str, training: bool):
     k = self.num_models
-    for op in ops:
+    # Mixed precision as the Keras networks (architectures.build_network):
+    # layers in the policy's compute dtype; BatchNorm, the Gaussian heads
+    # and the last weighted layer in float32 (tf.cast to the same dtype is
+    # the identity, so float32 runs the very same graph).
+    last = max(i for i, op in enumerate(ops)
+               if op.kind in _WEIGHTED + ("heads",) and op.kind != "bn")
+    for i, op in enumerate(ops):
       p = self.params.get(op.name) if op.kind in _WEIGHTED else None
+      dtype = ("float32" if i >= last or op.kind in ("bn", "heads")
+               else self.compute_dtype)
+      if p is not None:
+        x = tf.cast(x, dtype)
+        if dtype != "float32":
+          p = {name: tf.cast(v, dtype) for name, v in p.items()}
       if op.kind in ("conv", "conv_head"):
         x = self._grouped(tf.nn.conv2d, x, p["kernel"], layout == "shared",
                           strides=op.stride, padding=op.padding.upper())
@@ -159,6 +171,7 @@ class EnsembleNetwork(keras.layers.Layer):
         layout = "flat"
       elif op.kind == "heads":
         heads = []
+        x = tf.cast(x, tf.float32)
         for name in ("means", "log_var"):
           q = self.params[name]
           heads.append(tf.einsum("bki,kio->bko", x, q["kernel"]) +
@@ -361,7 +374,7 @@ class EnsembleMixin:
                            hyperparameters=self.hyperparameters(),
                            reconstruction_loss=self.reconstruction_loss_name,
                            seed=self.seed, dataset_size=self.dataset_size,
-                           **self.model_options())
+                           precision=self.precision, **self.model_options())
       self._single = single
     single.set_hyperparameters(self.hyperparameters())
     single.step.assign(self.step)

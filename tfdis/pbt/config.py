@@ -294,6 +294,7 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
         architecture=self.architecture, latent_dim=self.latent_dim,
         reconstruction_loss=self.reconstruction_loss, supervision=supervision,
         model_options=self.resolved_model_options(),
+        precision=self.precision,
         steps=interval_steps_for(self, batch_size, dataset_size),
         batch_size=batch_size, learning_rate=learning_rate, seed=int(seed),
         indices_path=self.indices_path, export=False,

@@ -1,0 +1,100 @@
+"""--precision=mixed_bfloat16: bfloat16 layers, float32 variables, outputs,
+BatchNorm, losses and SavedModel signatures; refusals; float32 untouched."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfdis.models import build_model, precision
+from tfdis.specs import ConfigError
+from tfdis.training.config import TrainConfig
+
+
+def _batch(data, n=16):
+  return tf.constant(data.sample_observations(n, np.random.RandomState(0)))
+
+
+def test_mixed_conv_bn_trains_and_exports_float32(small_dsprites, tmp_path):
+  from tfdis.export.saved_model import build_metadata, export_saved_model
+
+  keras.utils.set_random_seed(0)
+  model = build_model("beta_tc_vae", small_dsprites.observation_shape,
+                      architecture="conv_bn", precision="mixed_bfloat16")
+  # The build scope does not leak: the process policy stays float32.
+  assert keras.config.dtype_policy().name == "float32"
+  layers = {l.name: l for net in (model.encoder, model.decoder)
+            for l in net.layers}
+  assert layers["e1"].compute_dtype == "bfloat16"
+  assert layers["d3"].compute_dtype == "bfloat16"
+  for name in ("e1_bn", "e6", "gaussian_params", "d6"):  # BN, heads, logits
+    assert layers[name].compute_dtype == "float32", name
+  assert {v.dtype for v in model.variables} <= {"float32", "int64"}
+  step = tf.function(model.train_step)
+  x = _batch(small_dsprites, 8)
+  for _ in range(2):
+    terms = step(x)
+  assert terms["loss"].dtype == tf.float32
+  assert np.isfinite(terms["loss"].numpy())
+  # Adam's slots float32 (its iteration counter is int64).
+  assert {v.dtype for v in model.vae_optimizer.variables} == {"float32",
+                                                              "int64"}
+
+  path = export_saved_model(model, str(tmp_path / "saved_model"),
+                            build_metadata(model, small_dsprites.info()))
+  loaded = tf.saved_model.load(path)
+  out = loaded.signatures["gaussian_encoder"](images=x)
+  assert out["mean"].dtype == tf.float32 and out["logvar"].dtype == tf.float32
+  assert loaded.signatures["decoder"](
+      latents=out["mean"])["images"].dtype == tf.float32
+  with open(os.path.join(path, "assets", "tfdis_metadata.json")) as f:
+    assert json.load(f)["precision"] == "mixed_bfloat16"
+
+
+def test_mixed_ensemble_computes_in_bfloat16(small_dsprites):
+  x = _batch(small_dsprites, 8)
+  means = {}
+  for prec in precision.PRECISIONS:
+    keras.utils.set_random_seed(0)
+    model = build_model("beta_vae", small_dsprites.observation_shape,
+                        ensemble_size=2, precision=prec)
+    mean, logvar = model.encode(x)
+    assert mean.dtype == tf.float32 and logvar.dtype == tf.float32
+    assert model.decode(mean).dtype == tf.float32
+    means[prec] = mean.numpy()
+  # Same float32 weights, bfloat16 rounding in the layers: close, not equal.
+  diff = np.abs(means["float32"] - means["mixed_bfloat16"])
+  assert 0 < diff.max() < 0.05
+
+
+@pytest.mark.parametrize("family", precision.UNSUPPORTED_MIXED)
+def test_families_without_mixed_precision_are_refused(family):
+  with pytest.raises(ConfigError, match="precision='float32'"):
+    TrainConfig(model=family, precision="mixed_bfloat16").validate()
+
+
+def test_unknown_precision_is_refused():
+  with pytest.raises(ConfigError, match="precision must be one of"):
+    TrainConfig(precision="float16").validate()
+
+
+def test_float32_default_recorded(small_dsprites):
+  assert TrainConfig().precision == "float32"
+  model = build_model("beta_vae", small_dsprites.observation_shape)
+  assert model.model_config()["precision"] == "float32"
+  assert all(l.compute_dtype == "float32" for l in model.encoder.layers)
+
+
+def test_cpu_bf16_detection_reads_cpuinfo():
+  native = precision.cpu_has_native_bf16()
+  if not os.path.exists("/proc/cpuinfo"):
+    assert native is None
+    return
+  with open("/proc/cpuinfo") as f:
+    flags = [line for line in f if line.startswith("flags")]
+  expected = bool(flags) and any(
+      f in flags[0].split() for f in ("avx512_bf16", "amx_bf16"))
+  assert native is expected
