@@ -16,7 +16,8 @@ import numpy as np
 
 from tfdis.errors import UserError
 from tfdis.udr.similarity import (CORRELATIONS, informative_latents,
-                                  lasso_similarity, rank_representation,
+                                  lasso_similarities, lasso_similarity,
+                                  rank_representation,
                                   spearman_similarity,
                                   standardize_representation)
 
@@ -117,8 +118,32 @@ def _check_partners(partners, num_models: int) -> List[List[int]]:
   return checked
 
 
-def _default_n_jobs(num_pairs: int) -> int:
-  return max(1, min(num_pairs, os.cpu_count() or 1))
+def _similarity_matrices(scaled, pairs, correlation: str, alpha,
+                         random_state, n_jobs: Optional[int]
+                         ) -> Dict[Tuple[int, int], np.ndarray]:
+  """R of every ordered pair (i, j) (rows: latents of i)."""
+  if correlation == "spearman":
+    return {(i, j): spearman_similarity(scaled[i], scaled[j], ranked=True)
+            for i, j in pairs}
+  if isinstance(alpha, str):  # "cv": one multi-task CV fit per pair
+    return {(i, j): lasso_similarity(scaled[i], scaled[j], alpha=alpha,
+                                     random_state=random_state)
+            for i, j in pairs}
+  # One lasso per model i predicts the latents of all its partners j at once
+  # (bit-identical to one fit per pair, see lasso_similarities).
+  by_row: Dict[int, List[int]] = {}
+  for i, j in pairs:
+    by_row.setdefault(i, []).append(j)
+  rows = sorted(by_row)
+  args = [(scaled[i], [scaled[j] for j in by_row[i]], float(alpha))
+          for i in rows]
+  if n_jobs is not None and int(n_jobs) > 1 and len(rows) > 1:
+    from tfdis.metrics.utils import parallel_map
+    fits = parallel_map(lasso_similarities, args, n_jobs)
+  else:
+    fits = [lasso_similarities(*a) for a in args]
+  return {(i, j): matrix for i, fit in zip(rows, fits)
+          for j, matrix in zip(by_row[i], fit)}
 
 
 def udr_from_representations(
@@ -213,30 +238,16 @@ def udr_from_representations(
   # Model i's score uses the pairs (j, i): R with rows j, columns i.
   pairs = sorted({(j, i) for i in range(num_models) for j in partners[i]})
 
-  def compute(pair):
-    i, j = pair
-    if correlation == "lasso":
-      matrix = lasso_similarity(scaled[i], scaled[j], alpha=alpha,
-                                random_state=random_state)
-    else:
-      matrix = spearman_similarity(scaled[i], scaled[j], ranked=True)
-    scored = matrix[masks[i]][:, masks[j]] if filter_low_kl else matrix
-    return matrix, pair_score(scored, aggregation)
-
-  n_jobs = _default_n_jobs(len(pairs)) if n_jobs is None else int(n_jobs)
-  if correlation == "lasso" and n_jobs > 1:
-    from joblib import Parallel, delayed
-    # Threads: coordinate descent runs in Cython without the GIL.
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(compute)(pair) for pair in pairs)
-  else:
-    results = [compute(pair) for pair in pairs]
-
+  matrices = _similarity_matrices(scaled, pairs, correlation, alpha,
+                                  random_state, n_jobs)
   similarity = np.zeros((num_models, num_models, latent_dim, latent_dim))
   pairwise = np.full((num_models, num_models), np.nan)
-  for (i, j), (matrix, score) in zip(pairs, results):
+  for i, j in pairs:
+    matrix = matrices[i, j]
     similarity[i, j] = matrix
-    pairwise[i, j] = score
+    pairwise[i, j] = pair_score(
+        matrix[masks[i]][:, masks[j]] if filter_low_kl else matrix,
+        aggregation)
   model_scores = np.array([np.median(pairwise[partners[i], i])
                            for i in range(num_models)])
   return {
