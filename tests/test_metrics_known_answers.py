@@ -15,6 +15,7 @@ import pytest
 
 from tfdis import metrics as M
 from tfdis.data import get_dataset
+from tfdis.metrics import utils
 from tfdis.registry import METRICS
 
 
@@ -300,8 +301,12 @@ def test_bad_input_is_explained():
 
 
 def test_parallel_fits_match_sequential():
+  """Fits start largest first (more classes) but come back in input order."""
   rs = np.random.RandomState(0)
-  factors = rs.randint(0, 3, (200, 3))
+  factors = np.stack([rs.randint(0, k, 200) for k in (2, 5, 3)], axis=1)
+  assert [utils.classifier_cost(f) for f in factors.T] == [200, 1000, 600]
+  assert utils.parallel_map(divmod, [(7, 2), (9, 4), (5, 5)], n_jobs=2,
+                            costs=[1, 3, 2]) == [(3, 1), (2, 1), (1, 0)]
   codes = factors + rs.normal(0, 0.5, factors.shape)
   one = M.sap_score_matrix(codes[:150], factors[:150], codes[150:],
                            factors[150:], n_jobs=1)

@@ -9,7 +9,6 @@ partners.
 
 from __future__ import annotations
 
-import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -48,14 +47,14 @@ def _check_similarity(matrix) -> np.ndarray:
 def _row_column_terms(matrix: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   """Per column b: (max_a R)² / Σ_a R; per row a: (max_b R)² / Σ_b R.
 
-  Empty sums (all-zero rows/columns) give 0/0 = NaN, mapped to 0 as in dlib.
+  Empty sums (all-zero rows/columns) give 0/0 = NaN, mapped to 0 as in dlib
+  (R >= 0, so a zero sum means an all-zero row or column).
   """
-  with np.errstate(divide="ignore", invalid="ignore"):
-    columns = np.nan_to_num(matrix.max(axis=0) ** 2 / matrix.sum(axis=0),
-                            nan=0.0)
-    rows = np.nan_to_num(matrix.max(axis=1) ** 2 / matrix.sum(axis=1),
-                         nan=0.0)
-  return columns, rows
+  def terms(axis):
+    total = matrix.sum(axis=axis)
+    return np.divide(matrix.max(axis=axis) ** 2, total,
+                     out=np.zeros_like(total), where=total > 0)
+  return terms(0), terms(1)
 
 
 def relative_strength(matrix) -> float:
@@ -137,7 +136,7 @@ def _similarity_matrices(scaled, pairs, correlation: str, alpha,
   rows = sorted(by_row)
   args = [(scaled[i], [scaled[j] for j in by_row[i]], float(alpha))
           for i in rows]
-  if n_jobs is not None and int(n_jobs) > 1 and len(rows) > 1:
+  if n_jobs is not None and int(n_jobs) != 1 and len(rows) > 1:
     from tfdis.metrics.utils import parallel_map
     fits = parallel_map(lasso_similarities, args, n_jobs)
   else:
@@ -170,12 +169,17 @@ def udr_from_representations(
       filter R. (dlib hard-coded 0.01 for the zeroing and ignored its
       parameter there; fixed here.)
     alpha: lasso penalty (dlib: 0.1) or "cv" for MultiTaskLassoCV.
-    random_state: seed handed to the sklearn estimators.
+    random_state: seed of ``MultiTaskLassoCV`` (alpha="cv"); the cyclic
+      ``Lasso`` of a float alpha does not depend on a seed.
     aggregation: "relative_strength" (dlib, default) or "paper" (Eq. 2,
       normalised by d_a + d_b); identical when d_a == d_b.
     partners: optional list, per model i, of the models j it is compared with;
       default all j != i. Only the pairs needed are computed.
-    n_jobs: threads for the independent pair fits (default: #CPUs).
+    n_jobs: worker processes for the lasso fits (one per model i, against
+      all its partners); None or 1 (default): serial, in this process.
+      Measured on 2 shared cores, processes did not pay for 50 models and
+      paid little for 150; threads were slower than serial (sklearn holds
+      the GIL between target columns). Scores do not depend on it.
 
   Returns:
     dict with ``model_scores`` (M,) — median over partners j of

@@ -91,7 +91,7 @@ def lasso_similarities(z_i: np.ndarray, targets: Sequence[np.ndarray],
   for z_j in targets:
     _check_same_images("lasso_similarity", z_i, z_j)
   columns = [(t, b) for t, z_j in enumerate(targets)
-             for b in np.flatnonzero(np.any(z_j != 0, axis=0))]
+             for b in np.flatnonzero(z_j.any(axis=0))]
   out = [np.zeros((z_i.shape[1], z_j.shape[1])) for z_j in targets]
   if not np.any(z_i):
     return out  # nothing predicts anything (all weights are exactly 0)
