@@ -200,16 +200,18 @@ def _reference_udr(reps, kls, partners, correlation, filter_low_kl,
   return np.array(scores), pairwise, similarity_matrices
 
 
-@pytest.mark.parametrize("correlation,filter_low_kl,aggregation,subset", [
-    ("lasso", True, "relative_strength", False),
-    ("lasso", False, "paper", True),
-    ("spearman", True, "relative_strength", True),
-])
+@pytest.mark.parametrize(
+    "correlation,filter_low_kl,aggregation,subset,n_jobs", [
+        ("lasso", True, "relative_strength", False, None),
+        ("lasso", False, "paper", True, 2),  # worker processes
+        ("spearman", True, "relative_strength", True, None),
+    ])
 def test_scores_bit_identical_to_one_fit_per_pair(correlation, filter_low_kl,
-                                                  aggregation, subset,
+                                                  aggregation, subset, n_jobs,
                                                   monkeypatch):
-  """One stacked lasso per model (in chunks), zero targets skipped, one
-  throwaway RNG: the same numbers as a fresh seeded Lasso per pair."""
+  """One stacked lasso per model (in chunks, in this process), zero targets
+  skipped, one throwaway RNG: the same numbers as a fresh seeded Lasso per
+  pair."""
   rs = np.random.RandomState(9)
   factors = rs.randn(400, 5)
   reps, kls = [], []
@@ -231,7 +233,7 @@ def test_scores_bit_identical_to_one_fit_per_pair(correlation, filter_low_kl,
   global_state = np.random.get_state()[1].copy()
   out = udr_from_representations(
       reps, kls, correlation=correlation, filter_low_kl=filter_low_kl,
-      aggregation=aggregation, partners=partners)
+      aggregation=aggregation, partners=partners, n_jobs=n_jobs)
   # No draw from NumPy's global RNG (None would have made sklearn use it).
   np.testing.assert_array_equal(np.random.get_state()[1], global_state)
   scores, pairwise, matrices = _reference_udr(

@@ -75,14 +75,15 @@ def lasso_similarities(z_i: np.ndarray, targets: Sequence[np.ndarray],
                        alpha: float = 0.1) -> List[np.ndarray]:
   """R = |W|ᵀ of the lasso predicting each of ``targets`` from ``z_i``.
 
-  The same as ``[lasso_similarity(z_i, z_j, alpha) for z_j in targets]``,
-  bit for bit, but in one fit: sklearn's ``Lasso`` solves every target
-  column on its own (same centred design, zero start), so the columns of all
-  partners can be stacked into one multi-output target and the design is
-  validated, copied and centred once instead of once per pair. All-zero
-  target columns (uninformative latents, zeroed by
-  :func:`standardize_representation`) have the exact solution W = 0 and are
-  not fitted. Returns one [d_i, d_j] matrix per target.
+  The same numbers, bit for bit, as one ``Lasso(alpha, random_state=seed)``
+  per target (dlib), but in one fit: sklearn's ``Lasso`` solves every
+  target column on its own (same centred design, zero start), so the columns
+  of all partners can be stacked into one multi-output target and the design
+  is validated, copied and centred once instead of once per pair (the test
+  ``test_scores_bit_identical_to_one_fit_per_pair`` guards this against
+  scikit-learn changes). All-zero target columns (uninformative latents,
+  zeroed by :func:`standardize_representation`) have the exact solution
+  W = 0 and are not fitted. Returns one [d_i, d_j] matrix per target.
   """
   import sklearn
 
