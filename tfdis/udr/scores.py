@@ -177,9 +177,10 @@ def udr_from_representations(
       default all j != i. Only the pairs needed are computed.
     n_jobs: worker processes for the lasso fits (one per model i, against
       all its partners); None or 1 (default): serial, in this process.
-      Measured on 2 shared cores, processes did not pay for 50 models and
-      paid little for 150; threads were slower than serial (sklearn holds
-      the GIL between target columns). Scores do not depend on it.
+      Measured on 2 busy shared cores, 2 processes were slower than serial
+      for 50 models and not consistently faster for 150; threads were slower
+      than serial (sklearn holds the GIL between target columns). Scores do
+      not depend on it.
 
   Returns:
     dict with ``model_scores`` (M,) — median over partners j of
