@@ -3,12 +3,18 @@ permutation/sign invariance, KL filtering, partners and speed."""
 
 import time
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
+from sklearn.linear_model import Lasso
 
-from tfdis.udr import (lasso_similarity, paper_score, relative_strength,
-                       spearman_similarity, udr_from_representations)
+from tfdis.udr import (informative_latents, lasso_similarity, pair_score,
+                       paper_score, rank_representation, relative_strength,
+                       spearman_similarity, standardize_representation,
+                       udr_from_representations)
+from tfdis.udr import similarity
 
 
 def _copy(base, rs, noise=0.0):
@@ -163,6 +169,79 @@ def test_bad_inputs_fail_early():
   with pytest.raises(ValueError, match="correlation"):
     udr_from_representations([rs.randn(50, 4)] * 2, [np.ones(4)] * 2,
                              correlation="pearson")
+
+
+# ---- the fast path equals the straightforward computation, bit for bit -----
+def _reference_udr(reps, kls, partners, correlation, filter_low_kl,
+                   aggregation):
+  """UDR as first written: one ``Lasso(alpha=0.1, random_state=0)`` (or one
+  Spearman matrix) per ordered pair, scored one pair at a time."""
+  masks = [informative_latents(k, 0.01) for k in kls]
+  scaled = [standardize_representation(r, m) for r, m in zip(reps, masks)]
+  if correlation == "spearman":
+    scaled = [rank_representation(z) for z in scaled]
+  num = len(reps)
+  similarity_matrices = np.zeros((num, num) + (reps[0].shape[1],) * 2)
+  pairwise = np.full((num, num), np.nan)
+  for i in range(num):
+    for j in partners[i]:
+      if correlation == "lasso":
+        with warnings.catch_warnings():
+          warnings.simplefilter("ignore", category=UserWarning)
+          fit = Lasso(alpha=0.1, random_state=0).fit(scaled[j], scaled[i])
+        matrix = np.abs(fit.coef_).T
+      else:
+        matrix = spearman_similarity(scaled[j], scaled[i], ranked=True)
+      similarity_matrices[j, i] = matrix
+      pairwise[j, i] = pair_score(
+          matrix[masks[j]][:, masks[i]] if filter_low_kl else matrix,
+          aggregation)
+  scores = [np.median(pairwise[partners[i], i]) for i in range(num)]
+  return np.array(scores), pairwise, similarity_matrices
+
+
+@pytest.mark.parametrize(
+    "correlation,filter_low_kl,aggregation,subset,n_jobs", [
+        ("lasso", True, "relative_strength", False, None),
+        ("lasso", False, "paper", True, 2),  # worker processes
+        ("spearman", True, "relative_strength", True, None),
+    ])
+def test_scores_bit_identical_to_one_fit_per_pair(correlation, filter_low_kl,
+                                                  aggregation, subset, n_jobs,
+                                                  monkeypatch):
+  """One stacked lasso per model (in chunks, in this process), zero targets
+  skipped, one throwaway RNG: the same numbers as a fresh seeded Lasso per
+  pair."""
+  rs = np.random.RandomState(9)
+  factors = rs.randn(400, 5)
+  reps, kls = [], []
+  for m in range(7):
+    code = 0.01 * rs.randn(400, 8)
+    used = rs.choice(8, 5, replace=False)
+    code[:, used] = factors * rs.uniform(0.3, 3, 5) + 0.3 * rs.randn(400, 5)
+    kl = np.full(8, 1e-3)
+    kl[used[:4 if m % 3 == 0 else 5]] = 1.0  # differing informative sets
+    reps.append(code)
+    kls.append(kl)
+  kls[6][:] = 1e-3  # a fully collapsed model: no informative latent
+  partners = [[j for j in range(7) if j != i] for i in range(7)]
+  if subset:
+    partners = [[(i + 1) % 7, (i + 3) % 7] for i in range(7)]
+  # Chunks of 7 target columns: several fits per model, split partners.
+  monkeypatch.setattr(similarity, "_MAX_STACKED_TARGET_BYTES", 8 * 400 * 7)
+  np.random.seed(0)
+  global_state = np.random.get_state()[1].copy()
+  out = udr_from_representations(
+      reps, kls, correlation=correlation, filter_low_kl=filter_low_kl,
+      aggregation=aggregation, partners=partners, n_jobs=n_jobs)
+  # No draw from NumPy's global RNG (None would have made sklearn use it).
+  np.testing.assert_array_equal(np.random.get_state()[1], global_state)
+  scores, pairwise, matrices = _reference_udr(
+      reps, kls, partners, correlation, filter_low_kl, aggregation)
+  np.testing.assert_array_equal(out["similarity_matrices"], matrices)
+  np.testing.assert_array_equal(out["pairwise_scores"], pairwise)
+  np.testing.assert_array_equal(out["model_scores"], scores)
+  assert np.all(np.isfinite(scores)) and np.ptp(scores) > 0
 
 
 def test_fast_enough_for_pbt_ensembles():

@@ -103,7 +103,8 @@ def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
   fits = utils.run_fits(
       _fit_factor,
       [(x_train, y_train[:, j], x_test, y_test[:, j], seeds[j])
-       for j in range(k)], gbt_seeding, n_jobs)
+       for j in range(k)], gbt_seeding, n_jobs,
+      [utils.classifier_cost(y_train[:, j]) for j in range(k)])
   importance = np.stack([f[0] for f in fits], axis=1)
   return (importance, np.array([f[1] for f in fits]),
           np.array([f[2] for f in fits]))

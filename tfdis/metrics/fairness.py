@@ -187,8 +187,10 @@ def compute_fairness(ground_truth_data, representation_fn, random_state,
                                     sizes, per_class, rs, encode_batch_size)
   seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
   states = utils.gbt_random_states(gbt_seeding, seed, k)
-  models = utils.run_fits(_fit, [(x_train, y_train[:, i], states[i])
-                                 for i in range(k)], gbt_seeding, n_jobs)
+  models = utils.run_fits(
+      _fit, [(x_train, y_train[:, i], states[i]) for i in range(k)],
+      gbt_seeding, n_jobs,
+      [utils.classifier_cost(y_train[:, i]) for i in range(k)])
   predictions = [[None] * k for _ in range(k)]
   sensitive_values = [[None] * k for _ in range(k)]
   for (i, j), (codes, sensitive) in intervened.items():

@@ -94,7 +94,8 @@ def modularity_explicitness_from_codes(codes_train, factors_train, codes_test,
   per_factor = utils.parallel_map(
       _explicitness_factor,
       [(z_train, y_train[:, j], z_test, y_test[:, j], sklearn_compat)
-       for j in range(y_train.shape[1])], n_jobs)
+       for j in range(y_train.shape[1])], n_jobs,
+      [utils.classifier_cost(y_train[:, j]) for j in range(y_train.shape[1])])
   return {
       "modularity_score": modularity_from_mutual_info(mi),
       "explicitness_score_train": _nanmean_or_zero([p[0] for p in per_factor]),

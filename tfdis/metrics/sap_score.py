@@ -71,7 +71,8 @@ def sap_score_matrix(codes_train, factors_train, codes_test, factors_test,
       _svc_column,
       [(x_train, y_train[:, j], x_test, y_test[:, j],
         utils.check_sklearn_compat(sklearn_compat))
-       for j in range(num_factors)], n_jobs)
+       for j in range(num_factors)], n_jobs,
+      [utils.classifier_cost(y_train[:, j]) for j in range(num_factors)])
   return np.stack(columns, axis=1).reshape(num_codes, num_factors)
 
 

@@ -9,14 +9,14 @@ partners.
 
 from __future__ import annotations
 
-import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from tfdis.errors import UserError
 from tfdis.udr.similarity import (CORRELATIONS, informative_latents,
-                                  lasso_similarity, rank_representation,
+                                  lasso_similarities, lasso_similarity,
+                                  rank_representation,
                                   spearman_similarity,
                                   standardize_representation)
 
@@ -47,14 +47,14 @@ def _check_similarity(matrix) -> np.ndarray:
 def _row_column_terms(matrix: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   """Per column b: (max_a R)² / Σ_a R; per row a: (max_b R)² / Σ_b R.
 
-  Empty sums (all-zero rows/columns) give 0/0 = NaN, mapped to 0 as in dlib.
+  Empty sums (all-zero rows/columns) give 0/0 = NaN, mapped to 0 as in dlib
+  (R >= 0, so a zero sum means an all-zero row or column).
   """
-  with np.errstate(divide="ignore", invalid="ignore"):
-    columns = np.nan_to_num(matrix.max(axis=0) ** 2 / matrix.sum(axis=0),
-                            nan=0.0)
-    rows = np.nan_to_num(matrix.max(axis=1) ** 2 / matrix.sum(axis=1),
-                         nan=0.0)
-  return columns, rows
+  def terms(axis):
+    total = matrix.sum(axis=axis)
+    return np.divide(matrix.max(axis=axis) ** 2, total,
+                     out=np.zeros_like(total), where=total > 0)
+  return terms(0), terms(1)
 
 
 def relative_strength(matrix) -> float:
@@ -117,8 +117,32 @@ def _check_partners(partners, num_models: int) -> List[List[int]]:
   return checked
 
 
-def _default_n_jobs(num_pairs: int) -> int:
-  return max(1, min(num_pairs, os.cpu_count() or 1))
+def _similarity_matrices(scaled, pairs, correlation: str, alpha,
+                         random_state, n_jobs: Optional[int]
+                         ) -> Dict[Tuple[int, int], np.ndarray]:
+  """R of every ordered pair (i, j) (rows: latents of i)."""
+  if correlation == "spearman":
+    return {(i, j): spearman_similarity(scaled[i], scaled[j], ranked=True)
+            for i, j in pairs}
+  if isinstance(alpha, str):  # "cv": one multi-task CV fit per pair
+    return {(i, j): lasso_similarity(scaled[i], scaled[j], alpha=alpha,
+                                     random_state=random_state)
+            for i, j in pairs}
+  # One lasso per model i predicts the latents of all its partners j at once
+  # (bit-identical to one fit per pair, see lasso_similarities).
+  by_row: Dict[int, List[int]] = {}
+  for i, j in pairs:
+    by_row.setdefault(i, []).append(j)
+  rows = sorted(by_row)
+  args = [(scaled[i], [scaled[j] for j in by_row[i]], float(alpha))
+          for i in rows]
+  if n_jobs is not None and int(n_jobs) != 1 and len(rows) > 1:
+    from tfdis.metrics.utils import parallel_map
+    fits = parallel_map(lasso_similarities, args, n_jobs)
+  else:
+    fits = [lasso_similarities(*a) for a in args]
+  return {(i, j): matrix for i, fit in zip(rows, fits)
+          for j, matrix in zip(by_row[i], fit)}
 
 
 def udr_from_representations(
@@ -145,12 +169,18 @@ def udr_from_representations(
       filter R. (dlib hard-coded 0.01 for the zeroing and ignored its
       parameter there; fixed here.)
     alpha: lasso penalty (dlib: 0.1) or "cv" for MultiTaskLassoCV.
-    random_state: seed handed to the sklearn estimators.
+    random_state: seed of ``MultiTaskLassoCV`` (alpha="cv"); the cyclic
+      ``Lasso`` of a float alpha does not depend on a seed.
     aggregation: "relative_strength" (dlib, default) or "paper" (Eq. 2,
       normalised by d_a + d_b); identical when d_a == d_b.
     partners: optional list, per model i, of the models j it is compared with;
       default all j != i. Only the pairs needed are computed.
-    n_jobs: threads for the independent pair fits (default: #CPUs).
+    n_jobs: worker processes for the lasso fits (one per model i, against
+      all its partners); None or 1 (default): serial, in this process.
+      Measured on 2 busy shared cores, 2 processes were slower than serial
+      for 50 models and not consistently faster for 150; threads were slower
+      than serial (sklearn holds the GIL between target columns). Scores do
+      not depend on it.
 
   Returns:
     dict with ``model_scores`` (M,) — median over partners j of
@@ -213,30 +243,16 @@ def udr_from_representations(
   # Model i's score uses the pairs (j, i): R with rows j, columns i.
   pairs = sorted({(j, i) for i in range(num_models) for j in partners[i]})
 
-  def compute(pair):
-    i, j = pair
-    if correlation == "lasso":
-      matrix = lasso_similarity(scaled[i], scaled[j], alpha=alpha,
-                                random_state=random_state)
-    else:
-      matrix = spearman_similarity(scaled[i], scaled[j], ranked=True)
-    scored = matrix[masks[i]][:, masks[j]] if filter_low_kl else matrix
-    return matrix, pair_score(scored, aggregation)
-
-  n_jobs = _default_n_jobs(len(pairs)) if n_jobs is None else int(n_jobs)
-  if correlation == "lasso" and n_jobs > 1:
-    from joblib import Parallel, delayed
-    # Threads: coordinate descent runs in Cython without the GIL.
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(compute)(pair) for pair in pairs)
-  else:
-    results = [compute(pair) for pair in pairs]
-
+  matrices = _similarity_matrices(scaled, pairs, correlation, alpha,
+                                  random_state, n_jobs)
   similarity = np.zeros((num_models, num_models, latent_dim, latent_dim))
   pairwise = np.full((num_models, num_models), np.nan)
-  for (i, j), (matrix, score) in zip(pairs, results):
+  for i, j in pairs:
+    matrix = matrices[i, j]
     similarity[i, j] = matrix
-    pairwise[i, j] = score
+    pairwise[i, j] = pair_score(
+        matrix[masks[i]][:, masks[j]] if filter_low_kl else matrix,
+        aggregation)
   model_scores = np.array([np.median(pairwise[partners[i], i])
                            for i in range(num_models)])
   return {

@@ -13,7 +13,7 @@ representations are normalised per-latent ... the weights roughly lie in
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -43,41 +43,110 @@ def standardize_representation(representation: np.ndarray,
   return z
 
 
+def _check_same_images(name: str, z_i: np.ndarray, z_j: np.ndarray) -> None:
+  if z_i.shape[0] != z_j.shape[0]:
+    raise ValueError(
+        f"{name}: the two representations must hold the same images (rows); "
+        f"got {z_i.shape[0]} and {z_j.shape[0]} rows")
+
+
+# Target columns stacked into one lasso fit are limited to this many bytes of
+# float64, so that a fit against many partners does not copy a huge matrix.
+_MAX_STACKED_TARGET_BYTES = 64 << 20
+
+
+def _cyclic_lasso(alpha: float):
+  """``Lasso(alpha)`` (cyclic coordinate descent) and a throwaway RNG.
+
+  Cyclic descent never uses its RandomState (it only matters for
+  ``selection='random'``), but sklearn's ``enet_path`` turns an int
+  ``random_state`` into a new ``RandomState`` for EVERY target column, and
+  seeding a Mersenne Twister costs more than many of these small fits; it
+  draws one integer from it either way. One instance per fit is passed
+  through as is (None would draw from NumPy's global RNG, which a metric must
+  not disturb). The coefficients are the same for any ``random_state``.
+  """
+  from sklearn.linear_model import Lasso
+
+  return Lasso(alpha=float(alpha), random_state=np.random.RandomState(0))
+
+
+def lasso_similarities(z_i: np.ndarray, targets: Sequence[np.ndarray],
+                       alpha: float = 0.1) -> List[np.ndarray]:
+  """R = |W|ᵀ of the lasso predicting each of ``targets`` from ``z_i``.
+
+  The same numbers, bit for bit, as one ``Lasso(alpha, random_state=seed)``
+  per target (dlib), but in one fit: sklearn's ``Lasso`` solves every
+  target column on its own (same centred design, zero start), so the columns
+  of all partners can be stacked into one multi-output target and the design
+  is validated, copied and centred once instead of once per pair (the test
+  ``test_scores_bit_identical_to_one_fit_per_pair`` guards this against
+  scikit-learn changes). All-zero target columns (uninformative latents,
+  zeroed by :func:`standardize_representation`) have the exact solution
+  W = 0 and are not fitted. Returns one [d_i, d_j] matrix per target.
+  """
+  import sklearn
+
+  z_i = np.asarray(z_i, dtype=np.float64)
+  targets = [np.asarray(z_j, dtype=np.float64) for z_j in targets]
+  for z_j in targets:
+    _check_same_images("lasso_similarity", z_i, z_j)
+  columns = [(t, b) for t, z_j in enumerate(targets)
+             for b in np.flatnonzero(z_j.any(axis=0))]
+  out = [np.zeros((z_i.shape[1], z_j.shape[1])) for z_j in targets]
+  if not np.any(z_i):
+    return out  # nothing predicts anything (all weights are exactly 0)
+  block = max(1, _MAX_STACKED_TARGET_BYTES // (8 * max(1, z_i.shape[0])))
+  for start in range(0, len(columns), block):
+    chunk = columns[start:start + block]
+    # Fortran order, as the solver wants it: no second copy inside fit.
+    stacked = np.empty((z_i.shape[0], len(chunk)), order="F")
+    for c, (t, b) in enumerate(chunk):
+      stacked[:, c] = targets[t][:, b]
+    model = _cyclic_lasso(alpha)
+    # The inputs are checked above; sklearn's per-target validation of its
+    # internal path calls is pure overhead here (no effect on the numbers).
+    with warnings.catch_warnings(), sklearn.config_context(
+        skip_parameter_validation=True):
+      # Exactly-zero (uninformative) designs are expected here.
+      warnings.simplefilter("ignore", category=UserWarning)
+      model.fit(z_i, stacked)
+    weights = np.abs(np.atleast_2d(model.coef_))  # [targets, features]
+    for (t, b), w in zip(chunk, weights):
+      out[t][:, b] = w
+  return out
+
+
 def lasso_similarity(z_i: np.ndarray, z_j: np.ndarray,
                      alpha: Union[float, str] = 0.1,
                      random_state: Optional[int] = 0) -> np.ndarray:
   """R = |W|ᵀ of a lasso predicting all of z_j's latents from z_i (UDR_L).
 
   ``alpha`` a float: ``sklearn.linear_model.Lasso(alpha)`` fitted on the
-  multi-output target, as in dlib (``lasso_correlation_matrix``; alpha=0.1).
+  multi-output target, as in dlib (``lasso_correlation_matrix``; alpha=0.1);
+  its cyclic coordinate descent does not depend on ``random_state``.
   ``alpha="cv"``: ``MultiTaskLassoCV`` (the multi-task objective with λ
   chosen by cross-validation, as the paper's appendix A.5 describes).
   Returns [d_i, d_j]: rows latents of i, columns latents of j.
   """
-  from sklearn.linear_model import Lasso, MultiTaskLassoCV
+  from sklearn.linear_model import MultiTaskLassoCV
 
+  if not isinstance(alpha, str):
+    return lasso_similarities(z_i, [z_j], alpha)[0]
+  if alpha != "cv":
+    raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
   z_i = np.asarray(z_i, dtype=np.float64)
   z_j = np.asarray(z_j, dtype=np.float64)
-  if z_i.shape[0] != z_j.shape[0]:
-    raise ValueError(
-        f"lasso_similarity: the two representations must hold the same "
-        f"images (rows); got {z_i.shape[0]} and {z_j.shape[0]} rows")
-  if isinstance(alpha, str):
-    if alpha != "cv":
-      raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
-    if not np.any(z_i) or not np.any(z_j):
-      # Nothing to regress: CV over an alpha grid of an all-zero design fails.
-      return np.zeros((z_i.shape[1], z_j.shape[1]))
-    model = MultiTaskLassoCV(cv=5, max_iter=1000, tol=1e-4,
-                             random_state=random_state)
-  else:
-    model = Lasso(alpha=float(alpha), random_state=random_state)
+  _check_same_images("lasso_similarity", z_i, z_j)
+  if not np.any(z_i) or not np.any(z_j):
+    # Nothing to regress: CV over an alpha grid of an all-zero design fails.
+    return np.zeros((z_i.shape[1], z_j.shape[1]))
+  model = MultiTaskLassoCV(cv=5, max_iter=1000, tol=1e-4,
+                           random_state=random_state)
   with warnings.catch_warnings():
-    # Exactly-zero (uninformative) targets or designs are expected here.
     warnings.simplefilter("ignore", category=UserWarning)
     model.fit(z_i, z_j)
-  coef = np.atleast_2d(model.coef_)  # [d_j (targets), d_i (features)]
-  return np.abs(coef).T
+  return np.abs(model.coef_).T
 
 
 def rank_representation(z: np.ndarray) -> np.ndarray:
@@ -104,10 +173,7 @@ def spearman_similarity(z_i: np.ndarray, z_j: np.ndarray,
   """
   if not ranked:
     z_i, z_j = rank_representation(z_i), rank_representation(z_j)
-  if z_i.shape[0] != z_j.shape[0]:
-    raise ValueError(
-        f"spearman_similarity: the two representations must hold the same "
-        f"images (rows); got {z_i.shape[0]} and {z_j.shape[0]} rows")
+  _check_same_images("spearman_similarity", z_i, z_j)
   rho = (z_i.T @ z_j) / z_i.shape[0]
   return np.nan_to_num(np.abs(rho), nan=0.0)
 
