@@ -27,9 +27,22 @@ from tfdis.study import jobs  # noqa: E402
 
 THREADS = {"intra_op": 1, "inter_op": 1}  # cpus_per_task=1 in both
 SWEEP = {"beta_vae": [{"beta": 4.0}]}
-STUDY = dict(steps=10, seeds=2, sweep=SWEEP, metrics=["mig"],
-             metric_params={"mig": {"num_train": 500}},
+STUDY = dict(steps=10, seeds=2, sweep=SWEEP, train={"batch_size": 16},
+             metrics=["mig"], metric_params={"mig": {"num_train": 500}},
              udr_num_data_points=200, visualize=False)
+# One beta and one initial batch size and learning rate: every worker builds
+# and traces one model (beta is part of the built model; the traced step
+# takes any batch size), exploit and explore still run.
+PBT = dict(dataset="procedural_dsprites_small", model="beta_vae",
+           latent_dim=4, hyperparameters={"beta": 4.0},
+           evolve=("learning_rate", "batch_size"), hyperparameter_space={
+               "learning_rate": {"initial_values": [1e-3], "low": 1e-6,
+                                 "high": 1.0},
+               "batch_size": {"initial_values": [16], "low": 8,
+                              "high": 1024, "kind": "int"}},
+           eval="mig", mig_num_train=300, population_size=2,
+           max_generations=2, interval_steps=5,
+           export_every_generation=False, seed=3)
 VICTIM = "beta_vae-beta=4-seed=1"
 
 
@@ -157,22 +170,26 @@ def test_pbt_ray_matches_local(tmp_path, executors):
 
   runs = {}
   for name in ("local", "ray"):
-    runs[name] = run_pbt(PBTConfig(
-        output_dir=str(tmp_path / name), dataset="procedural_dsprites_small",
-        eval="mig", mig_num_train=300, population_size=2, max_generations=2,
-        interval_steps=5, model="beta_vae", latent_dim=4,
-        export_every_generation=False, seed=3), executor=executors[name])
+    runs[name] = run_pbt(PBTConfig(output_dir=str(tmp_path / name), **PBT),
+                         executor=executors[name])
   local, remote = runs["local"], runs["ray"]
   assert local["failures"] == remote["failures"] == []
   assert os.path.isdir(remote["best_saved_model"])
   assert len(remote["best_scores"]) == len(local["best_scores"]) == 2
   assert remote["best_members"] == local["best_members"]
   assert remote["best_scores"] == local["best_scores"]
+  members = {}
   for name in ("local", "ray"):
-    members = glob.glob(str(tmp_path / name / "members" / "*" / "member.json"))
-    assert members and all(
-        json.load(open(m))["tf_threads"] == {"1": THREADS, "2": THREADS}
-        for m in members)
+    for path in sorted(glob.glob(str(tmp_path / name / "members" / "*" /
+                                     "member.json"))):
+      member = json.load(open(path))
+      assert member["tf_threads"] == {"1": THREADS, "2": THREADS}
+      members.setdefault(name, []).append(
+          (member["id"], member["scores"], member["hyperparameters"],
+           member["parents"]))
+  # Every member's scores, explored hyperparameters and lineage, not only
+  # the best's.
+  assert len(members["ray"]) == 2 and members["ray"] == members["local"]
 
 
 def test_ray_probes_the_output_dir(tmp_path, executors):
