@@ -1,6 +1,7 @@
-"""The execution layer without TensorFlow: config checks, the in-process and
-the local spawn-pool backends (ordering, a worker killed mid-task, a task
-that keeps killing its worker)."""
+"""The execution layer: config checks, the in-process and the local
+spawn-pool backends (ordering, a worker killed mid-task, a task that keeps
+killing its worker) without TensorFlow in this process, and the in-process
+thread pinning in a fresh interpreter."""
 
 import os
 import signal
@@ -58,6 +59,43 @@ def test_config_round_trip():
   assert ExecutionConfig.from_dict(config.to_dict()) == config
   with pytest.raises(UserError, match=r"\[.gpus.\] that ExecutionConfig does not know"):
     ExecutionConfig.from_dict(dict(config.to_dict(), gpus=1))
+
+
+def test_cpus_per_task_gives_the_thread_count_of_every_backend():
+  assert ExecutionConfig().task_threads() is None  # each backend's default
+  assert [ExecutionConfig(cpus_per_task=c).task_threads()
+          for c in (0.5, 1, 2.5, 4)] == [1, 1, 2, 4]
+
+
+# Run in a fresh interpreter: the thread pools of this test process are not
+# the test's to fix.
+PIN_IN_PROCESS = """
+import json
+import tensorflow as tf
+from tfdis.execution import ExecutionConfig, make_executor, tf_threads
+pinned = make_executor(ExecutionConfig(cpus_per_task=1))
+tf.constant(1.0) + 1.0  # starts TensorFlow's runtime: its pools are fixed
+same = make_executor(ExecutionConfig(cpus_per_task=1.5))
+other = make_executor(ExecutionConfig(cpus_per_task=2))
+print(json.dumps([type(pinned).__name__, tf_threads(), type(same).__name__,
+                  type(other).__name__, other.threads]))
+"""
+
+
+def test_in_process_pins_the_threads_or_uses_a_fresh_worker():
+  """cpus_per_task pins the in-process run's TensorFlow threads; once this
+  process's TensorFlow runs with another count, the tasks go to one worker
+  process that has the requested count (never silently another count)."""
+  import json
+  import subprocess
+  import sys
+
+  proc = subprocess.run([sys.executable, "-c", PIN_IN_PROCESS],
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert json.loads(proc.stdout.strip().splitlines()[-1]) == [
+      "InProcessExecutor", {"intra_op": 1, "inter_op": 1},
+      "InProcessExecutor", "LocalExecutor", 2]
 
 
 def test_in_process_runs_lazily_and_urgent_first():

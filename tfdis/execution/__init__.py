@@ -8,6 +8,9 @@ threads and pins GPUs (:class:`LocalExecutor`), and Ray
 (:class:`~tfdis.execution.ray_executor.RayExecutor`, imported lazily).
 Studies (``tfdis.study``) and PBT (``tfdis.pbt``, hence rPU) use only this
 interface; results, idempotence and resume do not depend on the backend.
+``cpus_per_task`` pins the same TensorFlow thread count (intra- and inter-op)
+in all three, and training is bit-reproducible at a fixed count, so the same
+seeds give the same scores with either executor.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from tfdis.execution.base import (Executor, ExecutorUnavailable,
 from tfdis.execution.config import (EXECUTORS, ExecutionConfig,
                                     ExecutionConfigError)
 from tfdis.execution.local import LocalExecutor
-from tfdis.execution.worker import available_cores, detect_gpus, in_worker
+from tfdis.execution.worker import (available_cores, detect_gpus, in_worker,
+                                    pin_tf_threads, tf_threads)
 
 __all__ = ["EXECUTORS", "ExecutionConfig", "ExecutionConfigError",
            "Executor", "ExecutorUnavailable", "InProcessExecutor",
            "LocalExecutor", "available_cores", "call_task", "detect_gpus", "error_result", "in_worker",
-           "make_executor", "open_executor"]
+           "make_executor", "open_executor", "pin_tf_threads", "tf_threads"]
 
 
 def make_executor(config: ExecutionConfig, max_tasks: Optional[int] = None,
@@ -40,10 +44,18 @@ def make_executor(config: ExecutionConfig, max_tasks: Optional[int] = None,
   workers = config.num_workers
   if max_tasks is not None:
     workers = min(workers, max(1, int(max_tasks)))
+  threads = config.task_threads()
   if workers == 1:
-    return InProcessExecutor()
+    if threads is None or pin_tf_threads(threads):
+      return InProcessExecutor()
+    # This process's TensorFlow already runs with another thread count (its
+    # pools are fixed once started): one fresh worker process keeps the
+    # requested count, hence the same numbers as Ray.
+    from absl import logging
+    logging.info("TensorFlow in this process runs with %s threads; "
+                 "cpus_per_task=%s: the tasks run in one worker process",
+                 tf_threads(), config.cpus_per_task)
   gpus = [] if config.gpus_per_task == 0 else None
-  threads = int(config.cpus_per_task) if config.cpus_per_task else None
   return LocalExecutor(workers, threads=threads, gpus=gpus,
                        max_task_retries=config.max_task_retries,
                        verbosity=verbosity)

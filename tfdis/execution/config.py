@@ -11,6 +11,12 @@ from tfdis.specs import ConfigError, Spec, spec_field
 EXECUTORS = ("local", "ray")
 
 
+def threads_for_cpus(cpus: float) -> int:
+  """TensorFlow threads of a task given ``cpus``: the whole part, at least 1
+  (the one rule of every backend, so equal settings mean equal counts)."""
+  return max(1, int(cpus))
+
+
 class ExecutionConfigError(ConfigError):
   """An ExecutionConfig field is invalid (the message says how to fix it)."""
 
@@ -27,9 +33,13 @@ class ExecutionConfig(Spec):
   ray_address: ``None``/``''`` starts a Ray instance on this machine,
     ``'auto'`` joins the cluster this node belongs to, ``'host:port'`` joins
     the cluster whose head listens there.
-  cpus_per_task: CPUs a task requests from Ray and the TensorFlow intra-op
-    threads it uses. ``None``: Ray 1; local: the cores divided evenly between
-    the workers (as before).
+  cpus_per_task: CPUs a task requests from Ray and the TensorFlow intra- and
+    inter-op threads it runs with (its whole part, at least 1) in every
+    backend: Ray tasks, local pool workers and the in-process run
+    (``num_workers=1``). Training is bit-reproducible only at a fixed thread
+    count, so the same value gives the same numbers with ``local`` and
+    ``ray``. ``None``: Ray 1; a local pool the cores divided evenly between
+    the workers; in-process TensorFlow's default (every core).
   gpus_per_task: GPUs a Ray task requests (fractional values such as 0.5 share
     a GPU between tasks). ``None``: Ray 0; local: every worker is pinned to one
     GPU round-robin through ``CUDA_VISIBLE_DEVICES``. ``0`` hides the GPUs
@@ -50,8 +60,11 @@ class ExecutionConfig(Spec):
       "joins this node's cluster, 'host:port' the cluster whose head is "
       "there. The output directory must be on storage every node sees.")
   cpus_per_task: Optional[float] = spec_field(
-      None, "CPUs per task (Ray request and TensorFlow threads). Default: "
-      "Ray 1, local the cores split between --num_workers.")
+      None, "CPUs per task: the Ray request and the TensorFlow intra- and "
+      "inter-op threads of every task with either executor (in-process "
+      "too), so local and Ray runs give the same numbers at the same value. "
+      "Default: Ray 1, local the cores split between --num_workers "
+      "(in-process: TensorFlow's default).")
   gpus_per_task: Optional[float] = spec_field(
       None, "GPUs per Ray task (fractions such as 0.5 share a GPU). "
       "Default: Ray 0, local one GPU per worker round-robin; 0 hides the "
@@ -59,6 +72,13 @@ class ExecutionConfig(Spec):
   max_task_retries: int = spec_field(
       3, "Reruns of a task whose worker process died (it resumes from its "
       "checkpoint).")
+
+  def task_threads(self) -> Optional[int]:
+    """TensorFlow threads per task (None: ``cpus_per_task`` unset, each
+    backend's default)."""
+    if self.cpus_per_task is None:
+      return None
+    return threads_for_cpus(self.cpus_per_task)
 
   def validate(self) -> "ExecutionConfig":
     return Spec.validate(self)

@@ -3,7 +3,10 @@
 Each task requests ``num_cpus`` / ``num_gpus`` (from ExecutionConfig's
 ``cpus_per_task`` / ``gpus_per_task``; fractional GPUs share a device) and
 runs ``fn(*args)`` on whichever node has them; Ray sets
-``CUDA_VISIBLE_DEVICES`` for it and TensorFlow uses ``num_cpus`` threads.
+``CUDA_VISIBLE_DEVICES`` for it and TensorFlow runs with ``num_cpus``
+intra- and inter-op threads (the whole part, at least 1), the count the
+local executor pins for the same ``cpus_per_task``: the same seeds give the
+same numbers on both.
 
 Artifacts are written by the tasks themselves to the output directory, so it
 must be on storage every node sees (NFS, a mounted bucket, ...):
@@ -26,6 +29,7 @@ from typing import Any, Dict, Optional
 from tfdis.execution import worker as worker_lib
 from tfdis.execution.base import (Executor, ExecutorUnavailable, call_task,
                                   error_result)
+from tfdis.execution.config import threads_for_cpus
 
 PROBE_PREFIX = ".tfdis_ray_probe"
 
@@ -169,7 +173,7 @@ class RayExecutor(Executor):
         num_cpus=cpus, num_gpus=float(resources.get("num_gpus", self.gpus)),
         max_retries=self.max_task_retries, retry_exceptions=False,
         name=str(self._tags[handle])[:100]).remote(
-            fn, args, max(1, int(cpus)), self._verbosity)
+            fn, args, threads_for_cpus(cpus), self._verbosity)
     self._refs[ref] = handle
 
   def _wait(self):

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 _IN_WORKER = False
 
@@ -64,18 +64,57 @@ def configure_worker(threads: Optional[int], gpu: Optional[str] = "keep",
   if verbosity is not None:
     from absl import logging
     logging.set_verbosity(verbosity)
-  if not threads:
-    return
+  if threads and not pin_tf_threads(threads):
+    # A reused worker whose TensorFlow an earlier task started with another
+    # count; the count in effect is recorded with each model's results.
+    from absl import logging
+    logging.warning("This worker's TensorFlow already runs with %s threads; "
+                    "%d were asked for", tf_threads(), int(threads))
+
+
+def pin_tf_threads(threads: int) -> bool:
+  """Sizes TensorFlow's intra- and inter-op thread pools of this process to
+  ``threads``; True if that is the count in effect, False if TensorFlow's
+  runtime already started with another one (its pools are fixed then).
+
+  The count is part of what determines the numbers: a reduction split over
+  another number of threads adds its floats in another order (README,
+  'Reproducibility'), so the local and the Ray executor pin the same count
+  for the same ``cpus_per_task``.
+  """
   threads = max(1, int(threads))
-  # TensorFlow sizes its thread pools from these when its runtime starts
-  # (measured: a 1500x1500 matmul loop uses ~0.36 CPU with 1 thread here
-  # against ~1 without), so a worker need not import TensorFlow up front.
-  os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
-  os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
   if "tensorflow" in sys.modules:  # imported by an earlier task or caller
     import tensorflow as tf
     try:
       tf.config.threading.set_intra_op_parallelism_threads(threads)
       tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:  # runtime already started: the sizes are fixed
-      pass
+      return tf_threads() == {"intra_op": threads, "inter_op": threads}
+  # TensorFlow sizes its thread pools from these when its runtime starts
+  # (measured: a 1500x1500 matmul loop uses ~0.36 CPU with 1 thread here
+  # against ~1 without), so a worker need not import TensorFlow up front.
+  os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+  os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
+  return True
+
+
+def tf_threads() -> Dict[str, int]:
+  """The sizes of this process's TensorFlow thread pools ({'intra_op': ..,
+  'inter_op': ..}), as recorded with a model's or member's results: what was
+  set, else the environment variables TensorFlow reads, else its default
+  (one thread per core)."""
+  import tensorflow as tf
+
+  def resolve(configured: int, variable: str) -> int:
+    if configured:
+      return int(configured)
+    value = os.environ.get(variable, "")
+    return int(value) if value.isdigit() and int(value) > 0 else (
+        available_cores())
+
+  return {"intra_op": resolve(
+              tf.config.threading.get_intra_op_parallelism_threads(),
+              "TF_NUM_INTRAOP_THREADS"),
+          "inter_op": resolve(
+              tf.config.threading.get_inter_op_parallelism_threads(),
+              "TF_NUM_INTEROP_THREADS")}

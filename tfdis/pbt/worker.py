@@ -5,7 +5,8 @@ worker process (``tfdis.pbt.executor``).
 A member lives in ``members/<id>/``:
   member.json        id, seed, hyperparameters, step, trained_generation,
                      checkpoint (relative prefix), scores / status / details
-                     per generation, parent lineage
+                     / TensorFlow thread counts per generation, parent
+                     lineage
   checkpoints/gen_<g>.*   tf.train.Checkpoint: weights, optimiser state,
                      step, RNG and hyperparameter variables
   tensorboard/       score, hyperparameters and losses per generation
@@ -43,6 +44,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from tfdis import io_utils
+from tfdis.execution import tf_threads
 from tfdis.pbt.config import interval_steps_for
 
 MEMBER_FILE = "member.json"
@@ -124,10 +126,14 @@ def _images(ctx, rows: np.ndarray) -> np.ndarray:
 def _model_entry(config, ctx, member) -> Dict[str, Any]:
   """The cached (model, checkpoint, trainer, encoder) for this config."""
   import tensorflow as tf
-  from tfdis.training.trainer import Trainer, build_for_config
+  from tfdis.training.trainer import (Trainer, build_for_config,
+                                      configure_determinism)
 
   tconfig = config.member_config(member["hyperparameters"], member["seed"],
                                  ctx["dataset_size"])
+  # As tfdis_train does (process-wide): a member's numbers must not depend
+  # on whether this worker happened to run a study model before.
+  configure_determinism(tconfig.deterministic)
   key = ("model", json.dumps(tconfig.model_spec().to_dict(), sort_keys=True),
          tconfig.ensemble_size, ctx["dataset_size"])
   entry = _CACHE.get(key)
@@ -152,12 +158,18 @@ def _model_entry(config, ctx, member) -> Dict[str, Any]:
 def _load_state(entry, member_dir: str, member: Dict[str, Any],
                 seed: int) -> None:
   """Restores the member's checkpoint (or fresh weights) and its settings."""
-  from tfdis.training.trainer import reseed_noise
+  from tfdis.training.trainer import reseed_noise, seed_everything
 
   model = entry["model"]
   if member["checkpoint"]:
     prefix = os.path.join(member_dir, member["checkpoint"])
     entry["checkpoint"].read(prefix).assert_existing_objects_matched()
+    # The data order's shuffle seed is (global seed, data seed): without
+    # this the global seed would be whatever this worker's previous member
+    # set, and the numbers would depend on which worker ran which member
+    # (the local pool and Ray disagreed from generation 2 on).
+    # reinitialize() below sets it for fresh weights.
+    seed_everything(seed)
   else:
     model.reinitialize(seed)
   hp = dict(member["hyperparameters"])
@@ -286,6 +298,9 @@ def step_member(task: Dict[str, Any]) -> Dict[str, Any]:
     # Test hook: {member id: number of attempts declared non-finite}.
     forced = int(task.get("force_nan", {}).get(member["id"], 0))
     fit = _train(entry, config, ctx, member_dir, member, g, forced)
+    # The interval is bit-reproducible at this thread count
+    # (ExecutionConfig.cpus_per_task), so it is part of its record.
+    member.setdefault("tf_threads", {})[key] = tf_threads()
     if fit.seed != int(member["seed"]):
       member["seeds"][key] = fit.seed
     member["seed"] = fit.seed

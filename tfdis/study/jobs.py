@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional
 from absl import logging
 
 from tfdis import io_utils
-from tfdis.execution import in_worker
+from tfdis.execution import in_worker, tf_threads
 from tfdis.study.spec import representations_of
 
 MARKER = os.path.join("results", "study.json")
@@ -187,6 +187,9 @@ def _run_model(job: Dict[str, Any], spec: Dict[str, Any], overwrite: bool
       "study": spec["name"], "model_id": job["model_id"],
       "requirements": model_requirements(job, spec),
       "steps_run": ran, "seconds": timings,
+      # The numbers of these steps hold bit for bit at this thread count
+      # (ExecutionConfig.cpus_per_task).
+      "tf_threads": tf_threads() if ran else None,
       "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
   })
   return {"model_id": job["model_id"], "ran": ran, "seconds": timings}
