@@ -162,3 +162,20 @@ def test_random_nuisance_datasets_are_not_cached(model_dir):
   assert not utils.looks_up_rows(noisy, RowCoded())
   with pytest.raises(ValueError, match="cache_encodings must be one of"):
     code_cache.check_mode("yes")
+
+
+def test_udr_codes_equal_with_and_without_the_cache(both_paths, tmp_path):
+  from tfdis.udr.study import run_udr_study
+
+  dirs = [both_paths["off", "dir"], both_paths["disk", "dir"]]
+  results = {mode: run_udr_study(dirs, str(tmp_path / mode), mode="a2a",
+                                 num_data_points=300, seed=2, plots=False,
+                                 cache_encodings=mode)
+             for mode in ("off", "memory")}
+  np.testing.assert_array_equal(results["off"]["pairwise_scores"],
+                                results["memory"]["pairwise_scores"])
+  # every array, the per-latent KLs (from the log-variances) included
+  with np.load(tmp_path / "off" / "similarity.npz") as a, \
+      np.load(tmp_path / "memory" / "similarity.npz") as b:
+    for key in a.files:
+      np.testing.assert_array_equal(a[key], b[key])

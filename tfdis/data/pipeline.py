@@ -9,6 +9,7 @@ inside the graph.
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import numpy as np
@@ -74,8 +75,6 @@ def _permuted_rows(n: int, seed: int, repeat: bool) -> tf.data.Dataset:
 def input_options() -> tf.data.Options:
   """Deterministic order; at most MAX_INPUT_THREADS tf.data threads, one
   intra-op thread each (see MAX_INPUT_THREADS)."""
-  import os
-
   options = tf.data.Options()
   options.deterministic = True
   options.threading.private_threadpool_size = max(

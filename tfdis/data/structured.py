@@ -103,10 +103,6 @@ def _uniform_values(shape, sizes: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
   return tf.cast(tf.minimum(tf.floor(u * sizes_f), sizes_f - 1), tf.int64)
 
 
-def _strides(sizes: np.ndarray) -> np.ndarray:
-  return row_strides(sizes)
-
-
 def _endless(make_batch) -> tf.data.Dataset:
   """make_batch(batch number) for batch 0, 1, 2, …, in order."""
   return tf.data.Dataset.counter().map(
@@ -189,7 +185,7 @@ def pair_dataset(data: GroundTruthData, batch_size: int, k: int = 1,
   k = check_k(k, sizes)
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-  strides = tf.constant(_strides(sizes))
+  strides = tf.constant(row_strides(sizes))
   load = pipeline._batch_loader(data, seed, with_factors=False)
   shape = tuple(data.observation_shape)
 
@@ -270,7 +266,7 @@ def single_factor_dataset(data: GroundTruthData, batch_size: int,
   if batch_size < 2:
     raise ValueError(f"DC-IGN batches need batch_size >= 2 (one factor "
                      f"varies across the batch), got {batch_size}")
-  strides = tf.constant(_strides(sizes))
+  strides = tf.constant(row_strides(sizes))
   load = pipeline._batch_loader(data, seed, with_factors=False)
   num_factors = len(sizes)
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 from typing import Any, Dict, Optional, Tuple
 
@@ -149,9 +148,7 @@ class RowCodeCache:
     self.mean = self.logvar = None
     self.encoded = np.zeros(self.num_rows, dtype=bool)
     self._dirty = False
-    self._lock = threading.Lock()
-    self.stats = {"rows_encoded": 0, "rows_looked_up": 0, "encode_s": 0.0,
-                  "loaded_rows": 0}
+    self.stats = {"rows_encoded": 0, "rows_looked_up": 0, "encode_s": 0.0}
     self._load()
 
   # ---- persistence --------------------------------------------------------
@@ -172,7 +169,6 @@ class RowCodeCache:
       self.mean = self.logvar = None
       self.encoded = np.zeros(self.num_rows, dtype=bool)
       return
-    self.stats["loaded_rows"] = int(self.encoded.sum())
 
   def flush(self) -> None:
     """Writes the cache if rows were added since the last write (atomic)."""
@@ -189,10 +185,9 @@ class RowCodeCache:
     """(mean, logvar) float32 [len(rows), d] of grid rows, encoding the
     missing ones first."""
     rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-    with self._lock:
-      self._fill(rows)
-      self.stats["rows_looked_up"] += len(rows)
-      return self.mean[rows], self.logvar[rows]
+    self._fill(rows)
+    self.stats["rows_looked_up"] += len(rows)
+    return self.mean[rows], self.logvar[rows]
 
   def _fill(self, rows: np.ndarray) -> None:
     missing = np.unique(rows[~self.encoded[rows]])

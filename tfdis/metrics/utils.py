@@ -451,7 +451,7 @@ class BatchedEncoder:
     """Adds the observations of ``factors`` (rendered with ``random_state``
     unless their codes are looked up)."""
     if looks_up_rows(ground_truth_data, self._fn):
-      self._rows.append(ground_truth_data.check_factors(factors))
+      self._rows.append(factors)  # checked by the lookup (factors_to_index)
       return
     self.add(ground_truth_data.sample_observations_from_factors(
         factors, random_state))
@@ -486,8 +486,7 @@ def encode_factors(ground_truth_data, representation_fn: RepresentationFn,
   them in ``encode_batch_size`` chunks (codes [N, d]); looks them up instead
   with a row-cached representation (``looks_up_rows``)."""
   if looks_up_rows(ground_truth_data, representation_fn):
-    return np.asarray(representation_fn.codes_of_factors(
-        ground_truth_data.check_factors(factors)))
+    return np.asarray(representation_fn.codes_of_factors(factors))
   obs = ground_truth_data.sample_observations_from_factors(factors,
                                                            random_state)
   return encode(representation_fn, obs, encode_batch_size)

@@ -266,6 +266,13 @@ def _keras_layer(op: Op, dtype=None):
   raise ValueError(f"op {op.kind!r} has no single Keras layer")
 
 
+def output_op_index(ops: Sequence[Op]) -> int:
+  """Index of the last weighted op: it and what follows make a network's
+  output, which mixed precision keeps in float32."""
+  return max(i for i, op in enumerate(ops)
+             if op.kind in ("conv", "conv_t", "dense", "heads", "conv_head"))
+
+
 def build_network(ops: Sequence[Op], input_shape, name: str,
                   input_name: str) -> keras.Model:
   """A Keras functional model from an op list (layer names from the ops).
@@ -274,9 +281,7 @@ def build_network(ops: Sequence[Op], input_shape, name: str,
   output layers and BatchNorm, which always compute in float32 (mixed
   precision keeps statistics, outputs and losses in float32)."""
   f32 = precision.OUTPUT_DTYPE
-  # The last weighted layer (and any reshape after it) makes the output.
-  last = max(i for i, op in enumerate(ops)
-             if op.kind in ("conv", "conv_t", "dense", "heads", "conv_head"))
+  last = output_op_index(ops)
   x = keras.Input(tuple(input_shape), name=input_name)
   h = x
   outputs = None

@@ -135,8 +135,7 @@ class EnsembleNetwork(keras.layers.Layer):
     # layers in the policy's compute dtype; BatchNorm, the Gaussian heads
     # and the last weighted layer in float32 (tf.cast to the same dtype is
     # the identity, so float32 runs the very same graph).
-    last = max(i for i, op in enumerate(ops)
-               if op.kind in _WEIGHTED + ("heads",) and op.kind != "bn")
+    last = architectures.output_op_index(ops)
     for i, op in enumerate(ops):
       p = self.params.get(op.name) if op.kind in _WEIGHTED else None
       dtype = ("float32" if i >= last or op.kind in ("bn", "heads")

@@ -130,20 +130,20 @@ def _mismatch_message(model_dir, shape, ref_shape, ref_dir) -> str:
           "to share both: remove the offending model from --model_dirs")
 
 
-def encode_models(model_dirs: Sequence[str], images: Optional[np.ndarray],
-                  batch_size: int = 256, data=None,
-                  factors: Optional[np.ndarray] = None,
+def encode_models(model_dirs: Sequence[str], data, factors: np.ndarray,
+                  random_state, batch_size: int = 256,
                   cache_encodings: str = "disk"):
-  """Means [N, d] and per-latent KL [d] of every model on the same images.
+  """Means [N, d] and per-latent KL [d] of every model on the images of the
+  factor rows ``factors`` of ``data``.
 
-  With ``data`` and the images' ``factors``, models whose codes of ``data``
-  can be cached per row (``tfdis.export.code_cache``) look them up instead
-  (bit for bit the codes of the images); ``images`` may then be None when
-  every model is served that way.
+  Models whose codes of ``data`` are cached per row
+  (``tfdis.export.code_cache``) look the rows up (bit for bit the codes of
+  the images); otherwise the images are rendered once, with
+  ``random_state`` (the stream that drew ``factors``), and encoded.
   """
-  from tfdis.export import code_cache
   from tfdis.export.load import load_saved_model
 
+  images = None
   means, kls, reference = [], [], None
   start = time.time()
   for m, model_dir in enumerate(model_dirs):
@@ -153,12 +153,13 @@ def encode_models(model_dirs: Sequence[str], images: Optional[np.ndarray],
       reference = (shape, model_dir)
     elif shape != reference[0]:
       raise IncompatibleModelsError(_mismatch_message(model_dir, shape, *reference))
-    cache = (None if factors is None else
-             code_cache.open_cache(model, data, cache_encodings))
+    cache = code_cache.open_cache(model, data, cache_encodings)
     if cache is not None:
       mean, logvar = cache.gaussian_of_rows(data.factors_to_index(factors))
       cache.flush()
     else:
+      if images is None:
+        images = data.sample_observations_from_factors(factors, random_state)
       mean, logvar = model.gaussian_encoder(images)
     means.append(mean.astype(np.float64))
     kls.append(per_latent_kl(mean, logvar))
@@ -246,17 +247,14 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
 
   logging.info("UDR: drawing %d images from %s (seed %d)", num_data_points,
                data.name, seed)
-  # data.sample_observations' draws: factor rows, then their images
+  # data.sample_observations' draws: factor rows, then (if rendered) their
+  # images from the same stream
+  code_cache.check_mode(cache_encodings)
   rs = np.random.RandomState(seed)
   factors = data.sample_factors(int(num_data_points), rs)
-  images = None
-  if code_cache.check_mode(cache_encodings) == "off" or (
-      not code_cache.supports_cache(data)):
-    images = data.sample_observations_from_factors(factors, rs)
-  means, kls = encode_models(model_dirs, images, batch_size=batch_size,
-                             data=data, factors=factors,
+  means, kls = encode_models(model_dirs, data, factors, rs,
+                             batch_size=batch_size,
                              cache_encodings=cache_encodings)
-  del images
 
   start = time.time()
   try:
