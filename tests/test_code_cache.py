@@ -118,7 +118,13 @@ def test_cache_of_another_model_is_replaced(both_paths, tmp_path):
   # a re-exported model has another fingerprint: its old codes are not used
   cache.header["model_fingerprint"] = "0" * 40
   cache._dirty = True
+  # and what a killed writer left is removed by the next write
+  leftover = os.path.join(
+      os.path.dirname(cache.path),
+      "." + os.path.basename(cache.path) + ".k1ll3d00.tmp.npz")
+  open(leftover, "wb").close()
   cache.flush()
+  assert not os.path.exists(leftover)
   fresh = code_cache.open_cache(loaded, data, "disk")
   assert not fresh.encoded.any()
   mean, logvar = fresh.gaussian_of_rows(np.array([5, 7]))

@@ -168,16 +168,35 @@ class RowCodeCache:
       logging.warning("ignoring unreadable code cache %s: %s", self.path, e)
       self.mean = self.logvar = None
       self.encoded = np.zeros(self.num_rows, dtype=bool)
-      return
 
   def flush(self) -> None:
-    """Writes the cache if rows were added since the last write (atomic)."""
+    """Writes the cache if rows were added since the last write (atomic).
+
+    Writers hold the lock of the ``encodings/`` directory, so the
+    temporaries of a killed writer (tens of MB) are removed by the next one.
+    If another process is writing, this one keeps its rows in memory and
+    tries again at its next flush: the cache is an accelerator, never a
+    reason to fail a metric."""
     if not self.path or not self._dirty:
       return
-    os.makedirs(os.path.dirname(self.path), exist_ok=True)
-    with io_utils.atomic_path(self.path, suffix=".npz") as tmp:
-      np.savez(tmp, header=np.array(json.dumps(self.header, sort_keys=True)),
-               mean=self.mean, logvar=self.logvar, encoded=self.encoded)
+    from tfdis import rundir
+
+    directory = os.path.dirname(self.path)
+    lock = rundir.RunLock(directory, "tfdis code cache")
+    try:
+      lock.acquire()
+    except rundir.RunDirectoryLockedError:
+      logging.info("code cache %s is being written by another process; "
+                   "this one's rows stay in memory for now", self.path)
+      return
+    try:
+      rundir.clean_stale_temporaries(directory)
+      with io_utils.atomic_path(self.path, suffix=".npz") as tmp:
+        np.savez(tmp, header=np.array(json.dumps(self.header,
+                                                 sort_keys=True)),
+                 mean=self.mean, logvar=self.logvar, encoded=self.encoded)
+    finally:
+      lock.release()
     self._dirty = False
 
   # ---- lookups ------------------------------------------------------------
