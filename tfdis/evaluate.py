@@ -211,8 +211,7 @@ def evaluate_model(model_dir: str, metrics: Sequence[str],
 
   With ``cache_encodings`` 'disk' (default) or 'memory' and a dataset whose
   observations are a function of the factors, every grid row is encoded at
-  most once for all metrics ('disk': and for later runs, UDR and
-  visualisation): ``tfdis.export.code_cache``. The scores are bit for bit
+  most once for all metrics ('disk': and for later runs and UDR): ``tfdis.export.code_cache``. The scores are bit for bit
   those of the uncached path (``cache_encodings='off'``).
   """
   from tfdis.export.load import load_saved_model
@@ -278,16 +277,15 @@ def _run_metric(loaded, data, metric: str, representation: str, seed: int,
                representation, data.name)
   start = time.monotonic()
   result = fn(data, rep_fn, int(seed), **dict(overrides))
-  if cache is not None:
-    cache.flush()
-  elapsed = time.monotonic() - start
   encoding = {"cache": None, "batch_size": loaded.batch_size}
   if cache is not None:
+    cache.flush()
     encoding = {"cache": (os.path.relpath(cache.path, model_dir)
                           if cache.path else "memory"),
                 "context": cache.header["context"]}
     encoding.update({k: cache.stats[k] - before[k]
                      for k in ("rows_encoded", "rows_looked_up", "encode_s")})
+  elapsed = time.monotonic() - start
   versions = io_utils.library_versions()
   versions.update(result.get("versions", {}))
   record = {

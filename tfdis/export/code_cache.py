@@ -46,7 +46,7 @@ FORMAT = "tfdis.code_cache.v1"
 RENDER_CHUNK = 8192
 # A request that needs at least this share of the rows not yet encoded
 # encodes all of them: the rest costs little more, and later metrics (and
-# UDR, visualisation) then find every row.
+# UDR) then find every row.
 FULL_GRID_SHARE = 0.5
 
 
@@ -95,8 +95,8 @@ def cache_path(saved_model_path: str, dataset_info: Dict[str, Any]) -> str:
 MODES = ("disk", "memory", "off")
 FLAG_HELP = ("Encode each grid row once per model (datasets whose images are "
              "a function of the factors; identical numbers): 'disk' also "
-             "keeps the codes in <model_dir>/encodings/ for later metrics, "
-             "UDR and visualisation (~60 MB per model on the full dSprites "
+             "keeps the codes in <model_dir>/encodings/ for later metrics "
+             "and UDR (~60 MB per model on the full dSprites "
              "grid), 'memory' for this run only, 'off' renders and encodes "
              "every sample.")
 
