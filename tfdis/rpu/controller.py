@@ -676,7 +676,7 @@ def validate_pbt_configs(config: RPUConfig) -> None:
       ("metaEpoch", config.metaepoch_pbt_kwargs(root, None, config.seed)),
       ("final", final)):
     try:
-      pbt = PBTConfig.from_dict(kwargs).validate()
+      pbt = PBTConfig(**kwargs).validate()  # as run_pbt_from_kwargs builds it
     except (TypeError, ValueError) as e:
       raise ConfigError(f"the {what} PBT configuration is invalid: {e} "
                         "(check --pbt_options and the PBT flags)") from None
