@@ -98,6 +98,15 @@ def report_and_exit(error: BaseException, prog: str) -> None:
   sys.exit(USER_ERROR_EXIT_CODE)
 
 
+def quiet_tensorflow_info() -> None:
+  """TensorFlow's Python INFO lines (one per checkpoint: "Sharding callback
+  duration") would inherit absl's INFO verbosity and bury the progress lines
+  of long runs; its warnings and errors still show."""
+  import logging  # pylint: disable=g-import-not-at-top
+
+  logging.getLogger("tensorflow").setLevel(logging.WARNING)
+
+
 def run_main(main: Callable, argv=None, prog: Optional[str] = None) -> None:
   """``absl.app.run(main)`` reporting user errors in one line (exit 2).
 
@@ -119,6 +128,7 @@ def run_main(main: Callable, argv=None, prog: Optional[str] = None) -> None:
       raise
 
   def wrapped(args):
+    quiet_tensorflow_info()
     try:
       return main(args)
     except Exception as e:
