@@ -18,8 +18,10 @@ Rows (name, value, ratio), printed as a table by ``main`` and returned by
   /tmp/torchvenv/bin/pip install torch``).
 
 ``ratio``: tfdis rows divided by the PyTorch eager steps/s (the ratio we
-quote), bf16 rows also by their float32 row. On CPUs without native
-bfloat16 (no avx512_bf16/amx_bf16) mixed_bfloat16 is expected to be slower.
+quote), bf16 rows also by their float32 row. Precisions: float32,
+mixed_bfloat16 (Keras policy) and auto_mixed_bfloat16 (oneDNN's graph
+rewrite; tfdis.models.precision). On CPUs without native bfloat16 (no
+avx512_bf16/amx_bf16) both bfloat16 modes are expected to be slower.
 
   python benchmarks/train_speed.py
   python benchmarks/train_speed.py --torch_python=/tmp/torchvenv/bin/python
@@ -39,7 +41,7 @@ from typing import List, Optional, Sequence, Tuple
 
 Row = Tuple[str, float, Optional[float]]
 BATCH = 64
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_bfloat16", "auto_mixed_bfloat16")
 
 
 # ---------------------------------------------------------------------------
@@ -122,12 +124,14 @@ def bare_steps_per_sec(precision: str, steps: int, warmup: int) -> float:
 
   from tfdis.data import get_dataset
   from tfdis.models import build_model
+  from tfdis.models.precision import graph_rewrite_scope
 
   data = get_dataset("procedural_dsprites_small")
   batch = tf.constant(data.sample_observations(BATCH,
                                                np.random.RandomState(0)))
   model = build_model("beta_vae", data.observation_shape, precision=precision)
-  return time_steps(tf.function(model.train_step), batch, warmup, steps)
+  with graph_rewrite_scope(precision):  # as the trainer runs its steps
+    return time_steps(tf.function(model.train_step), batch, warmup, steps)
 
 
 def time_steps(step, batch, warmup: int, steps: int) -> float:

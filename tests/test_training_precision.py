@@ -1,5 +1,6 @@
 """--precision=mixed_bfloat16: bfloat16 layers, float32 variables, outputs,
-BatchNorm, losses and SavedModel signatures; refusals; float32 untouched."""
+BatchNorm, losses and SavedModel signatures; auto_mixed_bfloat16: oneDNN's
+rewrite of the training step only; refusals; float32 untouched."""
 
 import json
 import os
@@ -70,10 +71,71 @@ def test_mixed_ensemble_computes_in_bfloat16(small_dsprites):
   assert 0 < diff.max() < 0.05
 
 
+def _fit(data, prec, steps=3):
+  """A beta_vae of ``prec`` after ``steps`` trainer steps on one batch."""
+  from tfdis.training.trainer import Trainer
+
+  x = _batch(data, 16)
+  keras.utils.set_random_seed(0)
+  model = build_model("beta_vae", data.observation_shape, precision=prec)
+  fit = Trainer(model).fit(lambda seed: tf.data.Dataset.from_tensors(x)
+                           .repeat(), steps, seed=0)
+  return model, fit, x
+
+
+def _rewrite_option():
+  return tf.config.optimizer.get_experimental_options().get(
+      precision.GRAPH_REWRITE["auto_mixed_bfloat16"], False)
+
+
+def test_auto_mixed_bfloat16_rewrites_the_training_step_only(small_dsprites):
+  model32, fit32, x = _fit(small_dsprites, "float32")
+  model_auto, fit_auto, _ = _fit(small_dsprites, "auto_mixed_bfloat16")
+  # A float32 model (layers, variables); the rewrite is off again after fit.
+  assert all(l.compute_dtype == "float32" for l in model_auto.encoder.layers)
+  assert {v.dtype for v in model_auto.variables} <= {"float32", "int64"}
+  assert _rewrite_option() is False
+  assert np.isfinite(fit_auto.terms["loss"]).all()
+  loss32 = float(fit32.terms["loss"])
+  loss_auto = float(fit_auto.terms["loss"])
+  if precision.cpu_has_native_bf16():
+    # oneDNN ran the step in bfloat16: a different (close) loss.
+    assert loss_auto != loss32
+    assert abs(loss_auto - loss32) < 0.01 * abs(loss32)
+  # Outside the scope the model runs in float32: the same weights give the
+  # numbers of a plain float32 model with those weights.
+  plain = build_model("beta_vae", small_dsprites.observation_shape)
+  plain(x)
+  plain.set_weights(model_auto.get_weights())
+  np.testing.assert_array_equal(model_auto.encode(x)[0].numpy(),
+                                plain.encode(x)[0].numpy())
+  # And the rewrite is deterministic: the same run gives the same loss.
+  _, again, _ = _fit(small_dsprites, "auto_mixed_bfloat16")
+  assert float(again.terms["loss"]) == loss_auto
+
+
+def test_graph_rewrite_scope_restores_a_caller_setting():
+  option = precision.GRAPH_REWRITE["auto_mixed_bfloat16"]
+  tf.config.optimizer.set_experimental_options({option: True})
+  try:
+    with precision.graph_rewrite_scope("auto_mixed_bfloat16"):
+      assert _rewrite_option() is True
+    assert _rewrite_option() is True
+    with precision.graph_rewrite_scope("float32"):
+      assert _rewrite_option() is True   # float32 does not switch it off
+  finally:
+    tf.config.optimizer.set_experimental_options({option: False})
+  with precision.graph_rewrite_scope("auto_mixed_bfloat16"):
+    assert _rewrite_option() is True
+  assert _rewrite_option() is False
+
+
 @pytest.mark.parametrize("family", precision.UNSUPPORTED_MIXED)
 def test_families_without_mixed_precision_are_refused(family):
   with pytest.raises(ConfigError, match="precision='float32'"):
     TrainConfig(model=family, precision="mixed_bfloat16").validate()
+  # The graph rewrite needs nothing of the networks.
+  TrainConfig(model=family, precision="auto_mixed_bfloat16").validate()
 
 
 def test_unknown_precision_is_refused():

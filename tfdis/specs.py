@@ -187,8 +187,11 @@ class ModelSpec(Spec):
       "\"chen\"} for beta_tc_vae.", immutable=True)
   precision: str = spec_field(
       "float32", "float32 (default; the published numbers) | mixed_bfloat16 "
-      "(layers in bfloat16; variables, outputs and losses float32; slower "
-      "on CPUs without avx512_bf16/amx_bf16).")
+      "(Keras policy: layers in bfloat16; variables, outputs and losses "
+      "float32) | auto_mixed_bfloat16 (float32 model, oneDNN's bfloat16 "
+      "graph rewrite of the training step on the CPU; the fastest on CPUs "
+      "with amx_bf16/avx512_bf16). Both bfloat16 modes are slower on CPUs "
+      "without avx512_bf16/amx_bf16.")
 
   def _check(self):
     from tfdis.models import validate_hyperparameters, validate_supervision

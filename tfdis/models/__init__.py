@@ -85,7 +85,8 @@ def build_model(name: str, observation_shape: Sequence[int],
   depend on the data (``model_kwargs_from_data``, e.g. SCAN's
   ``dataset_info``). ``ensemble_size=K`` builds
   K members of the family as one vectorised model (tfdis.models.ensemble).
-  ``precision``: 'float32' or 'mixed_bfloat16' (tfdis.models.precision).
+  ``precision``: 'float32', 'mixed_bfloat16' or 'auto_mixed_bfloat16'
+  (tfdis.models.precision).
   Initial weights come from Keras' global seed: call
   ``keras.utils.set_random_seed`` first for reproducible weights (the
   trainer does).

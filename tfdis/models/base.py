@@ -88,9 +88,11 @@ class GaussianVAE(keras.Model):
     learning_rate: Adam learning rate of the VAE optimiser.
     seed: seeds the RNG of the reparameterisation (and FactorVAE permutation).
     dataset_size: N, used only to report β-TCVAE's TC with its constant.
-    precision: 'float32' (default, the published models) or
+    precision: 'float32' (default, the published models),
       'mixed_bfloat16': layers compute in bfloat16, variables, network
-      outputs, BatchNorm and losses stay float32 (tfdis.models.precision).
+      outputs, BatchNorm and losses stay float32, or 'auto_mixed_bfloat16':
+      a float32 model whose training step oneDNN's graph pass runs in
+      bfloat16 (tfdis.models.precision).
   """
 
   family = "vae"

@@ -246,11 +246,15 @@ class Trainer:
     t0 = time.time()
     attempt = 0
     while True:
-      result = self._attempt(
-          make_dataset(seed), num_steps, seed, label, checkpoint,
-          checkpoint_every, writer, summary_every, image_batch,
-          image_summary_every, log_every, total_steps,
-          force_bad=attempt < fault_injection)
+      # The step functions run under the model's graph rewrite (if any:
+      # auto_mixed_bfloat16), and only here.
+      with precision.graph_rewrite_scope(
+          getattr(model, "precision", precision.DEFAULT_PRECISION)):
+        result = self._attempt(
+            make_dataset(seed), num_steps, seed, label, checkpoint,
+            checkpoint_every, writer, summary_every, image_batch,
+            image_summary_every, log_every, total_steps,
+            force_bad=attempt < fault_injection)
       result.retries = attempt
       result.seconds = time.time() - t0
       if result.finite:
