@@ -90,6 +90,18 @@ def test_rpu_cli_kill_and_resume(tmp_path):
   report = os.path.join(out, "report", "index.html")
   assert os.path.isfile(report) and "rPU-VAE" in open(report).read()
   assert os.path.isfile(os.path.join(out, "report", "scores.json"))
+  # The same tables as Markdown, with the peaks of the root's reduction.
+  from tfdis.rpu.report import peaks_per_latent
+
+  root_peaks = peaks_per_latent(dict(res["root"], dir=os.path.join(
+      out, "leaf_0", "metaepoch_0")))
+  assert root_peaks.startswith("z")
+  with open(os.path.join(out, "report", "summary.md")) as f:
+    summary = f.read()
+  root_row = [l for l in summary.splitlines() if l.startswith("| 0 | 0 |")]
+  assert len(root_row) == 1 and "| 2304 |" in root_row[0]
+  assert f"| {root_peaks} |" in root_row[0]
+  assert "## Ground-truth scores" in summary
   found = io_utils.read_json(os.path.join(out, "report",
                                           "factors_found.json"))
   assert "leaf_0/metaepoch_0" in found

@@ -273,6 +273,29 @@ def _table(rows: Sequence[Sequence], header: Sequence[str]) -> str:
   return f"<table><tr>{cells}</tr>{body}</table>"
 
 
+def _markdown(rows: Sequence[Sequence], header: Sequence[str]) -> str:
+  """The same table as :func:`_table`, as Markdown (for READMEs, notes)."""
+  def line(cells):
+    return "| " + " | ".join(_fmt(c).replace("|", "/") for c in cells) + " |"
+  return "\n".join([line(header), line(["---"] * len(header))] +
+                   [line(r) for r in rows]) + "\n"
+
+
+def peaks_per_latent(record: Dict) -> str:
+  """'z4: 5, z6: 3 (+edges)' from a metaEpoch's reduction.json: the peaks
+  find_peaks found per active latent (1-based as in the plots); '+edges'
+  where the dataset edges were added as peaks (several latents, ≤ 3
+  peaks)."""
+  path = os.path.join(record["dir"], "reduction.json")
+  if not os.path.isfile(path):
+    return "–"
+  latents = io_utils.read_json(path).get("latents", [])
+  active = record["active_latents"]
+  return ", ".join(
+      f"z{active[l['latent']] + 1}: {l['peaks']}" +
+      (" (+edges)" if l.get("edges_added") else "") for l in latents) or "–"
+
+
 def _fmt(value) -> str:
   if isinstance(value, float):
     return f"{value:.4g}"
@@ -326,14 +349,16 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
            ",".join(str(a + 1) for a in r["active_latents"]) or "none",
            factors_lib.summarize(found[(r["leaf"], r["metaepoch"])])
            if (r["leaf"], r["metaepoch"]) in found else "–",
+           peaks_per_latent(r), r.get("num_candidates"),
            r["stop_reason"] or "(continue)",
            r["candidates"][0]["size"] if r.get("candidates") else None)
           for r in records]
-  parts.append("<h2>metaEpochs</h2>" + _table(
-      rows, ["leaf-run", "metaEpoch", "|d|", "best UDR",
-             "active latents (z)", "ground-truth factor per active latent "
-             "(normalised MI on d; ~ = below 0.3, entangled)", "stop",
-             "next |d|"]))
+  header = ["leaf-run", "metaEpoch", "|d|", "best UDR", "active latents (z)",
+            "ground-truth factor per active latent (normalised MI on d; "
+            "~ = below 0.3, entangled)", "peaks per active latent",
+            "candidate subsets", "stop", "next |d|"]
+  parts.append("<h2>metaEpochs</h2>" + _table(rows, header))
+  markdown = ["## metaEpochs\n\n" + _markdown(rows, header)]
   if records:
     plot_subset_sizes(records, os.path.join(out, "subset_sizes.png"))
     parts.append('<img src="subset_sizes.png">')
@@ -399,9 +424,12 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
       rows.append((name, len(entries), float(np.mean(migs)),
                    float(np.std(migs)), float(np.mean(dcis)),
                    float(np.std(dcis))))
+    header = ["model", "n", "MIG mean", "MIG std", "DCI dis. mean",
+              "DCI dis. std"]
+    markdown.append(f"\n## Ground-truth scores ({num_train} training / "
+                    f"{num_test} test points)\n\n" + _markdown(rows, header))
     parts.append("<h2>Ground-truth scores (Fig. 4)</h2>" + _table(
-        rows, ["model", "n", "MIG mean", "MIG std", "DCI dis. mean",
-               "DCI dis. std"]) +
+        rows, header) +
                  f"<p>{num_train} training / {num_test} test points, seed "
                  f"{seed}, mean representation.</p>")
   curve_path = os.path.join(rpu_dir, "leaf_run_curve.json")
@@ -424,5 +452,6 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
   page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>rPU-VAE "
           f"report</title>{style}</head><body>{''.join(parts)}</body></html>")
   index = os.path.join(out, "index.html")
+  io_utils.write_text(os.path.join(out, "summary.md"), "".join(markdown))
   io_utils.write_text(index, page)
   return index
