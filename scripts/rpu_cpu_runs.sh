@@ -18,7 +18,7 @@
 # logspace(-5, 0, 30) and batch sizes up to 1024, which a population of 4
 # cannot afford to waste members on). Explore bounds are the authors'.
 #
-# small: rPU-VAE on procedural_dsprites_small (18,432 rows), final PBT-S-VAE
+# small: rPU-VAE on procedural_dsprites_small (2,304 rows), final PBT-S-VAE
 #        4 members x 8 generations (24,000 images per final-model lineage);
 #        β-TCVAE baselines (β=6, lr 1e-3, batch 64, conv_bn) on the same
 #        24,000 images, 3 seeds; the report with the baselines.
@@ -48,33 +48,26 @@ baselines() {  # dataset dir images
   done
 }
 
+run() {  # name dataset baseline_images rpu_args...: rPU, baselines, report
+  local name=$1 dataset=$2 images=$3
+  shift 3
+  local rpu=($PY -m tfdis.bin.rpu --output_dir=$OUT/$name/rpu
+    --dataset=$dataset "${COMMON[@]}" "$@")
+  "${rpu[@]}" --noreport
+  [ "$images" = 0 ] && return
+  baselines $dataset $OUT/$name/baselines $images
+  local b=$OUT/$name/baselines
+  "${rpu[@]}" --report --baseline="beta_tcvae_$((images / 1000))k=$b/btcvae_seed0,$b/btcvae_seed1,$b/btcvae_seed2"
+}
+
+SMALL=(--report_num_train=2304 --report_num_test=1000)
 case $WHICH in
-  small)
-    RPU=($PY -m tfdis.bin.rpu --output_dir=$OUT/small/rpu
-      --dataset=procedural_dsprites_small "${COMMON[@]}"
-      --final_max_generations=8 --report_num_train=2304 --report_num_test=1000
-      --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, $BETA_TC}, \"mig_num_train\": 2304}")
-    "${RPU[@]}" --noreport
-    baselines procedural_dsprites_small $OUT/small/baselines 24000
-    B=$OUT/small/baselines
-    "${RPU[@]}" --report \
-      --baseline="beta_tcvae_24k=$B/btcvae_seed0,$B/btcvae_seed1,$B/btcvae_seed2"
-    ;;
-  full)
-    RPU=($PY -m tfdis.bin.rpu --output_dir=$OUT/full/rpu
-      --dataset=procedural_dsprites "${COMMON[@]}" --final_max_generations=6
-      --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, $BETA_TC}, \"mig_num_train\": 10000, \"surrogate_num_rows\": 10000}")
-    "${RPU[@]}" --noreport
-    baselines procedural_dsprites $OUT/full/baselines 18000
-    B=$OUT/full/baselines
-    "${RPU[@]}" --report \
-      --baseline="beta_tcvae_18k=$B/btcvae_seed0,$B/btcvae_seed1,$B/btcvae_seed2"
-    ;;
-  bvae)
-    $PY -m tfdis.bin.rpu --output_dir=$OUT/bvae/rpu \
-      --dataset=procedural_dsprites_small "${COMMON[@]}" --model=beta_vae \
-      --final_max_generations=4 --report_num_train=2304 --report_num_test=1000 \
-      --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, $BETA_VAE}, \"mig_num_train\": 2304}"
-    ;;
+  small) run small procedural_dsprites_small 24000 --final_max_generations=8 \
+      "${SMALL[@]}" --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, $BETA_TC}, \"mig_num_train\": 2304}" ;;
+  full) run full procedural_dsprites 18000 --final_max_generations=6 \
+      --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, $BETA_TC}, \"mig_num_train\": 10000, \"surrogate_num_rows\": 10000}" ;;
+  bvae) run bvae procedural_dsprites_small 0 --model=beta_vae \
+      --final_max_generations=4 "${SMALL[@]}" \
+      --pbt_options="{\"hyperparameter_space\": {$SPACE_LR_BS, $BETA_VAE}, \"mig_num_train\": 2304}" ;;
   *) echo "unknown run $WHICH: small | full | bvae" >&2; exit 2 ;;
 esac
