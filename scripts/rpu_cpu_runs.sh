@@ -3,7 +3,8 @@
 #
 #   scripts/rpu_cpu_runs.sh small|full|bvae [OUT]   (default OUT=runs/rpu_cpu)
 #
-# `small` and `full` were run side by side, one core each
+# `small` and `full` were run side by side, one core each, then SEED=1 and
+# SEED=2 of `small` side by side
 # (CPUS=1, the default here: TensorFlow's threads pinned by --cpus_per_task,
 # so the numbers do not depend on what else runs). Every step resumes when the
 # script is rerun.
@@ -31,13 +32,14 @@ WHICH=${1:?usage: scripts/rpu_cpu_runs.sh small|full|bvae [OUT]}
 OUT=${2:-runs/rpu_cpu}
 PY=${PYTHON:-python}
 CPUS=${CPUS:-1}
+SEED=${SEED:-0}   # SEED=1 / 2: further rPU seeds (OUT/<run>_seed<k>), same baselines
 SPACE_LR_BS='"learning_rate": {"initial_values": [0.0005, 0.001, 0.002], "low": 1e-06, "high": 1.0}, "batch_size": {"initial_values": [32, 64], "low": 8, "high": 1024, "kind": "int"}'
 BETA_TC='"beta": {"initial_values": [1, 2, 4, 6, 8, 10], "low": 1, "high": 1e9, "kind": "int"}'
 BETA_VAE='"beta": {"initial_values": [4, 8, 16], "low": 1, "high": 1e9, "kind": "float"}'
 COMMON=(--max_leaf_runs=2 --population_size=4 --max_generations=3
   --convergence_patience=2 --interval_images=3000 --ensemble_size=5
   --udr_num_data_points=1000 --final_population_size=4
-  --cpus_per_task=$CPUS)
+  --cpus_per_task=$CPUS --seed=$SEED)
 
 baselines() {  # dataset dir images
   local steps=$(( ($3 + 63) / 64 ))
@@ -51,11 +53,14 @@ baselines() {  # dataset dir images
 run() {  # name dataset baseline_images rpu_args...: rPU, baselines, report
   local name=$1 dataset=$2 images=$3
   shift 3
-  local rpu=($PY -m tfdis.bin.rpu --output_dir=$OUT/$name/rpu
+  local dir=$OUT/$name
+  [ "$SEED" = 0 ] || dir=${dir}_seed$SEED
+  local rpu=($PY -m tfdis.bin.rpu --output_dir=$dir/rpu
     --dataset=$dataset "${COMMON[@]}" "$@")
   "${rpu[@]}" --noreport
   [ "$images" = 0 ] && return
-  baselines $dataset $OUT/$name/baselines $images
+  # Trained once, by the seed-0 run; the other seeds' reports reuse them.
+  [ "$SEED" = 0 ] && baselines $dataset $OUT/$name/baselines $images
   local b=$OUT/$name/baselines
   "${rpu[@]}" --report --baseline="beta_tcvae_$((images / 1000))k=$b/btcvae_seed0,$b/btcvae_seed1,$b/btcvae_seed2"
 }
