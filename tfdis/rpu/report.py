@@ -292,7 +292,7 @@ def peaks_per_latent(record: Dict) -> str:
   latents = io_utils.read_json(path).get("latents", [])
   active = record["active_latents"]
   return ", ".join(
-      f"z{active[l['latent']] + 1}: {l['peaks']}" +
+      f"z{active[l['latent']] + 1}: {len(l['peaks'])}" +
       (" (+edges)" if l.get("edges_added") else "") for l in latents) or "–"
 
 
