@@ -276,7 +276,7 @@ def _table(rows: Sequence[Sequence], header: Sequence[str]) -> str:
 def _markdown(rows: Sequence[Sequence], header: Sequence[str]) -> str:
   """The same table as :func:`_table`, as Markdown (for READMEs, notes)."""
   def line(cells):
-    return "| " + " | ".join(_fmt(c).replace("|", "/") for c in cells) + " |"
+    return "| " + " | ".join(_fmt(c).replace("|", "\\|") for c in cells) + " |"
   return "\n".join([line(header), line(["---"] * len(header))] +
                    [line(r) for r in rows]) + "\n"
 
