@@ -27,6 +27,9 @@ repository):
   RandomState as dlib's noisy dSprites does.
 * representation: ``representation`` below (a fixed linear map of the
   observation, then tanh plus a square; float64).
+* BLAS: OpenBLAS's Haswell kernels (an AVX2 machine). conftest.py pins
+  them with ``OPENBLAS_CORETYPE=Haswell``: the AVX-512 kernels sum in
+  another order and flip one borderline logistic-regression prediction.
 * calls: each dlib wrapper with ``random_state=np.random.RandomState(0)`` and
   the arguments in ``PARAMS`` (dlib's ``batch_size`` sampling default 16),
   ``np.random.seed(7)`` immediately before each call because dlib's

@@ -77,10 +77,11 @@ def test_ensemble_step_matches_single_model_steps(architecture):
       # Adam moves a weight by up to lr per step whatever the gradient's
       # size, so where a gradient is ~0 float rounding (another summation
       # order) can show at the scale of lr: bound those, and require all but
-      # a handful of weights to agree to 1e-5.
+      # a few percent of weights to agree to 1e-5 (AVX2: < 1 %; oneDNN's
+      # AVX-512 kernels: 1.9 % of the conv decoder's first kernel).
       msg = f"{architecture} member {k} {b.path}"
       assert diff.max() <= 2 * 2 * 1e-3, msg
-      assert np.mean(diff > 1e-5) < 1e-2, msg
+      assert np.mean(diff > 1e-5) < 3e-2, msg
 
 
 def test_ensemble_inference_matches_and_members_differ():
