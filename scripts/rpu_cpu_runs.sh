@@ -1,7 +1,7 @@
 #!/bin/bash
 # The CPU-sized rPU-VAE runs of the README's rPU section (2 cores).
 #
-#   scripts/rpu_cpu_runs.sh small|full|bvae [OUT]   (default OUT=runs/rpu_cpu)
+#   [SEED=k] scripts/rpu_cpu_runs.sh small|full|bvae [OUT]   (default OUT=runs/rpu_cpu)
 #
 # `small` and `full` were run side by side, one core each, then SEED=1 and
 # SEED=2 of `small` side by side
