@@ -98,13 +98,31 @@ def report_and_exit(error: BaseException, prog: str) -> None:
   sys.exit(USER_ERROR_EXIT_CODE)
 
 
+# TensorFlow's per-checkpoint / per-export INFO lines logged through absl
+# (whose records name absl, not TensorFlow, as their source outside app.run).
+_TENSORFLOW_INFO = ("Sharding callback duration", "Assets written to",
+                    "Writing fingerprint to", "Function `")
+
+
+def _not_tensorflow_info(record) -> bool:
+  if record.levelno > 20:  # logging.INFO
+    return True
+  if "/tensorflow/" in record.pathname.replace("\\", "/"):
+    return False
+  return not str(record.msg).startswith(_TENSORFLOW_INFO)
+
+
 def quiet_tensorflow_info() -> None:
   """TensorFlow's Python INFO lines (one per checkpoint: "Sharding callback
-  duration") would inherit absl's INFO verbosity and bury the progress lines
-  of long runs; its warnings and errors still show."""
+  duration", "Assets written to") would inherit absl's INFO verbosity and
+  bury the progress lines of long runs; its warnings and errors still show.
+  TensorFlow logs both through its own logger and through absl's."""
   import logging  # pylint: disable=g-import-not-at-top
 
   logging.getLogger("tensorflow").setLevel(logging.WARNING)
+  absl_logger = logging.getLogger("absl")
+  if _not_tensorflow_info not in absl_logger.filters:
+    absl_logger.addFilter(_not_tensorflow_info)
 
 
 def run_main(main: Callable, argv=None, prog: Optional[str] = None) -> None:

@@ -61,11 +61,11 @@ def configure_worker(threads: Optional[int], gpu: Optional[str] = "keep",
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   if gpu != "keep" and "tensorflow" not in sys.modules:
     os.environ["CUDA_VISIBLE_DEVICES"] = "" if gpu is None else str(gpu)
+  from tfdis.errors import quiet_tensorflow_info
+  quiet_tensorflow_info()
   if verbosity is not None:
     from absl import logging
-    from tfdis.errors import quiet_tensorflow_info
     logging.set_verbosity(verbosity)
-    quiet_tensorflow_info()
   if threads and not pin_tf_threads(threads):
     # A reused worker whose TensorFlow an earlier task started with another
     # count; the count in effect is recorded with each model's results.
