@@ -7,8 +7,8 @@
 Sections (each also runs alone as its own script):
 
 * ``train`` (benchmarks/train_speed.py): ``tfdis_train`` end to end in
-  float32, mixed_bfloat16 and auto_mixed_bfloat16, the bare compiled step, and a PyTorch eager
-  step of the same network when an interpreter with torch is given
+  float32, mixed_bfloat16 and auto_mixed_bfloat16, the bare compiled step,
+  and a PyTorch eager step of the same network when an interpreter with torch is given
   (``--torch_python``; torch is not a tfdis requirement) — ratios are
   tfdis / torch;
 * ``metrics`` (benchmarks/metric_cache_speed.py): BetaVAE + FactorVAE + MIG

@@ -89,7 +89,7 @@ def _rewrite_option():
 
 
 def test_auto_mixed_bfloat16_rewrites_the_training_step_only(small_dsprites):
-  model32, fit32, x = _fit(small_dsprites, "float32")
+  _, fit32, x = _fit(small_dsprites, "float32")
   model_auto, fit_auto, _ = _fit(small_dsprites, "auto_mixed_bfloat16")
   # A float32 model (layers, variables); the rewrite is off again after fit.
   assert all(l.compute_dtype == "float32" for l in model_auto.encoder.layers)
@@ -112,6 +112,24 @@ def test_auto_mixed_bfloat16_rewrites_the_training_step_only(small_dsprites):
   # And the rewrite is deterministic: the same run gives the same loss.
   _, again, _ = _fit(small_dsprites, "auto_mixed_bfloat16")
   assert float(again.terms["loss"]) == loss_auto
+
+
+def test_emulated_bf16_warns_once_and_float32_never(monkeypatch):
+  """The path of CPUs without native bfloat16 (this one may have it)."""
+  monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+  monkeypatch.setattr(precision, "_warned", False)
+  precision.warn_if_emulated("float32")
+  assert precision._warned is False
+  for prec in ("mixed_bfloat16", "auto_mixed_bfloat16"):
+    monkeypatch.setattr(precision, "_warned", False)
+    precision.warn_if_emulated(prec)
+    assert precision._warned is True
+  # With a GPU: only the CPU-only rewrite warns (its GPU ops stay float32).
+  monkeypatch.setattr(precision, "_warned", False)
+  precision.warn_if_emulated("mixed_bfloat16", has_gpu=True)
+  assert precision._warned is False
+  precision.warn_if_emulated("auto_mixed_bfloat16", has_gpu=True)
+  assert precision._warned is True
 
 
 def test_graph_rewrite_scope_restores_a_caller_setting():

@@ -211,7 +211,8 @@ def evaluate_model(model_dir: str, metrics: Sequence[str],
 
   With ``cache_encodings`` 'disk' (default) or 'memory' and a dataset whose
   observations are a function of the factors, every grid row is encoded at
-  most once for all metrics ('disk': and for later runs and UDR): ``tfdis.export.code_cache``. The scores are bit for bit
+  most once for all metrics ('disk': and for later runs and UDR):
+  ``tfdis.export.code_cache``. The scores are bit for bit
   those of the uncached path (``cache_encodings='off'``).
   """
   from tfdis.export.load import load_saved_model

@@ -367,15 +367,18 @@ def _phase_step(config, cfg_dict, state, executor, g, force_nan) -> None:
   state["scores"][str(g)] = scores
   best = explore_exploit.rank(scores)[0]
   took = time.time() - t0
-  left = (config.max_generations - g) if config.max_generations else None
+  if not config.max_generations:
+    eta = "; until the convergence rule stops it"
+  elif g < config.max_generations:
+    left = config.max_generations - g
+    eta = f"; at most {left} more, ETA ≤ {left * took / 60:.0f} min"
+  else:
+    eta = ""
   logging.info("PBT generation %d/%s: best %s = %.4f, median %.4f (%.1f s, "
                "%.2f member-intervals/min%s)", g,
                config.max_generations or "-", best, scores[best],
                float(np.median(list(scores.values()))), took,
-               60.0 * len(tasks) / max(took, 1e-9),
-               f"; at most {left} more, ETA ≤ {left * took / 60:.0f} min"
-               if left else "; until the convergence rule stops it"
-               if left is None else "")
+               60.0 * len(tasks) / max(took, 1e-9), eta)
   state["phase"] = "select"
 
 

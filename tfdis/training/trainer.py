@@ -248,8 +248,7 @@ class Trainer:
     while True:
       # The step functions run under the model's graph rewrite (if any:
       # auto_mixed_bfloat16), and only here.
-      with precision.graph_rewrite_scope(
-          getattr(model, "precision", precision.DEFAULT_PRECISION)):
+      with precision.graph_rewrite_scope(model.precision):
         result = self._attempt(
             make_dataset(seed), num_steps, seed, label, checkpoint,
             checkpoint_every, writer, summary_every, image_batch,
