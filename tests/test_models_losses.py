@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfdis import kl
 from tfdis.models import architectures, build_model, losses
 
 
@@ -18,9 +19,13 @@ def test_gaussian_kl_closed_forms():
   expected = 0.5 + 0.5 * (2.0 - math.log(2.0) - 1.0)
   np.testing.assert_allclose(losses.gaussian_kl(mean, logvar).numpy(),
                              [expected], rtol=1e-6)
-  per = losses.per_latent_kl(tf.constant([[1.0, 0.0], [3.0, 0.0]]),
-                             tf.zeros((2, 2))).numpy()
+  per = kl.per_latent_kl_tf(tf.constant([[1.0, 0.0], [3.0, 0.0]]),
+                            tf.zeros((2, 2))).numpy()
   np.testing.assert_allclose(per, [(0.5 + 4.5) / 2, 0.0], rtol=1e-6)
+  # The NumPy variant (UDR, PBT, rPU-VAE) is the same function.
+  np.testing.assert_allclose(
+      kl.per_latent_kl(np.array([[1.0, 0.0], [3.0, 0.0]]), np.zeros((2, 2))),
+      per, rtol=1e-6)
 
 
 def test_reconstruction_losses_sum_over_pixels():

@@ -25,6 +25,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import keras
 import tensorflow as tf
 
+from tfdis import kl
 from tfdis.models import architectures, losses
 from tfdis.models import precision as precision_lib
 
@@ -359,7 +360,7 @@ class GaussianVAE(keras.Model):
       z = mean + tf.exp(0.5 * logvar) * noise
     logits = self.decode(z, training=training)
     reconstruction_loss = self.batch_reconstruction(images, logits)
-    kl_per_latent = losses.per_latent_kl(mean, logvar)
+    kl_per_latent = kl.per_latent_kl_tf(mean, logvar)
     kl_loss = tf.reduce_sum(kl_per_latent, axis=-1)
     regularizer, terms = self.batch_regularizer(kl_loss, mean, logvar, z,
                                                 training)

@@ -46,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdis.data import structured
+from tfdis import kl
 from tfdis.models import losses
 from tfdis.models.base import ACTIVE_KL_THRESHOLD, GaussianVAE
 from tfdis.registry import MODELS
@@ -194,7 +195,7 @@ class DCIGN(GaussianVAE):
     logits = self.decoder(z_decoder, training=training)
     reconstruction_loss = tf.reduce_mean(self._reconstruction_fn(images,
                                                                  logits))
-    kl_per_latent = losses.per_latent_kl(mean, logvar)
+    kl_per_latent = kl.per_latent_kl_tf(mean, logvar)
     kl_loss = tf.reduce_sum(kl_per_latent)
     hp = self.hyperparameter_variables
     regularizer = hp["beta"] * kl_loss + hp["invariance_weight"] * invariance

@@ -66,6 +66,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from tfdis import kl
 from tfdis.models import losses, staged
 from tfdis.models.base import ACTIVE_KL_THRESHOLD, GaussianVAE
 from tfdis.registry import MODELS
@@ -348,7 +349,7 @@ class InfoGAN(GaussianVAE):
     discriminator_loss = d_adv + lam * nll
     generator_loss = g_adv + lam * nll
     real_mean, real_logvar, _ = self._q(real_features)
-    kl_per_latent = losses.per_latent_kl(real_mean, real_logvar)
+    kl_per_latent = kl.per_latent_kl_tf(real_mean, real_logvar)
     terms = {
         "loss": discriminator_loss + generator_loss,
         "discriminator_loss": discriminator_loss,

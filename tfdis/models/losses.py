@@ -25,6 +25,8 @@ from typing import Optional, Sequence, Union
 
 import tensorflow as tf
 
+from tfdis import kl
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 SUPERVISED_LOSSES = ("xent", "l2", "cov")
@@ -76,22 +78,10 @@ def reconstruction_loss_fn(name: str):
 # ---------------------------------------------------------------------------
 # Gaussian posterior terms
 # ---------------------------------------------------------------------------
-def gaussian_kl_per_latent(mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
-  """KL(N(μ, e^ℓ) ‖ N(0, 1)) of every sample and latent: [B, d].
-
-  ½ (μ² + e^ℓ − ℓ − 1) (Kingma & Welling 2014, App. B).
-  """
-  return 0.5 * (tf.square(mean) + tf.exp(logvar) - logvar - 1.0)
-
-
 def gaussian_kl(mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
   """Per-sample KL to the standard normal prior, summed over latents: [B]."""
-  return tf.reduce_sum(gaussian_kl_per_latent(mean, logvar), axis=1)
-
-
-def per_latent_kl(mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
-  """Batch-mean KL of each latent: [d] (used for active latents)."""
-  return tf.reduce_mean(gaussian_kl_per_latent(mean, logvar), axis=0)
+  # The per-latent KL has one definition for every caller: tfdis.kl.
+  return tf.reduce_sum(kl.gaussian_kl_per_latent_tf(mean, logvar), axis=1)
 
 
 def sample_gaussian(mean: tf.Tensor, logvar: tf.Tensor,

@@ -65,7 +65,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from tfdis import io_utils
+from tfdis import io_utils, kl
 from tfdis.models import losses, staged
 from tfdis.models.base import ACTIVE_KL_THRESHOLD, ADAM_DEFAULTS, GaussianVAE
 from tfdis.registry import MODELS
@@ -383,12 +383,12 @@ class SCAN(GaussianVAE):
     nll = tf.reduce_mean(tf.reduce_sum(
         tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits),
         axis=1))
-    kl = tf.reduce_sum(losses.per_latent_kl(mean_y, logvar_y))
+    kl = tf.reduce_sum(kl.per_latent_kl_tf(mean_y, logvar_y))
     grounding = tf.reduce_mean(gaussian_kl_between(mean_x, logvar_x, mean_y,
                                                    logvar_y))
     reg = hp["beta"] * kl + hp["lambda_grounding"] * grounding
     loss = nll + reg
-    visual_kl = losses.per_latent_kl(mean_x, logvar_x)
+    visual_kl = kl.per_latent_kl_tf(mean_x, logvar_x)
     return loss, {
         "loss": loss, "reconstruction_loss": nll, "kl_loss": kl,
         "regularizer": reg, "elbo": -(nll + kl), "grounding_kl": grounding,

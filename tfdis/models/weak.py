@@ -48,6 +48,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import tensorflow as tf
 
 from tfdis.data import structured
+from tfdis import kl
 from tfdis.models import losses
 from tfdis.models.base import ACTIVE_KL_THRESHOLD, GaussianVAE
 from tfdis.registry import MODELS
@@ -166,7 +167,7 @@ class _PairVAE(GaussianVAE):
     # Mean over all 2B images = ½(r₁ + r₂) for equal halves (dlib).
     reconstruction_loss = tf.reduce_mean(
         self._reconstruction_fn(tf.concat([x1, x2], axis=0), logits))
-    kl_per_latent = losses.per_latent_kl(means, logvars)
+    kl_per_latent = kl.per_latent_kl_tf(means, logvars)
     kl_loss = tf.reduce_sum(kl_per_latent)
     regularizer = self.hyperparameter_variables["beta"] * kl_loss
     loss = reconstruction_loss + regularizer

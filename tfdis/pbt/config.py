@@ -103,7 +103,7 @@ class PopulationSpec(Spec):
         self.convergence_threshold > 0),
          "convergence_threshold must be > 0 or None")
     need(is_int(self.convergence_patience, 1), "convergence_patience >= 1")
-    from tfdis.pbt.evaluation import KL_ESTIMATORS
+    from tfdis.kl import KL_ESTIMATORS
     need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of "
          f"{KL_ESTIMATORS}, got {self.kl_estimator!r}")
     need(is_int(self.num_workers, 1), "num_workers must be >= 1")
@@ -144,7 +144,7 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
   over ``convergence_patience`` generations), ``max_generations`` (None: no
   cap, as the authors' rPU metaEpochs). A run needs max_generations or
   convergence_threshold. ``kl_estimator``: the per-latent KL of the UDR
-  eval's KL filter (``tfdis.pbt.evaluation.per_latent_kl``).
+  eval's KL filter (``tfdis.kl.per_latent_kl``).
   """
 
   model: str = redefault(ModelSpec, "model", "beta_tc_vae")

@@ -25,58 +25,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from tfdis import io_utils
+# UDR's KL filter and rPU's active-latent rule share one definition
+# (re-exported for the PBT/rPU callers).
+from tfdis.kl import (AUTHORS_LABEL_BATCH, AUTHORS_UDR_BATCH,  # noqa: F401
+                      KL_ESTIMATORS, per_latent_kl)
 
 EVAL_INDICES_FILE = "eval_indices.npz"
 
-KL_ESTIMATORS = ("analytic", "authors")
-# Batch sizes of the authors' KL estimate: rPU's label_dataset encodes d in
-# batches of 32; their UDR eval (udr_sklearn.batch_size in the shipped gin
-# configs) in batches of 10.
-AUTHORS_LABEL_BATCH = 32
-AUTHORS_UDR_BATCH = 10
-
-
-def per_latent_kl(mean: np.ndarray, logvar: np.ndarray,
-                  estimator: str = "analytic",
-                  batch_size: int = AUTHORS_LABEL_BATCH) -> np.ndarray:
-  """Per-latent KL(q(z|x) ‖ N(0, 1)) averaged over the rows (axis 0).
-
-  ``mean``/``logvar`` (log σ²): [N, ...]; returns float64 [...] (e.g. [d],
-  or [K, d] for a K-VAE ensemble's [N, K, d]).
-
-  * ``analytic`` (default; tfdis's documented fix): mean over the rows of
-    ½(μ² + e^ℓ − ℓ − 1) (Kingma & Welling 2014, App. B).
-  * ``authors``: besterma/robust_disentanglement ``_compute_gaussian_kl``
-    on ``_representation_function``'s output: the rows in their order in
-    batches of ``batch_size`` (the last one may be shorter); per batch
-    v = |mean over the batch of the encoder's log σ| (= ½ℓ) is used as a
-    *log-variance* shared by the batch, KL_b = mean over the batch of
-    ½(μ² + e^v − v − 1); the result is the unweighted mean over batches.
-    It ignores each row's own variance (and the sign of log σ), so it is
-    not the KL of the posterior; kept to reproduce their active latents.
-  """
-  if estimator not in KL_ESTIMATORS:
-    raise ValueError(f"kl_estimator must be one of {KL_ESTIMATORS}, got "
-                     f"{estimator!r}")
-  mean = np.asarray(mean, dtype=np.float64)
-  logvar = np.asarray(logvar, dtype=np.float64)
-  if mean.shape != logvar.shape or mean.ndim < 2:
-    raise ValueError(f"mean {mean.shape} and logvar {logvar.shape} must have "
-                     "the same shape [num_rows, ..., num_latents]")
-  if mean.shape[0] == 0:
-    raise ValueError("cannot compute KL over an empty subset")
-  if estimator == "analytic":
-    from tfdis.udr.study import per_latent_kl as analytic
-
-    return analytic(mean, logvar)
-  if int(batch_size) < 1:
-    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-  per_batch = []
-  for start in range(0, len(mean), int(batch_size)):
-    mu = mean[start:start + int(batch_size)]
-    v = np.abs(np.mean(0.5 * logvar[start:start + int(batch_size)], axis=0))
-    per_batch.append(np.mean(0.5 * (mu ** 2 + np.exp(v) - v - 1.0), axis=0))
-  return np.mean(per_batch, axis=0)
 
 
 def choose_eval_indices(config, pool: np.ndarray) -> Dict[str, np.ndarray]:

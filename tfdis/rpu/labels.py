@@ -5,7 +5,7 @@ respective KL divergence to the prior, if KL(q(z_a|x) || p(z_a)) >
 threshold, z_a is active … we map the whole dataset onto z_active using the
 encoder q(z|x) … We use the resulting latent encoding values as labels."
 
-KL per latent (``kl_estimator``, :func:`tfdis.pbt.evaluation.per_latent_kl`):
+KL per latent (``kl_estimator``, :func:`tfdis.kl.per_latent_kl`):
 ``analytic`` (default, tfdis's documented fix) is the Gaussian KL to N(0, 1)
 averaged over the rows of the subset d, ``mean_x ½(μ² + exp(ℓ) − ℓ − 1)``;
 ``authors`` is the authors' batch-of-32 formula (d in its order, per batch
@@ -21,21 +21,12 @@ from typing import Tuple
 
 import numpy as np
 
+from tfdis.kl import per_latent_kl  # noqa: F401  (re-exported)
 from tfdis.pbt import evaluation
 
 # Images encoded per chunk: bounds host memory (a dSprites row is 16 KiB as
 # float32, so 4096 rows are 64 MiB) while the LoadedModel batches inside.
 ENCODE_CHUNK = 4096
-
-
-def per_latent_kl(mean: np.ndarray, logvar: np.ndarray,
-                  kl_estimator: str = "analytic") -> np.ndarray:
-  """float64 [num_latents]: KL per latent over the rows of d (module doc)."""
-  if np.ndim(mean) != 2:
-    raise ValueError(f"mean {np.shape(mean)} and logvar {np.shape(logvar)} "
-                     "must both be [num_rows, num_latents]")
-  return evaluation.per_latent_kl(mean, logvar, kl_estimator,
-                                  evaluation.AUTHORS_LABEL_BATCH)
 
 
 def active_latents(kl: np.ndarray, threshold: float) -> np.ndarray:
@@ -83,7 +74,8 @@ def label_subset(model, data, indices: np.ndarray,
 def labels_from_encoding(mean: np.ndarray, logvar: np.ndarray,
                          active_kl_threshold: float = 1.0,
                          kl_estimator: str = "analytic") -> SubsetLabels:
-  kl = per_latent_kl(mean, logvar, kl_estimator)
+  kl = per_latent_kl(mean, logvar, kl_estimator,
+                     evaluation.AUTHORS_LABEL_BATCH)
   active = active_latents(kl, active_kl_threshold)
   labels = np.asarray(mean, dtype=np.float32)[:, active]
   return SubsetLabels(kl=kl, active=active, labels=labels)

@@ -18,6 +18,7 @@ import numpy as np
 from absl import logging
 
 from tfdis import io_utils
+from tfdis.kl import per_latent_kl
 from tfdis.export import code_cache
 from tfdis.errors import UserError
 from tfdis.udr.scores import (AGGREGATIONS, NonFiniteInputError,
@@ -35,13 +36,6 @@ FIXES = [
 class IncompatibleModelsError(UserError, ValueError):
   """The models of one UDR run cannot be compared (latent size, observation
   shape, too few partners)."""
-
-
-def per_latent_kl(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-  """KL(q(z_a|x) || N(0, 1)) per latent, averaged over the images (Eq. 3)."""
-  mean = np.asarray(mean, dtype=np.float64)
-  logvar = np.asarray(logvar, dtype=np.float64)
-  return np.mean(0.5 * (mean ** 2 + np.exp(logvar) - logvar - 1.0), axis=0)
 
 
 def hyperparameter_key(metadata: Dict[str, Any]) -> str:
