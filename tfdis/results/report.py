@@ -7,7 +7,6 @@ mailed or opened anywhere (the PNGs also stay beside it in ``plots/``).
 
 from __future__ import annotations
 
-import base64
 import datetime
 import glob
 import html
@@ -16,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
+from tfdis import html_page
 from tfdis.io_utils import write_text
 from tfdis.results import columns as C
 
@@ -23,45 +23,6 @@ from tfdis.results import columns as C
 ELBO_COLUMNS = ("train.final_losses.elbo", "train.elbo")
 RECONSTRUCTION_COLUMNS = ("train.final_losses.reconstruction_loss",
                           "train.reconstruction_loss")
-
-_CSS = """
-body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif;
-       margin: 2em auto; max-width: 1400px; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em;
-     border-bottom: 1px solid #ccc; } h3 { font-size: 1.05em; }
-.scroll { max-width: 100%; overflow-x: auto; }
-table.results { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0; }
-table.results th, table.results td { border: 1px solid #ddd; padding: 3px 6px;
-                                     text-align: right; white-space: nowrap; }
-table.results th { background: #f3f3f3; white-space: normal;
-                   vertical-align: bottom; }
-table.results tbody th { white-space: nowrap; text-align: left; }
-table.results td:first-child, table.results th:first-child { text-align: left; }
-figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #555; }
-img.plot { max-width: 100%; border: 1px solid #eee; }
-.models { display: flex; gap: 2em; flex-wrap: wrap; }
-.model { flex: 1 1 400px; } .model img { max-width: 100%; image-rendering: pixelated; }
-.meta { color: #555; font-size: 0.9em; }
-"""
-
-
-def _data_uri(path: str) -> str:
-  ext = os.path.splitext(path)[1].lower().lstrip(".")
-  mime = {"png": "image/png", "gif": "image/gif", "jpg": "image/jpeg",
-          "jpeg": "image/jpeg"}.get(ext, "application/octet-stream")
-  with open(path, "rb") as f:
-    return f"data:{mime};base64," + base64.b64encode(f.read()).decode("ascii")
-
-
-def _table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
-  """An HTML table in a container that scrolls sideways instead of
-  overflowing the page."""
-  if frame is None or not len(frame):
-    return "<p><i>(empty)</i></p>"
-  return "<div class='scroll'>" + frame.to_html(
-      classes="results", border=0, na_rep="–",
-      float_format=lambda v: float_format.format(v), escape=True) + "</div>"
-
 
 def _readable(table: pd.DataFrame, representation: str = "mean"
               ) -> pd.DataFrame:
@@ -72,13 +33,6 @@ def _readable(table: pd.DataFrame, representation: str = "mean"
   names = [C.short_name(n) if n else n for n in table.index.names]
   table.index = table.index.set_names(names)
   return table
-
-
-def _figure(path: str, caption: str) -> str:
-  return (f'<figure><img class="plot" src="{_data_uri(path)}" '
-          f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
-          f" (<code>{html.escape(os.path.basename(path))}</code>)</figcaption>"
-          "</figure>")
 
 
 def summary_table(frame: pd.DataFrame, representation: str = "mean"
@@ -161,11 +115,12 @@ def _extremes(root: str, frame: pd.DataFrame) -> str:
               f"</code> (UDR {row['udr']:.3f})")
       block = [f"<div class='model'><p>{desc}</p>"]
       if gif:
-        block.append(f"<p>Latent traversal ({html.escape(os.path.basename(gif))})"
-                     f":<br><img src='{_data_uri(gif)}' alt='traversal'></p>")
+        name = html.escape(os.path.basename(gif))
+        block.append(f"<p>Latent traversal ({name}):<br><img "
+                     f"src='{html_page.data_uri(gif)}' alt='traversal'></p>")
       if recon:
-        block.append("<p>Reconstructions:<br>"
-                     f"<img src='{_data_uri(recon)}' alt='reconstructions'></p>")
+        block.append("<p>Reconstructions:<br><img src='"
+                     f"{html_page.data_uri(recon)}' alt='reconstructions'></p>")
       if not gif and not recon:
         block.append("<p><i>(not visualised)</i></p>")
       block.append("</div>")
@@ -202,22 +157,19 @@ def write_html_report(path: str, root: str, frame: pd.DataFrame,
   for rep in reps:
     body.append("<h2>Summary per family and hyperparameter: medians, "
                 f"{html.escape(rep)} representation</h2>")
-    body.append(_table(summary_table(frame, rep)))
+    body.append(html_page.frame_table(summary_table(frame, rep)))
   body.append("<h2>Plots</h2>")
   if plots:
-    body.extend(_figure(p, caption) for caption, p in plots)
+    body.extend(html_page.figure(p, caption) for caption, p in plots)
   else:
     body.append("<p><i>No scores to plot yet.</i></p>")
   if rank_matrices:
     body.append("<h2>Rank correlations (Spearman ρ)</h2>")
     for dataset, matrix in rank_matrices.items():
       body.append(f"<h3>{html.escape(str(dataset))}</h3>")
-      body.append(_table(matrix, "{:.2f}"))
+      body.append(html_page.frame_table(matrix, "{:.2f}"))
   for rep in reps:
     body.append(f"<h2>All models, {html.escape(rep)} representation</h2>")
-    body.append(_table(model_table(frame, rep)))
-  text = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-          f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
-          "<body>\n" + "\n".join(body) + "\n</body></html>\n")
-  write_text(path, text)
+    body.append(html_page.frame_table(model_table(frame, rep)))
+  write_text(path, html_page.page(title, body))
   return path

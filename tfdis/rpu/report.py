@@ -30,7 +30,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfdis import io_utils
+from tfdis import html_page, io_utils
 from tfdis.rpu import factors as factors_lib
 
 TRAVERSAL_VALUES = np.linspace(-2.0, 2.0, 7)
@@ -265,22 +265,6 @@ def factors_per_metaepoch(records: Sequence[Dict], data
   return out
 
 
-def _table(rows: Sequence[Sequence], header: Sequence[str]) -> str:
-  cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-  body = "".join(
-      "<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row)
-      + "</tr>" for row in rows)
-  return f"<table><tr>{cells}</tr>{body}</table>"
-
-
-def _markdown(rows: Sequence[Sequence], header: Sequence[str]) -> str:
-  """The same table as :func:`_table`, as Markdown (for READMEs, notes)."""
-  def line(cells):
-    return "| " + " | ".join(_fmt(c).replace("|", "\\|") for c in cells) + " |"
-  return "\n".join([line(header), line(["---"] * len(header))] +
-                   [line(r) for r in rows]) + "\n"
-
-
 def peaks_per_latent(record: Dict) -> str:
   """'z4: 5, z6: 3 (+edges)' from a metaEpoch's reduction.json: the peaks
   find_peaks found per active latent (1-based as in the plots); '+edges'
@@ -294,14 +278,6 @@ def peaks_per_latent(record: Dict) -> str:
   return ", ".join(
       f"z{active[l['latent']] + 1}: {len(l['peaks'])}" +
       (" (+edges)" if l.get("edges_added") else "") for l in latents) or "–"
-
-
-def _fmt(value) -> str:
-  if isinstance(value, float):
-    return f"{value:.4g}"
-  if value is None:
-    return "–"
-  return str(value)
 
 
 def write_report(rpu_dir: str, output_dir: Optional[str] = None,
@@ -357,8 +333,8 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
             "ground-truth factor per active latent (normalised MI on d; "
             "~ = below 0.3, entangled)", "peaks per active latent",
             "candidate subsets", "stop", "next |d|"]
-  parts.append("<h2>metaEpochs</h2>" + _table(rows, header))
-  markdown = ["## metaEpochs\n\n" + _markdown(rows, header)]
+  parts.append("<h2>metaEpochs</h2>" + html_page.table(rows, header))
+  markdown = ["## metaEpochs\n\n" + html_page.markdown_table(rows, header)]
   if records:
     plot_subset_sizes(records, os.path.join(out, "subset_sizes.png"))
     parts.append('<img src="subset_sizes.png">')
@@ -427,11 +403,12 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
     header = ["model", "n", "MIG mean", "MIG std", "DCI dis. mean",
               "DCI dis. std"]
     markdown.append(f"\n## Ground-truth scores ({num_train} training / "
-                    f"{num_test} test points)\n\n" + _markdown(rows, header))
-    parts.append("<h2>Ground-truth scores (Fig. 4)</h2>" + _table(
-        rows, header) +
-                 f"<p>{num_train} training / {num_test} test points, seed "
-                 f"{seed}, mean representation.</p>")
+                    f"{num_test} test points)\n\n"
+                    + html_page.markdown_table(rows, header))
+    parts.append(
+        "<h2>Ground-truth scores (Fig. 4)</h2>" + html_page.table(rows, header)
+        + f"<p>{num_train} training / {num_test} test points, seed {seed}, "
+        "mean representation.</p>")
   curve_path = os.path.join(rpu_dir, "leaf_run_curve.json")
   if scores and os.path.isfile(curve_path):
     entries = io_utils.read_json(curve_path)["entries"]
@@ -440,17 +417,14 @@ def write_report(rpu_dir: str, output_dir: Optional[str] = None,
         e.update(score(e["best_saved_model"]))
     io_utils.write_json(os.path.join(out, "leaf_run_curve.json"), entries)
     plot_leaf_run_curve(entries, os.path.join(out, "leaf_run_curve.png"))
-    parts.append("<h2>Scores vs number of leaf-runs (Fig. 6)</h2>" + _table(
-        [(e["num_leaf_runs"], ", ".join(e["label_files"]), e["best_score"],
-          e.get("mig"), e.get("dci_disentanglement")) for e in entries],
-        ["leaf-runs", "surrogate label files", "final PBT eval (surrogate "
-         "MIG)", "MIG (ground truth)", "DCI dis. (ground truth)"]) +
-                 '<img src="leaf_run_curve.png">')
-  style = ("<style>body{font-family:sans-serif;max-width:1400px}"
-           "table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-           "padding:2px 6px}img{max-width:100%}</style>")
-  page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>rPU-VAE "
-          f"report</title>{style}</head><body>{''.join(parts)}</body></html>")
+    parts.append(
+        "<h2>Scores vs number of leaf-runs (Fig. 6)</h2>" + html_page.table(
+            [(e["num_leaf_runs"], ", ".join(e["label_files"]), e["best_score"],
+              e.get("mig"), e.get("dci_disentanglement")) for e in entries],
+            ["leaf-runs", "surrogate label files", "final PBT eval "
+             "(surrogate MIG)", "MIG (ground truth)",
+             "DCI dis. (ground truth)"]) + '<img src="leaf_run_curve.png">')
+  page = html_page.page("rPU-VAE report", parts)
   index = os.path.join(out, "index.html")
   io_utils.write_text(os.path.join(out, "summary.md"), "".join(markdown))
   io_utils.write_text(index, page)
