@@ -17,9 +17,11 @@ after min-max scaling (see ``binned_information``); information is in bits.
 Normalisation (``normalization``): the reference divides I(v_k; z_j) by the
 entropy of the CODE, H(z_j) (pyitlib ``information_mutual_normalised`` with
 ``norm_factor='Y'``, Y = the code) — the default here, for equality with the
-reference. Li et al.'s own code divides by the entropy of the FACTOR (the log
-of its number of values, i.e. that of a uniform factor), as MIG does;
-``normalization="factor"`` divides by the factor's entropy in the sample.
+reference. Li et al.'s own code (Zhiyuan1991/proVLAE ``metric_MIG.py``)
+divides by the entropy of the FACTOR, as MIG does (the log of its number of
+values: its entropy over the full dataset), and averages over the active
+codes only; ``normalization="factor"`` divides by the factor's entropy in
+the sample (and still averages over all codes).
 
 Reference bug fixed: a constant code (a dead latent, common in VAEs) has
 H(z_j) = 0, the reference computes 0/0 = NaN for its normalised MIs, and
