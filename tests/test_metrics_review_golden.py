@@ -59,6 +59,30 @@ def make_case(name):
     factors = rs.randint(0, 5, size=(1000, 3))
     codes = factors @ rs.randn(3, 4) + rs.randn(1000, 4)
     return factors, codes, ("discrete",) * 3, 7
+  if name in ("tied_best_codes", "tied_best_codes_swapped"):
+    # Two codes equally informative about factor 0 (bitwise equal MI): a
+    # copy of it, and a finer code that also holds a coin flip. The reference
+    # takes the last of equal MIs as JEMMIG's best code, so the order of the
+    # codes changes the score; tfdis breaks the tie the same way.
+    rs = np.random.RandomState(4)
+    factors = rs.randint(0, 5, size=(2000, 2))
+    finer = 2 * factors[:, 0] + rs.randint(0, 2, size=2000)
+    codes = np.stack([factors[:, 0], finer, factors[:, 1]], axis=1) * 1.0
+    if name == "tied_best_codes_swapped":
+      codes = codes[:, [1, 0, 2]]
+    return factors, codes, ("discrete",) * 2, 10
+  if name == "constant_codes":
+    rs = np.random.RandomState(6)
+    factors = rs.randint(0, 6, size=(1000, 3))
+    return factors, np.full((1000, 2), -1.5), ("discrete",) * 3, 10
+  if name == "indices_as_continuous":
+    # The review's default call (continuous_factors=True) on factor indices
+    # with more values than bins: the factors are binned too.
+    rs = np.random.RandomState(7)
+    sizes = np.array([3, 40, 32])
+    factors = rs.randint(0, sizes, size=(3000, 3))
+    codes = factors / sizes + 0.1 * rs.randn(3000, 3)
+    return factors, codes, ("continuous",) * 3, 10
   raise KeyError(name)
 # --- end cases ---
 
@@ -78,6 +102,17 @@ GOLDEN = {
     "dead_code": {"mig_sup": float("nan"),
                   "dcimig": 0.7561873583381855,
                   "jemmig": 0.7050098452964758},
+    "tied_best_codes": {"mig_sup": 0.8976850161539911,
+                        "dcimig": 0.9983496752235828,
+                        "jemmig": 0.7050904169933091},
+    "tied_best_codes_swapped": {"mig_sup": 0.8976850161539911,
+                                "dcimig": 0.9983496752235828,
+                                "jemmig": 0.7935227982078166},
+    "constant_codes": {"mig_sup": float("nan"), "dcimig": 0.0,
+                       "jemmig": 0.5625791103859302},
+    "indices_as_continuous": {"mig_sup": 0.44623612191398926,
+                              "dcimig": 0.4917898657322577,
+                              "jemmig": 0.5059800531514104},
 }
 
 FUNCTIONS = {"mig_sup": mig_sup_from_codes, "dcimig": dcimig_from_codes,

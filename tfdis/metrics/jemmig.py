@@ -17,7 +17,10 @@ form), each is divided by H(v_k) + log2(num_bins) and the score is
 so that 1 is best. Entropies and MI are in bits on codes (and continuous
 factors) binned into ``num_bins`` equal-width bins after min-max scaling
 (``binned_information``); the best code is the reference's
-``np.argsort(MI)[-1]`` (the last of equal MIs). Unlike MIG it also penalises
+``np.argsort(MI)[-1]`` (the last of equal MIs; so when two codes are
+exactly equally informative about a factor — e.g. a copy of it and a finer
+code that holds it and more — the order of the codes decides which joint
+entropy is charged, as in the reference). Unlike MIG it also penalises
 the best code for carrying information beyond the factor (the joint entropy
 term), so a constant code or factor needs no special case. With a single
 code the second-largest MI is 0 (the reference fails).
