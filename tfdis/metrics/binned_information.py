@@ -20,6 +20,8 @@ modularity and IRS) cuts the same equal-width bins from ``np.histogram``'s
 edges over the raw values instead; the two agree except for points within
 rounding of a bin edge, so the three metrics here use the reference's form.
 Their default is 10 bins (the review's ``config.py``), dlib's MIG uses 20.
+Codes are scaled in float64 (the reference scales float32 codes in float32,
+which can move a point lying within float32 rounding of a bin edge).
 
 Information estimates: the review reports bits (``pyitlib``'s base 2), and
 JEMMIG adds ``log2(num_bins)`` to an entropy, so the unit matters there.
