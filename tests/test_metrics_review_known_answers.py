@@ -196,3 +196,16 @@ def test_modules_do_not_import_tensorflow():
                        text=True, timeout=300, env=env, cwd=REPO_ROOT)
   assert out.returncode == 0, out.stderr[-2000:]
   assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("metric,params", [
+    ("mig_sup", dict(num_bins=1)), ("mig_sup", dict(dead_codes="skip")),
+    ("dcimig", dict(num_bins=0)), ("jemmig", dict(num_bins=2.5)),
+])
+def test_wrappers_refuse_bad_options_before_sampling(metric, params):
+  class NeverSampled:
+    def sample_factors(self, *args):
+      raise AssertionError("sampled before checking the options")
+
+  with pytest.raises(UserError):
+    M.get_metric(metric)(NeverSampled(), identity_rep, 0, **params)

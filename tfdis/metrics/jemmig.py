@@ -81,6 +81,7 @@ def compute_jemmig(ground_truth_data, representation_fn, random_state,
   (``ground_truth_data.factor_types``) are binned as the codes are.
   """
   num_train = utils.check_count("num_train", num_train, 2)
+  bi.check_num_bins(num_bins)  # bad options fail before any sampling
   rs = utils.as_random_state(random_state)
   codes, factors = utils.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,

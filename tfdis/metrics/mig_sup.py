@@ -57,16 +57,20 @@ def _check_option(name, value, allowed, meaning):
   return value
 
 
-def mig_sup_from_matrix(mutual_info: np.ndarray, factor_entropy: np.ndarray,
-                        code_entropy: np.ndarray, normalization: str = "code",
-                        dead_codes: str = "zero") -> float:
-  """MIG-sup from MI [num_factors, num_codes] (bits) and the entropies."""
+def check_options(normalization: str, dead_codes: str) -> None:
   _check_option("normalization", normalization, NORMALIZATIONS,
                 "'code': divide by H(code), the reference; 'factor': by "
                 "H(factor), Li et al.'s code")
   _check_option("dead_codes", dead_codes, DEAD_CODES,
                 "'zero': a constant code scores a gap of 0; 'nan': the "
                 "reference's NaN")
+
+
+def mig_sup_from_matrix(mutual_info: np.ndarray, factor_entropy: np.ndarray,
+                        code_entropy: np.ndarray, normalization: str = "code",
+                        dead_codes: str = "zero") -> float:
+  """MIG-sup from MI [num_factors, num_codes] (bits) and the entropies."""
+  check_options(normalization, dead_codes)
   mi = np.asarray(mutual_info, dtype=np.float64)
   if normalization == "code":
     denominator = np.broadcast_to(np.asarray(code_entropy)[None, :], mi.shape)
@@ -120,6 +124,8 @@ def compute_mig_sup(ground_truth_data, representation_fn, random_state,
   (``ground_truth_data.factor_types``) are binned as the codes are.
   """
   num_train = utils.check_count("num_train", num_train, 2)
+  bi.check_num_bins(num_bins)  # bad options fail before any sampling
+  check_options(normalization, dead_codes)
   rs = utils.as_random_state(random_state)
   codes, factors = utils.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
