@@ -160,8 +160,12 @@ def test_wrappers_on_the_identity_dataset(metric):
 
 
 def test_wrapper_honours_the_datasets_factor_types_and_notes_dead_codes():
-  data = get_dataset("identity", factor_sizes=[4] * 3)
-  data.factor_types = ("discrete", "continuous", "discrete")
+  from tfdis.data.identity import IdentityData
+
+  class MixedTypes(IdentityData):
+    factor_types = ("discrete", "continuous", "discrete")
+
+  data = MixedTypes(factor_sizes=[4] * 3)
 
   def with_dead_code(x):
     return np.hstack([identity_rep(x), np.zeros((len(x), 1))])
