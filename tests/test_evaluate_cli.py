@@ -198,3 +198,28 @@ def test_bad_requests_are_explained(model_dir):
   with pytest.raises(ValueError, match="observations of shape"):
     evaluate_model_dirs([model_dir], ["mig"],
                         dataset="procedural_dsprites_small")
+
+
+def test_cli_scores_mig_sup_dcimig_jemmig_and_the_table_shows_them(
+    model_dir, tmp_path):
+  """The metrics of the Carbonneau et al. review run by name (they are not
+  in --metrics=all, dlib's ten) and land in the aggregated table."""
+  import shutil
+
+  from tfdis.results import collect_results
+
+  copy = str(tmp_path / "model")
+  shutil.copytree(model_dir, copy)
+  proc = _cli(f"--model_dirs={copy}", "--metrics=mig_sup,dcimig,jemmig",
+              '--metric_params={"num_train": 500}', "--seed=2")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  for metric in ("mig_sup", "dcimig", "jemmig"):
+    with open(os.path.join(copy, "metrics", "mean", f"{metric}.json")) as f:
+      record = json.load(f)
+    value = record["scores"][metric]
+    assert isinstance(value, float) and 0.0 <= value <= 1.0, (metric, value)
+    assert record["parameters"]["num_train"] == 500
+    assert record["parameters"]["num_bins"] == 10
+  frame = collect_results(str(tmp_path))
+  for metric in ("mig_sup", "dcimig", "jemmig"):
+    assert frame[f"{metric}.{metric}"].notna().all(), metric

@@ -52,16 +52,26 @@ def _ensure_metrics_registered() -> None:
 
 
 def resolve_metrics(metrics: Union[str, Sequence[str]]) -> List[str]:
-  """'all', a comma list or a sequence -> validated metric names."""
+  """'all', 'every', a comma list or a sequence -> validated metric names.
+
+  'all' is the default suite, dlib's ten metrics (what it meant before newer
+  metrics were registered, so studies and their run time stay as they
+  were); 'every' is every registered metric.
+  """
   _ensure_metrics_registered()
+  from tfdis.metrics import default_metric_names
+
   if isinstance(metrics, str):
     metrics = [m.strip() for m in metrics.split(",") if m.strip()]
   metrics = list(metrics)
   if metrics == ["all"]:
+    return default_metric_names()
+  if metrics == ["every"]:
     return METRICS.names()
   if not metrics:
     raise ValueError("No metrics given; choose from: "
-                     + ", ".join(METRICS.names()) + " (or 'all').")
+                     + ", ".join(METRICS.names())
+                     + " (or 'all': dlib's ten; 'every': all of them).")
   for name in metrics:
     METRICS.validate(name)  # raises UnknownNameError listing the known ones
   return list(dict.fromkeys(metrics))
@@ -321,7 +331,8 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
   Args:
     model_dirs: model directories (holding ``saved_model/``) or SavedModel
       directories; a comma-separated string and glob patterns work too.
-    metrics: metric names (``tfdis.registry.METRICS``) or ``"all"``.
+    metrics: metric names (``tfdis.registry.METRICS``), ``"all"`` (the
+      default suite: dlib's ten) or ``"every"`` (every registered metric).
     representation: ``"mean"`` (the encoder mean) or ``"sampled"`` (a draw
       from the encoder's Gaussian).
     dataset: ``"auto"`` (from the SavedModel metadata) or a dataset name.

@@ -9,6 +9,9 @@ Two public layers (spec metrics.md):
    FactorVAE / BetaVAE functions on votes / features, the fairness functions
    on predictions, and the building blocks ``discretize``,
    ``discrete_mutual_info``, ``discrete_entropy``, ``dci_importance_matrix``.
+   MIG-sup, DCIMIG and JEMMIG (``mig_sup_from_codes``, ``dcimig_from_codes``,
+   ``jemmig_from_codes``; the Carbonneau et al. review's reference code,
+   ``binned_information``) take ``factor_types`` for continuous factors.
 2. Sampling wrappers ``compute_<metric>(ground_truth_data,
    representation_fn, random_state, **params)`` with dlib's
    ``unsupervised_study_v1`` defaults, registered in
@@ -48,6 +51,12 @@ from tfdis.metrics.downstream_task import (compute_downstream_task,
                                            downstream_task_from_codes)
 from tfdis.metrics.fairness import (compute_fairness, fairness_from_predictions,
                                     fairness_scores_dict, inter_group_fairness)
+from tfdis.metrics.mig_sup import (compute_mig_sup, mig_sup_from_codes,
+                                   mig_sup_from_matrix)
+from tfdis.metrics.dcimig import (compute_dcimig, dcimig_from_codes,
+                                  dcimig_from_matrix)
+from tfdis.metrics.jemmig import (compute_jemmig, jemmig_from_codes,
+                                  jemmig_from_matrices)
 from tfdis.registry import METRICS
 
 # Flag name -> sampling wrapper. Registration happens on import.
@@ -63,6 +72,15 @@ _WRAPPERS = {
     "downstream_task": compute_downstream_task,
     "fairness": compute_fairness,
 }
+# dlib's ten: what ``--metrics=all`` (the default of tfdis_evaluate) scores.
+DEFAULT_SUITE = tuple(_WRAPPERS)
+# Metrics from the literature after dlib, registered (``--metrics=<name>``,
+# or ``--metrics=every`` for all registered) but not in the default suite.
+_WRAPPERS.update({
+    "mig_sup": compute_mig_sup,
+    "dcimig": compute_dcimig,
+    "jemmig": compute_jemmig,
+})
 for _name, _fn in _WRAPPERS.items():
   METRICS.register(_name, _fn)
 
@@ -73,7 +91,13 @@ def get_metric(name: str):
 
 
 def metric_names() -> list:
+  """Every registered metric (``--metrics=every``)."""
   return METRICS.names()
+
+
+def default_metric_names() -> list:
+  """The default suite (``--metrics=all``): dlib's ten metrics."""
+  return [name for name in DEFAULT_SUITE if name in METRICS]
 
 
 __all__ = [
@@ -91,6 +115,9 @@ __all__ = [
     "gaussian_total_correlation", "gaussian_wasserstein_correlation",
     "compute_unsupervised", "downstream_task_from_codes",
     "compute_downstream_task", "inter_group_fairness", "fairness_scores_dict",
-    "fairness_from_predictions", "compute_fairness", "get_metric",
-    "metric_names",
+    "fairness_from_predictions", "compute_fairness", "mig_sup_from_codes",
+    "mig_sup_from_matrix", "compute_mig_sup", "dcimig_from_codes",
+    "dcimig_from_matrix", "compute_dcimig", "jemmig_from_codes",
+    "jemmig_from_matrices", "compute_jemmig", "get_metric", "metric_names",
+    "default_metric_names", "DEFAULT_SUITE",
 ]

@@ -31,6 +31,9 @@ HEADLINE_SCORES: Dict[str, str] = {
     "modularity_explicitness": "modularity_score",
     "irs": "IRS",
     "unsupervised": "gaussian_total_correlation",
+    "mig_sup": "mig_sup",
+    "dcimig": "dcimig",
+    "jemmig": "jemmig",
 }
 
 # Readable names for plot titles.
@@ -43,6 +46,9 @@ DISPLAY_NAMES: Dict[str, str] = {
     "modularity_explicitness": "Modularity",
     "irs": "IRS",
     "unsupervised": "Gaussian total correlation",
+    "mig_sup": "MIG-sup",
+    "dcimig": "DCIMIG",
+    "jemmig": "JEMMIG",
     "udr": "UDR",
 }
 
@@ -56,6 +62,9 @@ SHORT_NAMES: Dict[str, str] = {
     "modularity_explicitness": "Modularity",
     "irs": "IRS",
     "unsupervised": "Gauss. TC",
+    "mig_sup": "MIG-sup",
+    "dcimig": "DCIMIG",
+    "jemmig": "JEMMIG",
     "udr": "UDR",
 }
 
