@@ -191,21 +191,24 @@ def check_join(address: Optional[str], allow_unauthenticated: bool = False,
 
 
 def _gcs_address(address: str) -> str:
-  """host:port of the cluster's GCS, resolved as ``ray.init`` resolves it
-  ('auto': ``RAY_ADDRESS`` or the cluster running on this node)."""
+  """host:port of the cluster's GCS: ``address`` itself, or for 'auto' what
+  ``ray.init`` finds (``RAY_ADDRESS``, else the cluster running on this
+  node)."""
+  if address.strip() != "auto":
+    return address.strip()
   from ray._private import services
 
   try:
     resolved = services.canonicalize_bootstrap_address(address, None)
   except ConnectionError as e:
-    raise RayUnreachableError(
-        f"--ray_address={address}: {e}. Start the cluster first (`ray start "
-        f"--head` on this node, see docs/cluster.md), pass the head's "
-        f"host:port, or leave --ray_address empty to start Ray here.") from None
+    resolved, why = None, f" ({e})"
+  else:
+    why = ""
   if not resolved:
     raise RayUnreachableError(
-        f"--ray_address={address}: no Ray cluster found. Pass the head's "
-        f"host:port or leave --ray_address empty to start Ray here.")
+        f"--ray_address=auto: no Ray cluster found on this node{why}. Start "
+        f"it first (docs/cluster.md), pass the head's host:port, or leave "
+        f"--ray_address empty to start Ray here.")
   return resolved
 
 
