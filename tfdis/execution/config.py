@@ -60,8 +60,8 @@ class ExecutionConfig(Spec):
 
   executor: str = spec_field(
       "local", "Where tasks run: 'local' (--num_workers processes on this "
-      "machine) or 'ray' (one Ray task per model/member; see README "
-      "'Running on a cluster').")
+      "machine) or 'ray' (one Ray task per model/member; see "
+      "docs/cluster.md).")
   num_workers: int = spec_field(1, "Local worker processes.", flag=False)
   ray_address: Optional[str] = spec_field(
       None, "With --executor=ray: empty starts Ray on this machine, 'auto' "

@@ -118,9 +118,9 @@ class RayExecutor(Executor):
       except ConnectionError as e:
         raise ExecutorUnavailable(
             f"cannot join the Ray cluster at ray_address={address!r}: {e}. "
-            "Start it first (`ray start --head` on the head node, `ray start "
-            "--address=HEAD:6379` on the others) or leave --ray_address "
-            "empty to start Ray on this machine.") from None
+            "Start it first, with token authentication (docs/cluster.md), "
+            "or leave --ray_address empty to start Ray on this machine."
+        ) from None
       self._owns_ray = True
     else:
       self.record["ray_address"] = "already initialised by the caller"
