@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from absl import logging
 
@@ -87,7 +87,8 @@ class AuthSettings:
     return self.mode == "token"
 
 
-def find_token(environ: Mapping[str, str]) -> "tuple[Optional[str], Optional[str]]":
+def find_token(environ: Mapping[str, str]
+               ) -> Tuple[Optional[str], Optional[str]]:
   """(token, where it came from) by Ray 2.60's precedence; (None, None)
   when there is none. A ``RAY_AUTH_TOKEN_PATH`` that cannot be read or is
   empty is an error (Ray aborts the process on it)."""
@@ -97,7 +98,7 @@ def find_token(environ: Mapping[str, str]) -> "tuple[Optional[str], Optional[str
   path = environ.get(TOKEN_PATH_VAR)
   if path:
     try:
-      with open(os.path.expanduser(path)) as f:
+      with open(path) as f:  # as Ray: no ~ expansion
         token = f.read().strip()
     except OSError as e:
       raise RayTokenError(
