@@ -6,8 +6,9 @@ path secure by default).
   variables' precedence, case and whitespace rules;
 * joining ('auto' or host:port) with token authentication disabled is
   refused with one message before any connection, by the binaries before
-  anything is written (exit 2); the opt-out goes through and is recorded; a
-  local instance is never refused;
+  anything is written (exit 2), by run_study/run_pbt before their output
+  directory exists; the opt-out goes through and is recorded; a local
+  instance is never refused;
 * an address where nothing answers ends within ``ray_connect_timeout_s``
   with one message (closed port, and a listener that never speaks gRPC).
 
@@ -246,3 +247,32 @@ def test_binaries_refuse_before_any_connection_or_write(tmp_path,
     assert not os.path.exists(tmp_path / binary)
   readable, _, _ = select.select([silent_listener], [], [], 0)
   assert readable == []  # nobody connected
+
+
+def test_library_refuses_before_writing(tmp_path, monkeypatch):
+  """run_study and run_pbt with an ExecutionConfig: the refusal, and with
+  the opt-out the bounded connect check, come before the output directory
+  exists."""
+  from tfdis.pbt import PBTConfig, run_pbt
+  from tfdis.study import run_study
+
+  for name in TOKEN_VARS:
+    monkeypatch.delenv(name, raising=False)
+  monkeypatch.setenv("HOME", str(tmp_path))
+  refused = ExecutionConfig(executor="ray", ray_address="10.0.0.1:6379")
+  unreachable = ExecutionConfig(
+      executor="ray", ray_address=f"127.0.0.1:{_free_port()}",
+      ray_allow_unauthenticated_cluster=True, ray_connect_timeout_s=1)
+  pbt = dict(dataset="procedural_dsprites_small", model="beta_vae",
+             latent_dim=4, eval="mig", population_size=2, max_generations=1)
+  for executor, error in ((refused,
+                           ray_security.UnauthenticatedClusterError),
+                          (unreachable, ray_security.RayUnreachableError)):
+    with pytest.raises(error):
+      run_study("quickstart", str(tmp_path / "study"), executor=executor,
+                steps=1, seeds=1)
+    with pytest.raises(error):
+      run_pbt(PBTConfig(output_dir=str(tmp_path / "pbt"), **pbt),
+              executor=executor)
+    assert not os.path.exists(tmp_path / "study")
+    assert not os.path.exists(tmp_path / "pbt")
