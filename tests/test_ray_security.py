@@ -135,8 +135,10 @@ def test_check_join_refuses_without_token_auth(tmp_path):
         tmp_path, RAY_AUTH_MODE="disabled"))
   # A Ray instance started here keeps Ray's default and is never refused.
   for address in (None, "", "  "):
-    assert ray_security.check_join(address, environ=env)[
-        "joins_cluster"] is False
+    record = ray_security.check_join(address, environ=env)
+    assert record["joins_cluster"] is False and record["token_auth"] is True
+  assert ray_security.check_join(None, environ=clean_env(
+      tmp_path, RAY_AUTH_MODE="disabled"))["token_auth"] is False
 
 
 def test_check_join_records_the_opt_out_and_the_token_source(tmp_path):

@@ -154,10 +154,16 @@ def check_join(address: Optional[str], allow_unauthenticated: bool = False,
       and ``allow_unauthenticated`` False.
     RayTokenError: token mode on but no token found.
   """
+  environ = os.environ if environ is None else environ
   if not joins_cluster(address):
-    # A Ray instance started here keeps Ray's default (token mode on).
+    # A Ray instance started here keeps Ray's default: token mode on unless
+    # RAY_AUTH_MODE says otherwise (Ray's enable_token_auth_by_default).
+    raw = environ.get(AUTH_MODE_VAR)
     return {"ray_address": "", "joins_cluster": False,
-            "token_auth": "ray default for a local instance"}
+            "token_auth": raw is None or raw.lower() == "token",
+            "token_auth_mode_source": (
+                f"{AUTH_MODE_VAR}={raw}" if raw is not None else
+                f"{AUTH_MODE_VAR} unset (Ray's default for a local instance)")}
   settings = auth_settings(address, environ)
   record = {"ray_address": address, "joins_cluster": True,
             "token_auth": settings.enabled,
