@@ -7,6 +7,10 @@
 Writes <model_dir>/metrics/<representation>/<metric>.json (scores, parameters,
 library versions) and skips metrics already scored with the same parameters
 unless --overwrite (see tfdis.evaluate.evaluate_model_dirs).
+
+A SavedModel is a program (TensorFlow's security policy): score models you
+did not train only from a trusted source or in a sandbox (docs/cluster.md,
+"Scoring models from others").
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ Examples::
   tfdis_study --study=unsupervised_study_v1 --output_dir=runs/v1 \
       --datasets=dsprites --num_workers=8
   tfdis_study --study=quickstart --output_dir=/tmp/tiny --steps=20 --seeds=2
-  tfdis_study --study=unsupervised_study_v1 --output_dir=/shared/runs/v1 \
-      --executor=ray --ray_address=auto --gpus_per_task=0.5
+  RAY_AUTH_MODE=token tfdis_study --study=unsupervised_study_v1 \
+      --output_dir=/shared/runs/v1 --executor=ray --ray_address=auto \
+      --gpus_per_task=0.5     # a token-authenticated cluster: docs/cluster.md
 
 Per model: train → export → evaluate → visualise, each step skipped when its
 artifact exists (a killed study is resumed by running the same command);

@@ -4,6 +4,10 @@
 
 Writes udr.json, udr.csv, similarity.npz and heat-maps (paper 001; see
 tfdis.udr.run_udr_study).
+
+A SavedModel is a program (TensorFlow's security policy): run UDR on models
+you did not train only from a trusted source or in a sandbox
+(docs/cluster.md, "Scoring models from others").
 """
 
 from __future__ import annotations

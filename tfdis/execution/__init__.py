@@ -15,7 +15,7 @@ seeds give the same scores with either executor.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from tfdis.execution.base import (Executor, ExecutorUnavailable,
                                   InProcessExecutor, call_task, error_result)
@@ -28,7 +28,7 @@ from tfdis.execution.worker import (available_cores, detect_gpus, in_worker,
 __all__ = ["EXECUTORS", "ExecutionConfig", "ExecutionConfigError",
            "Executor", "ExecutorUnavailable", "InProcessExecutor",
            "LocalExecutor", "available_cores", "call_task", "detect_gpus", "error_result", "in_worker",
-           "make_executor", "open_executor", "pin_tf_threads", "tf_threads"]
+           "make_executor", "open_executor", "preflight", "pin_tf_threads", "tf_threads"]
 
 
 def make_executor(config: ExecutionConfig, max_tasks: Optional[int] = None,
@@ -40,7 +40,8 @@ def make_executor(config: ExecutionConfig, max_tasks: Optional[int] = None,
     from tfdis.execution.ray_executor import RayExecutor
     return RayExecutor(config.ray_address, config.cpus_per_task,
                        config.gpus_per_task, config.max_task_retries,
-                       verbosity)
+                       verbosity, config.ray_allow_unauthenticated_cluster,
+                       config.ray_connect_timeout_s)
   workers = config.num_workers
   if max_tasks is not None:
     workers = min(workers, max(1, int(max_tasks)))
@@ -74,3 +75,20 @@ def open_executor(executor: Union[Executor, ExecutionConfig, None],
     raise TypeError(f"executor must be an Executor, an ExecutionConfig or "
                     f"None, got {type(executor).__name__}")
   return make_executor(config, max_tasks, verbosity), True
+
+
+def preflight(executor: Union[Executor, ExecutionConfig, None]
+              ) -> Dict[str, Any]:
+  """The checks a run makes before writing anything, and what it records
+  about where it runs: for an ExecutionConfig joining a Ray cluster, the
+  token-authentication refusal and the bounded connect check
+  (:meth:`ExecutionConfig.check_ray_cluster`); a running Executor reports
+  its own ``record``."""
+  if isinstance(executor, Executor):
+    return dict(getattr(executor, "record", None) or
+                {"executor": type(executor).__name__})
+  if executor is None:
+    return {"executor": "local"}
+  record: Dict[str, Any] = {"executor": executor.executor}
+  record.update(executor.check_ray_cluster())
+  return record

@@ -44,6 +44,14 @@ class ExecutionConfig(Spec):
     a GPU between tasks). ``None``: Ray 0; local: every worker is pinned to one
     GPU round-robin through ``CUDA_VISIBLE_DEVICES``. ``0`` hides the GPUs
     from local workers.
+  ray_allow_unauthenticated_cluster: a RISK opt-out. Joining a cluster
+    (``ray_address`` 'auto' or 'host:port') is refused when token
+    authentication is disabled in this process (``RAY_AUTH_MODE`` is not
+    'token'): an unauthenticated Ray cluster runs code for anyone who reaches
+    its ports. True lets a cluster whose ports are firewalled to trusted
+    hosts through; the run records it (``tfdis.execution.ray_security``).
+  ray_connect_timeout_s: how long joining a cluster may wait for its GCS to
+    answer (and accept the token) before the run ends with one message.
   max_task_retries: how often a task whose worker process died (killed, OOM,
     segfault, lost node) is rerun; it resumes from its checkpoint. A task
     that still fails comes back as an error result and the rest goes on.
@@ -52,13 +60,24 @@ class ExecutionConfig(Spec):
 
   executor: str = spec_field(
       "local", "Where tasks run: 'local' (--num_workers processes on this "
-      "machine) or 'ray' (one Ray task per model/member; see README "
-      "'Running on a cluster').")
+      "machine) or 'ray' (one Ray task per model/member; see "
+      "docs/cluster.md).")
   num_workers: int = spec_field(1, "Local worker processes.", flag=False)
   ray_address: Optional[str] = spec_field(
       None, "With --executor=ray: empty starts Ray on this machine, 'auto' "
       "joins this node's cluster, 'host:port' the cluster whose head is "
       "there. The output directory must be on storage every node sees.")
+  ray_allow_unauthenticated_cluster: bool = spec_field(
+      False, "RISK: with --executor=ray and a --ray_address that joins a "
+      "cluster, run even though token authentication is disabled in this "
+      "process (RAY_AUTH_MODE is not 'token'), so anyone who can reach the "
+      "cluster's ports can run code on it. Only for a cluster firewalled to "
+      "trusted hosts; recorded in study.json / results.json. See "
+      "docs/cluster.md.")
+  ray_connect_timeout_s: float = spec_field(
+      30.0, "With --executor=ray and a --ray_address that joins a cluster: "
+      "seconds to wait for its head to answer and accept the token before "
+      "giving up with one message.")
   cpus_per_task: Optional[float] = spec_field(
       None, "CPUs per task: the Ray request and the TensorFlow intra- and "
       "inter-op threads of every task with either executor (in-process "
@@ -109,6 +128,12 @@ class ExecutionConfig(Spec):
     need(not address or self.executor == "ray",
          f"ray_address={self.ray_address!r} needs executor='ray' "
          f"(got executor={self.executor!r})")
+    need(isinstance(self.ray_allow_unauthenticated_cluster, bool),
+         f"ray_allow_unauthenticated_cluster must be true or false, got "
+         f"{self.ray_allow_unauthenticated_cluster!r}")
+    need(number(self.ray_connect_timeout_s) and self.ray_connect_timeout_s > 0,
+         f"ray_connect_timeout_s must be a number of seconds > 0, got "
+         f"{self.ray_connect_timeout_s!r}")
     need(self.cpus_per_task is None or (number(self.cpus_per_task) and
                                         self.cpus_per_task > 0),
          f"cpus_per_task must be > 0 (or unset), got {self.cpus_per_task!r}")
@@ -125,3 +150,22 @@ class ExecutionConfig(Spec):
          f"max_task_retries must be an integer >= 0, got "
          f"{self.max_task_retries!r}")
     return self
+
+  def check_ray_cluster(self) -> Dict[str, Any]:
+    """Before anything is written: with executor='ray' joining a cluster,
+    refuses it when token authentication is disabled here (unless
+    ``ray_allow_unauthenticated_cluster``; no connection is made for the
+    refusal), then checks within ``ray_connect_timeout_s`` that the cluster
+    answers and accepts the token. Returns the run's record of it (no
+    token); {} for other executors. Raises a UserError with one message."""
+    self.validate()
+    if self.executor != "ray":
+      return {}
+    from tfdis.execution import ray_security
+
+    record = ray_security.check_join(self.ray_address,
+                                     self.ray_allow_unauthenticated_cluster)
+    if record["joins_cluster"] and not self.ray_address.strip().startswith(
+        "ray://"):  # Ray Client addresses are not a GCS
+      ray_security.probe_cluster(self.ray_address, self.ray_connect_timeout_s)
+    return record

@@ -13,6 +13,12 @@ must be on storage every node sees (NFS, a mounted bucket, ...):
 :meth:`RayExecutor.check_output_dir` proves it at start with one tiny task per
 node that reads a file the driver wrote and writes one the driver reads.
 
+Security: joining a cluster ('auto' or 'host:port') is refused when token
+authentication is disabled in this process unless the caller opts out, and
+the cluster must answer and accept the token within a bounded time
+(:mod:`tfdis.execution.ray_security`); :attr:`RayExecutor.record` says how
+the run was authenticated (written to study.json / results.json).
+
 Faults: a task whose worker process dies (killed, OOM, lost node) is rerun by
 Ray up to ``max_task_retries`` times (Ray's ``max_retries`` for system
 failures); the task resumes from its checkpoint on the shared directory.
@@ -80,27 +86,44 @@ class RayExecutor(Executor):
   process already started; never a cluster found through ``RAY_ADDRESS`` or
   ``ray start``), 'auto' or 'host:port' joins a cluster. A Ray instance this
   executor started is shut down by :meth:`close`.
+  ``allow_unauthenticated_cluster`` and ``connect_timeout_s``: see
+  ExecutionConfig's ``ray_allow_unauthenticated_cluster`` and
+  ``ray_connect_timeout_s``.
   """
 
   def __init__(self, address: Optional[str] = None,
                cpus_per_task: Optional[float] = None,
                gpus_per_task: Optional[float] = None,
                max_task_retries: int = 3,
-               verbosity: Optional[int] = None):
+               verbosity: Optional[int] = None,
+               allow_unauthenticated_cluster: bool = False,
+               connect_timeout_s: float = 30.0):
     super().__init__()
     ray = _ray()
+    from tfdis.execution import ray_security
+
     self._owns_ray = False
+    self.record: Dict[str, Any] = {"executor": "ray"}
     if not ray.is_initialized():
+      # Refused (no connection) or checked within the timeout first, so a
+      # bad cluster ends in one message rather than Ray's retries.
+      self.record.update(ray_security.check_join(
+          address, allow_unauthenticated_cluster))
+      if self.record["joins_cluster"] and not address.strip().startswith(
+          "ray://"):
+        ray_security.probe_cluster(address, connect_timeout_s)
       try:
         ray.init(address=(address or "local"), include_dashboard=False,
                  logging_level="warning", log_to_driver=True)
       except ConnectionError as e:
         raise ExecutorUnavailable(
             f"cannot join the Ray cluster at ray_address={address!r}: {e}. "
-            "Start it first (`ray start --head` on the head node, `ray start "
-            "--address=HEAD:6379` on the others) or leave --ray_address "
-            "empty to start Ray on this machine.") from None
+            "Start it first, with token authentication (docs/cluster.md), "
+            "or leave --ray_address empty to start Ray on this machine."
+        ) from None
       self._owns_ray = True
+    else:
+      self.record["ray_address"] = "already initialised by the caller"
     self.cpus = float(cpus_per_task or 1)
     self.gpus = float(gpus_per_task or 0)
     self.max_task_retries = int(max_task_retries)

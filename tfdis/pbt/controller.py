@@ -42,7 +42,8 @@ from absl import logging
 from tfdis import io_utils, rundir
 from tfdis.pbt import evaluation, explore_exploit, worker
 from tfdis.pbt.config import PBTConfig
-from tfdis.execution import ExecutionConfig, Executor, open_executor
+from tfdis.execution import (ExecutionConfig, Executor, open_executor,
+                             preflight)
 from tfdis.specs import check_compatible
 
 STATE_FILE = "controller_state.json"
@@ -243,13 +244,16 @@ def run_pbt(config: PBTConfig,
   state_path = os.path.join(out, STATE_FILE)
   if os.path.isfile(state_path):
     _check_resume(config, io_utils.read_json(state_path))
+  # An unauthenticated Ray cluster, or one that does not answer or rejects
+  # the token, is refused before anything is written.
+  execution = preflight(executor)
   os.makedirs(out, exist_ok=True)
   with rundir.RunLock(out, "tfdis_pbt"):
     rundir.clean_stale_temporaries(out)
-    return _run_locked(config, executor, _force_nan, data, space)
+    return _run_locked(config, executor, _force_nan, data, space, execution)
 
 
-def _run_locked(config, executor, _force_nan, data, space):
+def _run_locked(config, executor, _force_nan, data, space, execution):
   out = config.output_dir
   state_path = os.path.join(out, STATE_FILE)
   os.makedirs(os.path.join(out, "members"), exist_ok=True)
@@ -321,6 +325,8 @@ def _run_locked(config, executor, _force_nan, data, space):
       "failures": [r for r in state["history"]
                    if r["status"] not in ("ok",)],
       "notes": state["notes"],
+      # Where this call ran; for Ray, how it was authenticated.
+      "execution": execution,
       "wall_seconds_this_call": time.time() - t_start,
       "versions": io_utils.library_versions(),
   }

@@ -26,7 +26,7 @@ from absl import logging
 
 from tfdis import io_utils, rundir
 from tfdis.execution import (ExecutionConfig, Executor, available_cores,
-                             open_executor)
+                             open_executor, preflight)
 from tfdis.study import jobs as J
 from tfdis.study.presets import get_study
 from tfdis.study.progress import StudyProgress, format_duration
@@ -88,7 +88,8 @@ def _udr_skip_reason(settings: UDRSettings, members: List[ModelJob]
 
 
 def _write_manifest(path: str, spec: StudySpec, jobs: List[ModelJob],
-                    output_dir: str, num_workers: int) -> None:
+                    output_dir: str, num_workers: int,
+                    execution: Dict[str, Any]) -> None:
   previous = None
   if os.path.isfile(path):
     try:
@@ -99,6 +100,9 @@ def _write_manifest(path: str, spec: StudySpec, jobs: List[ModelJob],
       "study": spec.to_json(),
       "output_dir": os.path.abspath(output_dir),
       "num_workers": num_workers,
+      # Where it ran; for Ray, how it was authenticated (an opt-out of
+      # token authentication is recorded here).
+      "execution": execution,
       "models": [dict(j.to_json(),
                       model_dir=os.path.relpath(j.model_dir, output_dir),
                       experiment_dir=os.path.relpath(j.experiment_dir,
@@ -156,18 +160,21 @@ def run_study(name: Union[str, StudySpec], output_dir: str,
   output_dir = os.path.abspath(os.fspath(output_dir))
   jobs = spec.resolve(output_dir)
   _validate(spec, jobs)
+  # Refusals (an unauthenticated Ray cluster, one that does not answer or
+  # rejects the token) come before anything is written.
+  execution = preflight(executor)
   os.makedirs(output_dir, exist_ok=True)
   # One study process per root; models inside are locked by tfdis_train.
   with rundir.RunLock(output_dir, "tfdis_study"):
     rundir.clean_stale_temporaries(output_dir)
     return _run_locked(spec, jobs, output_dir, num_workers, overwrite,
-                       aggregate, executor)
+                       aggregate, executor, execution)
 
 
 def _run_locked(spec, jobs, output_dir, num_workers, overwrite, aggregate,
-                executor) -> Dict[str, Any]:
+                executor, execution) -> Dict[str, Any]:
   _write_manifest(os.path.join(output_dir, STUDY_JSON), spec, jobs,
-                  output_dir, num_workers)
+                  output_dir, num_workers, execution)
   spec_json = io_utils.to_jsonable(dataclasses.asdict(spec))
   start = time.monotonic()
   logging.info("Study %s: %d models (%s) -> %s", spec.name, len(jobs),
