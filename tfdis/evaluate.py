@@ -52,16 +52,21 @@ def _ensure_metrics_registered() -> None:
 
 
 def resolve_metrics(metrics: Union[str, Sequence[str]]) -> List[str]:
-  """'all', a comma list or a sequence -> validated metric names."""
+  """'all' (the default suite: dlib's ten), 'every' (all registered), a
+  comma list or a sequence -> validated metric names."""
   _ensure_metrics_registered()
   if isinstance(metrics, str):
     metrics = [m.strip() for m in metrics.split(",") if m.strip()]
   metrics = list(metrics)
   if metrics == ["all"]:
+    from tfdis.metrics import default_metric_names
+    return default_metric_names()
+  if metrics == ["every"]:
     return METRICS.names()
   if not metrics:
     raise ValueError("No metrics given; choose from: "
-                     + ", ".join(METRICS.names()) + " (or 'all').")
+                     + ", ".join(METRICS.names())
+                     + " (or 'all': dlib's ten; 'every': all of them).")
   for name in metrics:
     METRICS.validate(name)  # raises UnknownNameError listing the known ones
   return list(dict.fromkeys(metrics))

@@ -26,9 +26,11 @@ flags.DEFINE_list("model_dirs", None,
                   "or SavedModel directories; each item may be a glob, e.g. "
                   "'runs/x/*'.")
 flags.DEFINE_list("metrics", ["all"],
-                  "Metrics to compute (comma list) or 'all'. Known: beta_vae, "
-                  "factor_vae, mig, dci, sap_score, modularity_explicitness, "
-                  "irs, unsupervised, downstream_task, fairness.")
+                  "Metrics to compute (comma list), 'all' (dlib's ten: "
+                  "beta_vae, factor_vae, mig, dci, sap_score, "
+                  "modularity_explicitness, irs, unsupervised, "
+                  "downstream_task, fairness) or 'every' (also dci_es, "
+                  "infomec).")
 flags.DEFINE_enum("representation", "mean", ["mean", "sampled"],
                   "Score the encoder mean or a sample from its Gaussian.")
 flags.DEFINE_string("dataset", "auto",

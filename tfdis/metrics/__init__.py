@@ -5,7 +5,8 @@ Two public layers (spec metrics.md):
 1. Array-level, pure NumPy/scikit-learn, rows = samples: ``mig_from_codes``,
    ``dci_from_codes``, ``sap_from_codes``,
    ``modularity_explicitness_from_codes``, ``irs_from_codes``,
-   ``unsupervised_from_codes``, ``downstream_task_from_codes``, the
+   ``unsupervised_from_codes``, ``downstream_task_from_codes``,
+   ``dci_es_from_codes``, ``infomec_from_codes``, the
    FactorVAE / BetaVAE functions on votes / features, the fairness functions
    on predictions, and the building blocks ``discretize``,
    ``discrete_mutual_info``, ``discrete_entropy``, ``dci_importance_matrix``.
@@ -48,6 +49,8 @@ from tfdis.metrics.downstream_task import (compute_downstream_task,
                                            downstream_task_from_codes)
 from tfdis.metrics.fairness import (compute_fairness, fairness_from_predictions,
                                     fairness_scores_dict, inter_group_fairness)
+from tfdis.metrics.dci_es import compute_dci_es, dci_es_from_codes
+from tfdis.metrics.infomec import compute_infomec, infomec_from_codes
 from tfdis.registry import METRICS
 
 # Flag name -> sampling wrapper. Registration happens on import.
@@ -63,6 +66,15 @@ _WRAPPERS = {
     "downstream_task": compute_downstream_task,
     "fairness": compute_fairness,
 }
+# dlib's ten: the default suite, what ``--metrics=all`` runs.
+DEFAULT_SUITE = tuple(_WRAPPERS)
+
+# Metrics beyond dlib's (issue 25): registered, run by name or with
+# ``--metrics=every``; not in the default suite (their probes cost minutes).
+_WRAPPERS.update({
+    "dci_es": compute_dci_es,
+    "infomec": compute_infomec,
+})
 for _name, _fn in _WRAPPERS.items():
   METRICS.register(_name, _fn)
 
@@ -73,7 +85,13 @@ def get_metric(name: str):
 
 
 def metric_names() -> list:
+  """Every registered metric (the default suite and the others)."""
   return METRICS.names()
+
+
+def default_metric_names() -> list:
+  """The default suite: dlib's ten metrics (``--metrics=all``)."""
+  return list(DEFAULT_SUITE)
 
 
 __all__ = [
@@ -91,6 +109,7 @@ __all__ = [
     "gaussian_total_correlation", "gaussian_wasserstein_correlation",
     "compute_unsupervised", "downstream_task_from_codes",
     "compute_downstream_task", "inter_group_fairness", "fairness_scores_dict",
-    "fairness_from_predictions", "compute_fairness", "get_metric",
-    "metric_names",
+    "fairness_from_predictions", "compute_fairness", "dci_es_from_codes",
+    "compute_dci_es", "infomec_from_codes", "compute_infomec", "get_metric",
+    "metric_names", "default_metric_names", "DEFAULT_SUITE",
 ]

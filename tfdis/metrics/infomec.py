@@ -189,12 +189,14 @@ def active_latents(codes, discrete_latents: bool = False,
 def _normalised_concentration(nmi: np.ndarray, axis: int, count: int,
                               reference_behaviour: bool) -> float:
   """(mean over the other axis of max/sum − 1/count) / (1 − 1/count)."""
+  if nmi.size == 0:
+    # No active latent. The reference's mean of nothing is NaN (InfoM) and
+    # its max over nothing raises (InfoC).
+    return float("nan") if reference_behaviour else 0.0
   with np.errstate(divide="ignore", invalid="ignore"):
     ratio = nmi.max(axis=axis) / nmi.sum(axis=axis)
     if reference_behaviour:
       return float((np.mean(ratio) - 1.0 / count) / (1.0 - 1.0 / count))
-  if count == 0 or ratio.size == 0:
-    return 0.0  # nothing active: no modularity / compactness to credit
   ratio = ratio[np.isfinite(ratio)]  # rows without any information
   if ratio.size == 0:
     return 0.0

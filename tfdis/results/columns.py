@@ -31,6 +31,8 @@ HEADLINE_SCORES: Dict[str, str] = {
     "modularity_explicitness": "modularity_score",
     "irs": "IRS",
     "unsupervised": "gaussian_total_correlation",
+    "dci_es": "explicitness",
+    "infomec": "infom",
 }
 
 # Readable names for plot titles.
@@ -43,6 +45,8 @@ DISPLAY_NAMES: Dict[str, str] = {
     "modularity_explicitness": "Modularity",
     "irs": "IRS",
     "unsupervised": "Gaussian total correlation",
+    "dci_es": "DCI-ES explicitness",
+    "infomec": "InfoM",
     "udr": "UDR",
 }
 
@@ -56,6 +60,8 @@ SHORT_NAMES: Dict[str, str] = {
     "modularity_explicitness": "Modularity",
     "irs": "IRS",
     "unsupervised": "Gauss. TC",
+    "dci_es": "DCI-ES E",
+    "infomec": "InfoM",
     "udr": "UDR",
 }
 
