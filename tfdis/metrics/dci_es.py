@@ -213,6 +213,16 @@ def _check_grid(name: str, values) -> Tuple[int, ...]:
   return values
 
 
+def check_probes(probes) -> Tuple[str, ...]:
+  """The probe families as a tuple; a clear error for anything else."""
+  probes = (probes,) if isinstance(probes, str) else tuple(probes)
+  if not probes or any(p not in PROBES for p in probes) or (
+      len(set(probes)) != len(probes)):
+    raise ValueError(f"probes must be a non-empty subset of {list(PROBES)} "
+                     f"(no repeats), got {list(probes)}")
+  return probes
+
+
 def _summary(prefix: str, capacities, train_scores, test_scores,
              baselines) -> Dict[str, float]:
   """E per factor and I at the best capacity of one probe family."""
@@ -263,11 +273,7 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, *,
   if factors_test.shape[1] != k:
     raise ValueError(f"factors_train has {k} factors but factors_test has "
                      f"{factors_test.shape[1]}")
-  probes = tuple(probes)
-  if not probes or any(p not in PROBES for p in probes) or (
-      len(set(probes)) != len(probes)):
-    raise ValueError(f"probes must be a non-empty subset of {list(PROBES)}, "
-                     f"got {list(probes)}")
+  probes = check_probes(probes)
   if factor_sizes is not None and len(factor_sizes) != k:
     raise ValueError(f"factor_sizes has {len(factor_sizes)} entries for {k} "
                      "factors")
@@ -368,6 +374,13 @@ def compute_dci_es(ground_truth_data, representation_fn, random_state,
   """
   num_train = utils.check_count("num_train", num_train, 2)
   num_test = utils.check_count("num_test", num_test, 1)
+  # Options are checked before anything is encoded.
+  probes = check_probes(probes)
+  if "random_forest" in probes:
+    _check_grid("rf_depths", rf_depths)
+    utils.check_count("rf_num_trees", rf_num_trees, 1)
+  if "mlp" in probes:
+    _check_grid("mlp_hidden_sizes", mlp_hidden_sizes)
   rs = utils.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
       utils.sample_train_test(ground_truth_data, representation_fn, num_train,
@@ -378,7 +391,6 @@ def compute_dci_es(ground_truth_data, representation_fn, random_state,
   if factor_types is not None and factor_sizes is not None:
     factor_sizes = [s if t == "discrete" else 1
                     for s, t in zip(factor_sizes, factor_types)]
-  probes = tuple(probes)
   scores = dci_es_from_codes(
       codes_train, factors_train, codes_test, factors_test,
       factor_types=factor_types, factor_sizes=factor_sizes, probes=probes,
