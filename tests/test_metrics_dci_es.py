@@ -14,10 +14,24 @@ adds a short and a long curve to one ``Explitcitness`` (the reference extends
 the short one to the common largest capacity). The arithmetic is
 deterministic, so equality is asserted to 1e-12.
 
-The probes themselves (scikit-learn forests with the reference's arguments;
-an scikit-learn MLP in place of the reference's PyTorch one) are checked by
-known answers, not against the reference's training scripts, which need its
-datasets, PyTorch data loaders (unseeded shuffling) and TensorBoard.
+The random-forest probe end to end (``RF_GOLDEN``): the reference's
+``src/loss_capacity/train_model_random_forest.py::train_test_random_forest``
+run unmodified with the pinned scikit-learn 1.9.1, on the arrays of
+``_rf_arrays()`` (the test arrays as its val and test sets), once per depth in (1, 2, 4, 8) with ``method='rf',
+max_leaf_nodes=None, num_trees=10, seed=0``; then ``simple_gather.py``'s
+steps with ``plot_probe='rf'`` (x = depth, loss = 1 − test score, baseline
+1 − 1/size for discrete and 1 for continuous factors, D/C/I at the argmax of
+``informativeness_test``). Its data loading was replaced by a function
+returning the given float32 arrays in order (the reference draws them
+through an unseeded shuffling PyTorch DataLoader; row order changes the
+bootstrap samples), and its torch/xgboost/sage imports, unused on this path,
+by empty modules; the discrete targets are passed as ``index / (size − 1)``
+as its loaders normalise them. D, C, I are then equal bit for bit and E to
+1e-15 (summation order); asserted at 1e-12.
+
+The MLP probe (a scikit-learn MLP in place of the reference's PyTorch one)
+is checked where its curve is determined, not against the PyTorch training
+script.
 """
 
 import numpy as np
@@ -48,6 +62,59 @@ def test_explicitness_equals_reference(capacities, losses, baseline,
   e = dci_es.explicitness_from_curve(capacities, losses, baseline,
                                      capacity_range)
   assert e == pytest.approx(golden, abs=1e-12)
+
+
+RF_GOLDEN = dict(explicitness=0.8634987677777457,
+                 disentanglement=0.2402166267969254,
+                 completeness=0.21754715963300034,
+                 informativeness=0.7475630977641541,
+                 rf_informativeness_train=0.945188637376075,
+                 rf_best_capacity=8.0,
+                 rf_explicitness_factor_0=0.9175,
+                 rf_explicitness_factor_1=0.932142857142857,
+                 rf_explicitness_factor_2=0.7666511453117836,
+                 rf_explicitness_factor_3=0.8377010686563426)
+
+
+def _rf_arrays():
+  """Two discrete and two continuous factors, five mixed noisy codes,
+  standardised with the train statistics and stored as float32 (as the
+  reference's representation loaders hand them over)."""
+  rs = np.random.RandomState(11)
+  sizes = [3, 5, 8, 6]
+  index_train = np.stack([rs.randint(0, s, 400) for s in sizes], 1)
+  index_test = np.stack([rs.randint(0, s, 200) for s in sizes], 1)
+  mix = rs.randn(4, 5)
+
+  def encode(index):
+    return (index / (np.array(sizes) - 1.0)) @ mix + 0.2 * rs.randn(
+        len(index), 5)
+
+  codes_train, codes_test = encode(index_train), encode(index_test)
+  mean, std = codes_train.mean(0), codes_train.std(0)
+  codes_train = ((codes_train - mean) / std).astype(np.float32)
+  codes_test = ((codes_test - mean) / std).astype(np.float32)
+
+  def factors(index):
+    out = index.astype(np.float64)
+    for j in (2, 3):  # continuous: the reference's normalised value
+      out[:, j] = (index[:, j] / (sizes[j] - 1.0)).astype(np.float32)
+    return out
+
+  return (sizes, codes_train, factors(index_train), codes_test,
+          factors(index_test))
+
+
+def test_random_forest_probe_equals_reference():
+  sizes, codes_train, f_train, codes_test, f_test = _rf_arrays()
+  scores = M.dci_es_from_codes(
+      codes_train, f_train, codes_test, f_test,
+      factor_types=["discrete", "discrete", "continuous", "continuous"],
+      factor_sizes=sizes, rf_depths=(1, 2, 4, 8), rf_num_trees=10,
+      probe_seed=0, n_jobs=2)
+  for key, expected in RF_GOLDEN.items():
+    assert scores[key] == pytest.approx(expected, abs=1e-12), key
+  assert scores["size"] == 4 / 5
 
 
 def test_explicitness_known_curves():
