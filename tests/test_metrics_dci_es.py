@@ -17,16 +17,18 @@ deterministic, so equality is asserted to 1e-12.
 The random-forest probe end to end (``RF_GOLDEN``): the reference's
 ``src/loss_capacity/train_model_random_forest.py::train_test_random_forest``
 run unmodified with the pinned scikit-learn 1.9.1, on the arrays of
-``_rf_arrays()`` (the test arrays as its val and test sets), once per depth in (1, 2, 4, 8) with ``method='rf',
-max_leaf_nodes=None, num_trees=10, seed=0``; then ``simple_gather.py``'s
+``_rf_arrays()`` (the test arrays as its val and test sets), once per
+depth in (1, 2, 4, 8) with ``method='rf', max_leaf_nodes=None,
+num_trees=10, seed=0``; then ``simple_gather.py``'s
 steps with ``plot_probe='rf'`` (x = depth, loss = 1 − test score, baseline
 1 − 1/size for discrete and 1 for continuous factors, D/C/I at the argmax of
 ``informativeness_test``). Its data loading was replaced by a function
 returning the given float32 arrays in order (the reference draws them
 through an unseeded shuffling PyTorch DataLoader; row order changes the
 bootstrap samples), and its torch/xgboost/sage imports, unused on this path,
-by empty modules; the discrete targets are passed as ``index / (size − 1)``
-as its loaders normalise them. D, C, I are then equal bit for bit and E to
+by empty modules; all targets are passed as ``index / (size − 1)``, as its
+loaders normalise them (the continuous columns of ``_rf_arrays`` hold those
+values). D, C, I are then equal bit for bit and E to
 1e-15 (summation order); asserted at 1e-12.
 
 The MLP probe (a scikit-learn MLP in place of the reference's PyTorch one)
