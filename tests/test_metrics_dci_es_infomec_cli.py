@@ -86,3 +86,14 @@ def test_results_table_has_the_new_columns(scored):
     assert np.isfinite(frame[column].iloc[0])
   assert {"dci_es.explicitness", "infomec.infom"} <= set(
       headline_columns(frame))
+
+
+def test_all_is_the_default_suite_and_every_adds_the_new_metrics():
+  from tfdis import metrics as M
+  from tfdis.evaluate import resolve_metrics
+
+  assert resolve_metrics("all") == M.default_metric_names()
+  assert len(M.default_metric_names()) == 10
+  assert not set(NEW) & set(resolve_metrics("all"))
+  assert set(NEW) <= set(resolve_metrics("every"))
+  assert resolve_metrics("infomec,dci_es") == ["infomec", "dci_es"]
