@@ -97,3 +97,21 @@ def test_all_is_the_default_suite_and_every_adds_the_new_metrics():
   assert not set(NEW) & set(resolve_metrics("all"))
   assert set(NEW) <= set(resolve_metrics("every"))
   assert resolve_metrics("infomec,dci_es") == ["infomec", "dci_es"]
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"dci_es": {"probes": ["svm"]}}, "probes must be"),
+    ({"dci_es": {"rf_depths": [8, 4]}}, "rf_depths"),
+    ({"infomec": {"n_neighbors": 0}}, "n_neighbors"),
+])
+def test_bad_option_values_fail_before_loading_the_model(scored, params,
+                                                         message):
+  _, model_dir = scored
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+  env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
+  proc = subprocess.run(
+      [sys.executable, "-m", "tfdis.bin.evaluate", f"--model_dirs={model_dir}",
+       "--metrics=dci_es,infomec", f"--metric_params={json.dumps(params)}"],
+      cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert message in proc.stderr and "Traceback" not in proc.stderr

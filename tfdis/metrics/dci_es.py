@@ -376,15 +376,12 @@ def compute_dci_es(ground_truth_data, representation_fn, random_state,
   Probes are seeded with ``probe_seed`` (the reference seeds its forests with
   its run seed); each probe is deterministic given it.
   """
-  num_train = utils.check_count("num_train", num_train, 2)
-  num_test = utils.check_count("num_test", num_test, 1)
   # Options are checked before anything is encoded.
+  _validate_params(num_train=num_train, num_test=num_test, probes=probes,
+                   rf_depths=rf_depths, rf_num_trees=rf_num_trees,
+                   mlp_hidden_sizes=mlp_hidden_sizes,
+                   mlp_hidden_layers=mlp_hidden_layers, mlp_epochs=mlp_epochs)
   probes = check_probes(probes)
-  if "random_forest" in probes:
-    _check_grid("rf_depths", rf_depths)
-    utils.check_count("rf_num_trees", rf_num_trees, 1)
-  if "mlp" in probes:
-    _check_grid("mlp_hidden_sizes", mlp_hidden_sizes)
   rs = utils.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
       utils.sample_train_test(ground_truth_data, representation_fn, num_train,
@@ -426,3 +423,28 @@ def compute_dci_es(ground_truth_data, representation_fn, random_state,
                  "rate, last epoch) in place of the reference's PyTorch "
                  "probes (AdamW, step schedule, best-validation epoch)")
   return utils.make_result(scores, parameters, notes, random_state)
+
+
+def _validate_params(num_train=DEFAULTS["num_train"],
+                     num_test=DEFAULTS["num_test"], probes=DEFAULTS["probes"],
+                     rf_depths=RF_DEPTHS, rf_num_trees=DEFAULTS["rf_num_trees"],
+                     mlp_hidden_sizes=MLP_HIDDEN_SIZES,
+                     mlp_hidden_layers=DEFAULTS["mlp_hidden_layers"],
+                     mlp_epochs=DEFAULTS["mlp_epochs"], **_) -> None:
+  """Raises ValueError for option values ``compute_dci_es`` cannot use
+  (checked by tfdis_evaluate before any model is loaded)."""
+  utils.check_count("num_train", num_train, 2)
+  utils.check_count("num_test", num_test, 1)
+  probes = check_probes(probes)
+  if "random_forest" in probes:
+    if _check_grid("rf_depths", rf_depths)[0] < 1:
+      raise ValueError(f"rf_depths must be >= 1, got {list(rf_depths)}")
+    utils.check_count("rf_num_trees", rf_num_trees, 1)
+  if "mlp" in probes:
+    _check_grid("mlp_hidden_sizes", mlp_hidden_sizes)
+    utils.check_count("mlp_hidden_layers", mlp_hidden_layers, 1)
+    if mlp_epochs is not None:
+      utils.check_count("mlp_epochs", mlp_epochs, 1)
+
+
+compute_dci_es.validate_params = _validate_params

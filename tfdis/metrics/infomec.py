@@ -329,7 +329,9 @@ def compute_infomec(ground_truth_data, representation_fn, random_state,
   The reference ships no sampling code (it scores the arrays it is given);
   10000 points follows dlib's MIG. Points are drawn as dlib draws them.
   """
-  num_train = utils.check_count("num_train", num_train, 2)
+  _validate_params(num_train=num_train, n_neighbors=n_neighbors,
+                   factor_bins=factor_bins, max_iter=max_iter)
+  num_train = int(num_train)
   rs = utils.as_random_state(random_state)
   codes, factors = utils.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
@@ -358,3 +360,18 @@ def compute_infomec(ground_truth_data, representation_fn, random_state,
                              "'balanced') [lbfgs, multinomial]",
                    sampling_batch_size=int(sampling_batch_size)),
       notes, random_state)
+
+
+def _validate_params(num_train=DEFAULTS["num_train"],
+                     n_neighbors=DEFAULTS["n_neighbors"],
+                     factor_bins=DEFAULTS["factor_bins"],
+                     max_iter=DEFAULTS["max_iter"], **_) -> None:
+  """Raises ValueError for option values ``compute_infomec`` cannot use
+  (checked by tfdis_evaluate before any model is loaded)."""
+  utils.check_count("num_train", num_train, 2)
+  utils.check_count("n_neighbors", n_neighbors, 1)
+  utils.check_count("factor_bins", factor_bins, 1)
+  utils.check_count("max_iter", max_iter, 1)
+
+
+compute_infomec.validate_params = _validate_params
