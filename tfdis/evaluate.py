@@ -335,7 +335,8 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
   Args:
     model_dirs: model directories (holding ``saved_model/``) or SavedModel
       directories; a comma-separated string and glob patterns work too.
-    metrics: metric names (``tfdis.registry.METRICS``) or ``"all"``.
+    metrics: metric names (``tfdis.registry.METRICS``), ``"all"`` (dlib's
+      ten, the default suite) or ``"every"`` (all registered metrics).
     representation: ``"mean"`` (the encoder mean) or ``"sampled"`` (a draw
       from the encoder's Gaussian).
     dataset: ``"auto"`` (from the SavedModel metadata) or a dataset name.
