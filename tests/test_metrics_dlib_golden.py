@@ -188,6 +188,8 @@ def data():
 
 
 def test_every_dlib_metric_has_a_golden_number():
+  # The default suite is dlib's ten; the newer metrics have their own golden
+  # tests (tests/test_metrics_dci_es.py, tests/test_metrics_infomec.py).
   assert sorted(GOLDEN) == sorted(M.default_metric_names())
 
 

@@ -126,6 +126,15 @@ def resolve_metric_params(metrics: Sequence[str],
       raise ValueError(f"metric {name!r} has no parameter(s) {bad}; it "
                        f"accepts {', '.join(accepted)}")
     per_metric[name].update(overrides)
+  for name, overrides in per_metric.items():
+    # Metrics that can check their option values without data do so here,
+    # before any model is loaded (``compute_<metric>.validate_params``).
+    validate = getattr(METRICS.get(name), "validate_params", None)
+    if validate is not None:
+      try:
+        validate(**overrides)
+      except ValueError as e:
+        raise ValueError(f"metric {name!r}: {e}") from None
   return per_metric
 
 

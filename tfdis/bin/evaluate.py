@@ -34,7 +34,7 @@ flags.DEFINE_list("metrics", ["all"],
                   "beta_vae, factor_vae, mig, dci, sap_score, "
                   "modularity_explicitness, irs, unsupervised, "
                   "downstream_task, fairness) or 'every' (every registered "
-                  "metric, adding mig_sup, dcimig, jemmig).")
+                  "metric, adding mig_sup, dcimig, jemmig, dci_es, infomec).")
 flags.DEFINE_enum("representation", "mean", ["mean", "sampled"],
                   "Score the encoder mean or a sample from its Gaussian.")
 flags.DEFINE_string("dataset", "auto",

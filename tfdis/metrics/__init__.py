@@ -5,7 +5,8 @@ Two public layers (spec metrics.md):
 1. Array-level, pure NumPy/scikit-learn, rows = samples: ``mig_from_codes``,
    ``dci_from_codes``, ``sap_from_codes``,
    ``modularity_explicitness_from_codes``, ``irs_from_codes``,
-   ``unsupervised_from_codes``, ``downstream_task_from_codes``, the
+   ``unsupervised_from_codes``, ``downstream_task_from_codes``,
+   ``dci_es_from_codes``, ``infomec_from_codes``, the
    FactorVAE / BetaVAE functions on votes / features, the fairness functions
    on predictions, and the building blocks ``discretize``,
    ``discrete_mutual_info``, ``discrete_entropy``, ``dci_importance_matrix``.
@@ -57,6 +58,8 @@ from tfdis.metrics.dcimig import (compute_dcimig, dcimig_from_codes,
                                   dcimig_from_matrix)
 from tfdis.metrics.jemmig import (compute_jemmig, jemmig_from_codes,
                                   jemmig_from_matrices)
+from tfdis.metrics.dci_es import compute_dci_es, dci_es_from_codes
+from tfdis.metrics.infomec import compute_infomec, infomec_from_codes
 from tfdis.registry import METRICS
 
 # Flag name -> sampling wrapper. Registration happens on import.
@@ -80,6 +83,8 @@ _WRAPPERS.update({
     "mig_sup": compute_mig_sup,
     "dcimig": compute_dcimig,
     "jemmig": compute_jemmig,
+    "dci_es": compute_dci_es,
+    "infomec": compute_infomec,
 })
 for _name, _fn in _WRAPPERS.items():
   METRICS.register(_name, _fn)
@@ -118,6 +123,7 @@ __all__ = [
     "fairness_from_predictions", "compute_fairness", "mig_sup_from_codes",
     "mig_sup_from_matrix", "compute_mig_sup", "dcimig_from_codes",
     "dcimig_from_matrix", "compute_dcimig", "jemmig_from_codes",
-    "jemmig_from_matrices", "compute_jemmig", "get_metric", "metric_names",
-    "default_metric_names", "DEFAULT_SUITE",
+    "jemmig_from_matrices", "compute_jemmig", "dci_es_from_codes",
+    "compute_dci_es", "infomec_from_codes", "compute_infomec", "get_metric",
+    "metric_names", "default_metric_names", "DEFAULT_SUITE",
 ]

@@ -34,6 +34,8 @@ HEADLINE_SCORES: Dict[str, str] = {
     "mig_sup": "mig_sup",
     "dcimig": "dcimig",
     "jemmig": "jemmig",
+    "dci_es": "explicitness",
+    "infomec": "infom",
 }
 
 # Readable names for plot titles.
@@ -49,6 +51,8 @@ DISPLAY_NAMES: Dict[str, str] = {
     "mig_sup": "MIG-sup",
     "dcimig": "DCIMIG",
     "jemmig": "JEMMIG",
+    "dci_es": "DCI-ES explicitness",
+    "infomec": "InfoM",
     "udr": "UDR",
 }
 
@@ -65,6 +69,8 @@ SHORT_NAMES: Dict[str, str] = {
     "mig_sup": "MIG-sup",
     "dcimig": "DCIMIG",
     "jemmig": "JEMMIG",
+    "dci_es": "DCI-ES E",
+    "infomec": "InfoM",
     "udr": "UDR",
 }
 
