@@ -15,8 +15,6 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 import scipy.stats
-from sklearn.ensemble import GradientBoostingClassifier
-
 from tfdis.metrics import utils
 
 DEFAULTS = dict(num_train=10000, num_test=5000)
@@ -60,19 +58,22 @@ def dci_completeness(importance_matrix) -> float:
   return float(np.sum(per_factor * factor_importance))
 
 
-def _fit_factor(x_train, y_train, x_test, y_test, seed
+def _fit_factor(x_train, y_train, x_test, y_test, seed,
+                classifier: str = utils.DEFAULT_CLASSIFIER
                 ) -> Tuple[np.ndarray, float, float]:
   """One factor's GBT: (|importances|, train accuracy, test accuracy)."""
-  if len(np.unique(y_train)) < 2:
-    # A factor constant in the sample: nothing to learn, no code matters.
-    model = utils.ConstantClassifier(y_train[0])
-    importance = np.zeros(x_train.shape[1])
-  else:
-    model = GradientBoostingClassifier(random_state=seed)
-    model.fit(x_train, y_train)
-    importance = np.abs(model.feature_importances_)
-  return (importance, float(np.mean(model.predict(x_train) == y_train)),
-          float(np.mean(model.predict(x_test) == y_test)))
+  with utils.one_openmp_thread():
+    if len(np.unique(y_train)) < 2:
+      # A factor constant in the sample: nothing to learn, no code matters.
+      model = utils.ConstantClassifier(y_train[0])
+      importance = np.zeros(x_train.shape[1])
+    else:
+      model = utils.gradient_boosting(classifier, seed)
+      model.fit(x_train, y_train)
+      importance = utils.gradient_boosting_importances(model,
+                                                       x_train.shape[1])
+    return (importance, float(np.mean(model.predict(x_train) == y_train)),
+            float(np.mean(model.predict(x_test) == y_test)))
 
 
 def _seeds(random_state, num: int) -> list:
@@ -84,7 +85,8 @@ def _seeds(random_state, num: int) -> list:
 
 def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
                           random_state=0, n_jobs: Optional[int] = None,
-                          gbt_seeding: str = "per_fit"
+                          gbt_seeding: str = "per_fit",
+                          classifier: str = utils.DEFAULT_CLASSIFIER
                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
   """(R [num_codes, num_factors], train accuracies [K], test accuracies [K]).
 
@@ -92,7 +94,10 @@ def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
   all cores). ``random_state`` (int) seeds every GBT, so the result does not
   depend on ``n_jobs``. ``gbt_seeding='sequential'``: the fits share one
   RandomState(random_state), in factor order (see ``utils.GBT_SEEDINGS``).
+  ``classifier``: 'gbt' (dlib's, default) or the opt-in 'hist_gbt'
+  (``utils.CLASSIFIERS``).
   """
+  utils.check_classifier(classifier)
   x_train, y_train, x_test, y_test = utils.check_train_test(
       codes_train, factors_train, codes_test, factors_test)
   k = y_train.shape[1]
@@ -102,7 +107,7 @@ def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
     seeds = _seeds(random_state, k)
   fits = utils.run_fits(
       _fit_factor,
-      [(x_train, y_train[:, j], x_test, y_test[:, j], seeds[j])
+      [(x_train, y_train[:, j], x_test, y_test[:, j], seeds[j], classifier)
        for j in range(k)], gbt_seeding, n_jobs,
       [utils.classifier_cost(y_train[:, j]) for j in range(k)])
   importance = np.stack([f[0] for f in fits], axis=1)
@@ -112,11 +117,13 @@ def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
 
 def dci_from_codes(codes_train, factors_train, codes_test, factors_test,
                    random_state=0, n_jobs: Optional[int] = None,
-                   gbt_seeding: str = "per_fit") -> Dict[str, float]:
+                   gbt_seeding: str = "per_fit",
+                   classifier: str = utils.DEFAULT_CLASSIFIER
+                   ) -> Dict[str, float]:
   """``disentanglement``, ``completeness``, ``informativeness_train/_test``."""
   importance, train_acc, test_acc = dci_importance_matrix(
       codes_train, factors_train, codes_test, factors_test, random_state,
-      n_jobs, gbt_seeding)
+      n_jobs, gbt_seeding, classifier)
   return {
       "disentanglement": dci_disentanglement(importance),
       "completeness": dci_completeness(importance),
@@ -133,6 +140,7 @@ def compute_dci(ground_truth_data, representation_fn, random_state,
                 gbt_seed: Optional[int] = None,
                 n_jobs: Optional[int] = None,
                 encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                classifier: str = utils.DEFAULT_CLASSIFIER,
                 ) -> Dict:
   """DCI with dlib's defaults (10000 train, 5000 test points, default GBT).
 
@@ -144,8 +152,11 @@ def compute_dci(ground_truth_data, representation_fn, random_state,
   result. The seed only orders the features and so breaks ties between
   equally good splits; ``gbt_seeding='sequential'`` reproduces a dlib run
   made right after ``np.random.seed(gbt_seed)`` bit for bit (see
-  ``utils.GBT_SEEDINGS``).
+  ``utils.GBT_SEEDINGS``). ``classifier='hist_gbt'`` swaps the exact GBT
+  for the opt-in histogram GBT (faster, close but not equal scores; never
+  the default; recorded in ``parameters``).
   """
+  utils.check_classifier(classifier)
   num_train = utils.check_count("num_train", num_train, 2)
   num_test = utils.check_count("num_test", num_test, 1)
   rs = utils.as_random_state(random_state)
@@ -155,10 +166,11 @@ def compute_dci(ground_truth_data, representation_fn, random_state,
                               sampling_batch_size))
   gbt_seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
   scores = dci_from_codes(codes_train, factors_train, codes_test, factors_test,
-                          gbt_seed, n_jobs, gbt_seeding)
+                          gbt_seed, n_jobs, gbt_seeding, classifier)
   return utils.make_result(
       scores, dict(num_train=num_train, num_test=num_test,
                    sampling_batch_size=int(sampling_batch_size),
-                   predictor="GradientBoostingClassifier()",
+                   predictor=utils.CLASSIFIER_MODELS[classifier],
+                   classifier=classifier,
                    gbt_seeding=gbt_seeding, gbt_seed=gbt_seed),
       [GBT_SEED_NOTE], random_state)

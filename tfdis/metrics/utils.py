@@ -630,3 +630,92 @@ def gbt_random_states(gbt_seeding: str, gbt_seed: int, num: int) -> list:
     shared = np.random.RandomState(gbt_seed)
     return [shared] * num
   return [int(gbt_seed)] * num
+
+
+# ---------------------------------------------------------------------------
+# the gradient-boosted classifier of DCI, downstream_task and fairness
+# ---------------------------------------------------------------------------
+# "gbt"      (default) dlib's ``GradientBoostingClassifier()``: exact splits,
+#            100 stages of depth-3 trees, learning rate 0.1.
+# "hist_gbt" opt-in fast path: scikit-learn's HistGradientBoostingClassifier
+#            with the same capacity (100 iterations, learning rate 0.1, depth
+#            3, at most 8 leaves, leaves of any size, no early stopping) but
+#            with the features binned into at most 255 quantile bins, so each
+#            split is searched over 255 candidates instead of every sample.
+#            Its scores are close to, not equal to, the exact path's (see
+#            docs/python-api.md, "Fast classifier", for the measured agreement).
+CLASSIFIERS = ("gbt", "hist_gbt")
+DEFAULT_CLASSIFIER = "gbt"
+CLASSIFIER_MODELS = {
+    "gbt": "GradientBoostingClassifier()",
+    "hist_gbt": ("HistGradientBoostingClassifier(max_iter=100, "
+                 "learning_rate=0.1, max_depth=3, max_leaf_nodes=8, "
+                 "min_samples_leaf=1, early_stopping=False)"),
+}
+
+
+def check_classifier(classifier: str) -> str:
+  if classifier not in CLASSIFIERS:
+    raise ValueError(
+        f"classifier must be one of {', '.join(CLASSIFIERS)} ('gbt': dlib's "
+        "exact GradientBoostingClassifier, the default; 'hist_gbt': the "
+        f"faster histogram gradient boosting), got {classifier!r}")
+  return classifier
+
+
+def gradient_boosting(classifier: str = DEFAULT_CLASSIFIER, random_state=None):
+  """A fresh gradient-boosted classifier of kind ``classifier`` (CLASSIFIERS)."""
+  if check_classifier(classifier) == "hist_gbt":
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    return HistGradientBoostingClassifier(
+        max_iter=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=8,
+        min_samples_leaf=1, early_stopping=False, random_state=random_state)
+  from sklearn.ensemble import GradientBoostingClassifier
+  return GradientBoostingClassifier(random_state=random_state)
+
+
+def gradient_boosting_importances(model, num_features: int) -> np.ndarray:
+  """|feature importances| [num_features] of a fitted gradient-boosted model.
+
+  ``GradientBoostingClassifier.feature_importances_`` is the (sample-
+  weighted) impurity decrease of each feature's splits summed per tree,
+  averaged over the trees that split and normalised to sum 1.
+  HistGradientBoostingClassifier has no such attribute; the same quantity is
+  computed from its trees with the split gain (the decrease of its loss) in
+  place of the impurity decrease (scikit-learn's tree arrays
+  ``_predictors[stage][k].nodes``, fields ``feature_idx``, ``gain``,
+  ``is_leaf``).
+  """
+  if hasattr(model, "feature_importances_"):
+    return np.abs(np.asarray(model.feature_importances_, dtype=np.float64))
+  total = np.zeros(num_features)
+  num_trees = 0
+  for stage in model._predictors:  # pylint: disable=protected-access
+    for tree in stage:
+      nodes = tree.nodes
+      split = nodes["is_leaf"] == 0
+      per_tree = np.bincount(nodes["feature_idx"][split].astype(np.int64),
+                             weights=np.maximum(nodes["gain"][split], 0.0),
+                             minlength=num_features).astype(np.float64)
+      if per_tree.sum() > 0:  # trees without splits are left out, as sklearn
+        total += per_tree
+        num_trees += 1
+  if num_trees == 0 or total.sum() == 0:
+    return np.zeros(num_features)
+  return total / total.sum()
+
+
+def one_openmp_thread():
+  """A context in which OpenMP code (the histogram GBT's fit and predict)
+  runs on one thread.
+
+  The histogram GBT parallelises with OpenMP over all cores, while the
+  metrics already run their per-factor fits in one process per core
+  (``parallel_map``); both at once oversubscribe the cores, and OpenMP's
+  busy-waiting threads then starve each other (measured on a loaded 2-core
+  machine: one 10000-point fit took 74 s with the default threads, 0.7 s
+  with one). The exact GBT is single-threaded anyway.
+  """
+  from threadpoolctl import threadpool_limits
+
+  return threadpool_limits(limits=1, user_api="openmp")
