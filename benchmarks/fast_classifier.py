@@ -4,7 +4,8 @@
   python benchmarks/fast_classifier.py --output_dir=runs/fast_classifier \
       --summarize_only   # tables from the JSON written so far
 
-Trains ``--num_models`` tiny β-VAEs on procedural_dsprites_small (β from
+Trains (one after the other, each scored right after training)
+``--num_models`` tiny β-VAEs on procedural_dsprites_small (β from
 ``--betas``, seeds from ``--seeds``, step counts from ``--steps``, so the
 scores vary from model to model), then scores each with DCI, downstream_task
 (boosted trees) and fairness twice: with dlib's exact
@@ -60,20 +61,18 @@ def metric_params(args, classifier: str):
 
 
 def model_grid(args):
-  grid = list(itertools.product(args.steps, args.betas, args.seeds))
+  # steps innermost: a run cut short still spans betas and step counts
+  grid = [(steps, beta, seed) for seed, beta, steps in itertools.product(
+      args.seeds, args.betas, args.steps)]
   return grid[:args.num_models]
 
 
-def train_models(args):
+def train_model(args, steps, beta, seed):
   from tfdis.training import TrainConfig, train
 
-  dirs = []
-  for steps, beta, seed in model_grid(args):
-    path = os.path.join(args.output_dir, "models",
-                        f"beta={beta:g}-steps={steps}-seed={seed}")
-    dirs.append((path, dict(beta=beta, steps=steps, seed=seed)))
-    if os.path.isdir(os.path.join(path, "saved_model")):
-      continue
+  path = os.path.join(args.output_dir, "models",
+                      f"beta={beta:g}-steps={steps}-seed={seed}")
+  if not os.path.isdir(os.path.join(path, "saved_model")):
     t0 = time.monotonic()
     train(TrainConfig(model="beta_vae", dataset="procedural_dsprites_small",
                       latent_dim=args.latent_dim, steps=steps,
@@ -83,7 +82,7 @@ def train_models(args):
                       summary_every=10**9, image_summary_every=10**9,
                       checkpoint_every=10**9))
     print(f"trained {path} in {time.monotonic() - t0:.0f} s", flush=True)
-  return dirs
+  return path, dict(beta=beta, steps=steps, seed=seed)
 
 
 def load(path):
@@ -98,13 +97,15 @@ def save(path, obj):
   io_utils.write_json(path, obj)
 
 
-def evaluate(args, dirs, out_path):
+def train_and_evaluate(args, out_path):
+  """Model by model: train, then score with both classifiers."""
   from tfdis.evaluate import evaluate_model
 
   results = load(out_path)
   results["settings"] = {k: v for k, v in vars(args).items()
                          if k not in ("summarize_only",)}
-  for path, hparams in dirs:
+  for steps, beta, seed in model_grid(args):
+    path, hparams = train_model(args, steps, beta, seed)
     entry = results["models"].setdefault(os.path.basename(path),
                                          {"hparams": hparams})
     for classifier in CLASSIFIERS:
@@ -172,14 +173,14 @@ def main(argv=None) -> int:
   parser.add_argument("--betas", type=float, nargs="+",
                       default=[1, 2, 4, 8, 16])
   parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-  parser.add_argument("--steps", type=int, nargs="+", default=[150, 400])
+  parser.add_argument("--steps", type=int, nargs="+", default=[150, 300])
   parser.add_argument("--latent_dim", type=int, default=10)
   parser.add_argument("--batch_size", type=int, default=64)
-  parser.add_argument("--num_train", type=int, default=2000)
-  parser.add_argument("--num_test", type=int, default=1000)
+  parser.add_argument("--num_train", type=int, default=1000)
+  parser.add_argument("--num_test", type=int, default=500)
   parser.add_argument("--downstream_sizes", type=int, nargs="+",
-                      default=[100, 1000, 2000])
-  parser.add_argument("--points_per_class", type=int, default=20)
+                      default=[100, 1000])
+  parser.add_argument("--points_per_class", type=int, default=10)
   parser.add_argument("--summarize_only", action="store_true")
   args = parser.parse_args(argv)
 
@@ -187,8 +188,7 @@ def main(argv=None) -> int:
   if not args.summarize_only:
     from tfdis.lean_import import import_tensorflow
     import_tensorflow()
-    dirs = train_models(args)
-    results = evaluate(args, dirs, out_path)
+    results = train_and_evaluate(args, out_path)
   else:
     results = load(out_path)
   summary = summarize(results)

@@ -18,6 +18,9 @@ from tfdis.metrics import utils
 DEFAULTS = dict(num_train=(10, 100, 1000, 10000), num_test=5000,
                 predictors=("logistic_regression", "boosted_trees"))
 
+REFUSAL = ("the downstream task of Locatello et al. 2019 is classifying "
+           "each factor's values, which a continuous factor does not have")
+
 PREDICTORS = {
     "logistic_regression": ("LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5), "
                             "scoring='accuracy')"),
@@ -99,7 +102,8 @@ def downstream_task_from_codes(codes_train, factors_train, codes_test,
                                n_jobs: Optional[int] = None,
                                sklearn_compat: str = (
                                    utils.DEFAULT_SKLEARN_COMPAT),
-                               classifier: str = utils.DEFAULT_CLASSIFIER
+                               classifier: str = utils.DEFAULT_CLASSIFIER,
+                               *, factor_types=None
                                ) -> Dict[str, float]:
   """Per-factor accuracies of ``predictor`` trained on the train split.
 
@@ -111,6 +115,8 @@ def downstream_task_from_codes(codes_train, factors_train, codes_test,
   """
   check_predictor(predictor)
   utils.check_classifier(classifier)
+  utils.refuse_continuous("downstream_task", factor_types,
+                          np.shape(factors_train)[1], REFUSAL)
   x_train, y_train, x_test, y_test = utils.check_train_test(
       codes_train, factors_train, codes_test, factors_test)
   if predictor == "logistic_regression" and len(x_train) < 5:
@@ -155,9 +161,13 @@ def compute_downstream_task(ground_truth_data, representation_fn,
   RandomState in dlib's order, size by size, factor by factor). With
   'per_fit' all fits run in parallel. ``classifier='hist_gbt'`` replaces
   the boosted trees by the opt-in histogram GBT (``utils.CLASSIFIERS``;
-  never the default, recorded in ``parameters``).
+  never the default, recorded in ``parameters``). Factors declared
+  continuous are refused (``REFUSAL``).
   """
   utils.check_classifier(classifier)
+  utils.refuse_continuous("downstream_task",
+                          utils.factor_types_of(ground_truth_data),
+                          len(ground_truth_data.factor_sizes), REFUSAL)
   if isinstance(num_train, (int, np.integer)):
     num_train = [int(num_train)]
   sizes = [utils.check_count("num_train", n, 2) for n in num_train]

@@ -176,6 +176,11 @@ def compute_fairness(ground_truth_data, representation_fn, random_state,
   exact one (``utils.CLASSIFIERS``; recorded in ``parameters``).
   """
   utils.check_classifier(classifier)
+  utils.refuse_continuous(
+      "fairness", utils.factor_types_of(ground_truth_data),
+      len(ground_truth_data.factor_sizes),
+      "Locatello et al. 2019 intervene on each value of a sensitive factor "
+      "and compare the predicted classes of a target factor")
   num_train = utils.check_count("num_train", num_train, 2)
   per_class = utils.check_count("num_test_points_per_class",
                                 num_test_points_per_class, 1)
