@@ -176,11 +176,11 @@ def main(argv=None) -> int:
   parser.add_argument("--steps", type=int, nargs="+", default=[150, 300])
   parser.add_argument("--latent_dim", type=int, default=10)
   parser.add_argument("--batch_size", type=int, default=64)
-  parser.add_argument("--num_train", type=int, default=1000)
-  parser.add_argument("--num_test", type=int, default=500)
+  parser.add_argument("--num_train", type=int, default=500)
+  parser.add_argument("--num_test", type=int, default=250)
   parser.add_argument("--downstream_sizes", type=int, nargs="+",
-                      default=[100, 1000])
-  parser.add_argument("--points_per_class", type=int, default=10)
+                      default=[100, 500])
+  parser.add_argument("--points_per_class", type=int, default=5)
   parser.add_argument("--summarize_only", action="store_true")
   args = parser.parse_args(argv)
 
