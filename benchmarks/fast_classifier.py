@@ -3,6 +3,7 @@
   python benchmarks/fast_classifier.py --output_dir=runs/fast_classifier
   python benchmarks/fast_classifier.py --output_dir=runs/fast_classifier \
       --summarize_only   # tables from the JSON written so far
+  # two processes side by side: --shard=0/2 and --shard=1/2
 
 Trains (one after the other, each scored right after training)
 ``--num_models`` tiny β-VAEs on procedural_dsprites_small (β from
@@ -13,11 +14,12 @@ GradientBoostingClassifier (``classifier='gbt'``, the default) and with the
 histogram GBT (``classifier='hist_gbt'``). The codes are encoded once per
 model (the disk encoding cache), so the timings are those of the metrics.
 
-Writes ``<output_dir>/fast_classifier.json`` after every model (a rerun
+Writes ``<output_dir>/fast_classifier.shard<i>of<n>.json`` after every model (a rerun
 skips trained models and scored (model, classifier) pairs) and prints, per
 score: the Spearman rank correlation across models between the two paths,
 the largest absolute difference, and the total seconds of each path per
-metric (hence the speed-up).
+metric (hence the speed-up); the merged results and the summary go to
+``<output_dir>/summary.json``.
 """
 
 from __future__ import annotations
@@ -92,6 +94,17 @@ def load(path):
   return {"models": {}}
 
 
+def load_all(output_dir):
+  """Every shard's results merged."""
+  merged = {"models": {}}
+  for name in sorted(os.listdir(output_dir)):
+    if name.startswith("fast_classifier") and name.endswith(".json"):
+      part = load(os.path.join(output_dir, name))
+      merged["models"].update(part.get("models", {}))
+      merged.setdefault("settings", part.get("settings"))
+  return merged
+
+
 def save(path, obj):
   from tfdis import io_utils
   io_utils.write_json(path, obj)
@@ -104,7 +117,10 @@ def train_and_evaluate(args, out_path):
   results = load(out_path)
   results["settings"] = {k: v for k, v in vars(args).items()
                          if k not in ("summarize_only",)}
-  for steps, beta, seed in model_grid(args):
+  shard, num_shards = args.shard
+  for i, (steps, beta, seed) in enumerate(model_grid(args)):
+    if i % num_shards != shard:
+      continue
     path, hparams = train_model(args, steps, beta, seed)
     entry = results["models"].setdefault(os.path.basename(path),
                                          {"hparams": hparams})
@@ -182,19 +198,27 @@ def main(argv=None) -> int:
                       default=[100, 500])
   parser.add_argument("--points_per_class", type=int, default=5)
   parser.add_argument("--summarize_only", action="store_true")
+  parser.add_argument("--shard", default="0/1",
+                      help="i/n: this process trains and scores every n-th "
+                      "model from the i-th (run n processes side by side)")
   args = parser.parse_args(argv)
+  shard, num_shards = (int(v) for v in args.shard.split("/"))
+  if not 0 <= shard < num_shards:
+    parser.error(f"--shard must be i/n with 0 <= i < n, got {args.shard}")
+  args.shard = (shard, num_shards)
 
-  out_path = os.path.join(args.output_dir, "fast_classifier.json")
+  shard, num_shards = args.shard
+  out_path = os.path.join(args.output_dir,
+                          f"fast_classifier.shard{shard}of{num_shards}.json")
   if not args.summarize_only:
     from tfdis.lean_import import import_tensorflow
     import_tensorflow()
-    results = train_and_evaluate(args, out_path)
-  else:
-    results = load(out_path)
+    train_and_evaluate(args, out_path)
+  results = load_all(args.output_dir)
   summary = summarize(results)
   if summary:
     results["summary"] = summary
-    save(out_path, results)
+    save(os.path.join(args.output_dir, "summary.json"), results)
   return 0
 
 
