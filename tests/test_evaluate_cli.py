@@ -198,3 +198,16 @@ def test_bad_requests_are_explained(model_dir):
   with pytest.raises(ValueError, match="observations of shape"):
     evaluate_model_dirs([model_dir], ["mig"],
                         dataset="procedural_dsprites_small")
+
+
+def test_cli_writes_tensorboard_hparams(scored_model):
+  """--tensorboard_hparams (default): the scored model is an HParams session
+  with its hyperparameters and every metric score as a scalar."""
+  from test_tensorboard_hparams import hparams_plugin_data
+
+  data = hparams_plugin_data(scored_model)
+  assert "experiment" in data["runs"]["."]
+  session = data["runs"]["."]["session"]
+  assert {"hp.beta", "model", "dataset"} <= set(session.hparams)
+  assert "mig.discrete_mig" in data["scalars"]["."]
+  assert "dci.disentanglement" in data["scalars"]["."]
