@@ -153,8 +153,7 @@ def main(argv):
     written = write_model_dirs_hparams(expand_model_dirs(FLAGS.model_dirs))
     if written:
       logging.info("TensorBoard HParams: %d model(s), tensorboard "
-                   "--logdir=%s", written["sessions"],
-                   os.path.dirname(written["experiment"]))
+                   "--logdir=%s", written["sessions"], written["root"])
   score_columns = [c for c in frame.columns if "." in c
                    and not c.endswith(".elapsed_s") and ":" not in c]
   logging.info("scores:\n%s", frame[["model_dir"] + score_columns]

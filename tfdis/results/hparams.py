@@ -94,7 +94,8 @@ def _scalar(tag: str, value: float):
 
 
 def write_hparams(root: str, sessions: List[Mapping[str, Any]],
-                  description: str = "") -> Dict[str, Any]:
+                  description: str = "", experiment: bool = True
+                  ) -> Dict[str, Any]:
   """Writes the experiment summary in ``root`` and one session per model.
 
   Args:
@@ -102,6 +103,8 @@ def write_hparams(root: str, sessions: List[Mapping[str, Any]],
     sessions: ``{"run_dir": <model directory>, "hparams": {name: value},
       "metrics": {tag: float}}`` per model; None / NaN values are left out.
     description: shown in the dashboard.
+    experiment: write the experiment summary (else TensorBoard infers the
+      hyperparameters and metrics from the sessions).
 
   Returns:
     ``{"experiment": <event file>, "sessions": <number written>,
@@ -130,9 +133,11 @@ def write_hparams(root: str, sessions: List[Mapping[str, Any]],
     hparams[name] = hp.HParam(name, hp.Discrete(sorted(vals)))
   metrics_cfg = [hp.Metric(tag, display_name=tag)
                  for tag in sorted(metric_tags)]
-  experiment = _write_events(root, [hp.hparams_config_pb(
-      hparams=list(hparams.values()), metrics=metrics_cfg)],
-      suffix=EXPERIMENT_SUFFIX)
+  experiment_file = None
+  if experiment:
+    experiment_file = _write_events(root, [hp.hparams_config_pb(
+        hparams=list(hparams.values()), metrics=metrics_cfg)],
+        suffix=EXPERIMENT_SUFFIX)
   root_abs = os.path.abspath(root)
   for run_dir, hps, metrics in cleaned:
     trial = os.path.relpath(os.path.abspath(run_dir), root_abs)
@@ -143,7 +148,8 @@ def write_hparams(root: str, sessions: List[Mapping[str, Any]],
     summaries += [_scalar(tag, value) for tag, value in sorted(
         metrics.items())]
     _write_events(run_dir, summaries)
-  return {"experiment": experiment, "sessions": len(cleaned),
+  return {"experiment": experiment_file, "root": root,
+          "sessions": len(cleaned),
           "metrics": sorted(metric_tags), "hparams": sorted(hparams),
           "description": description}
 
@@ -192,13 +198,22 @@ def write_results_hparams(root: str, frame=None) -> Dict[str, Any]:
 
 
 def write_model_dirs_hparams(model_dirs: List[str]) -> Optional[Dict[str, Any]]:
-  """HParams summaries of the models under the common parent of
-  ``model_dirs`` (what ``tfdis_evaluate`` scored); None without models."""
-  dirs = [os.path.abspath(d) for d in model_dirs]
+  """HParams summaries of ``model_dirs`` (what ``tfdis_evaluate`` scored):
+  one session per model, the experiment summary in their common parent
+  (left out if that is the file-system root; TensorBoard then infers it
+  from the sessions). None without models."""
+  import pandas as pd
+
+  from tfdis.results.collect import _model_row
+
+  dirs = sorted({os.path.abspath(d) for d in model_dirs})
   if not dirs:
     return None
   root = os.path.commonpath(dirs)
-  return write_results_hparams(root)
+  frame = pd.DataFrame([_model_row(root, d) for d in dirs])
+  return write_hparams(root, sessions_from_frame(root, frame),
+                       f"tfdis models under {root}",
+                       experiment=os.path.dirname(root) != root)
 
 
 def write_pbt_hparams(output_dir: str, state: Mapping[str, Any]
