@@ -208,6 +208,6 @@ def test_cli_writes_tensorboard_hparams(scored_model):
   data = hparams_plugin_data(scored_model)
   assert "experiment" in data["runs"]["."]
   session = data["runs"]["."]["session"]
-  assert {"hp.beta", "model", "dataset"} <= set(session.hparams)
+  assert {"model", "dataset", "seed", "latent_dim"} <= set(session.hparams)
   assert "mig.discrete_mig" in data["scalars"]["."]
   assert "dci.disentanglement" in data["scalars"]["."]
