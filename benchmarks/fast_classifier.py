@@ -173,8 +173,11 @@ def summarize(results):
       col = f"{metric}.{key}"
       a = np.array([e["gbt"][col] for e in done])
       b = np.array([e["hist_gbt"][col] for e in done])
-      rho = float(scipy.stats.spearmanr(a, b).statistic)
       diff = float(np.max(np.abs(a - b)))
+      if np.ptp(a) == 0 or np.ptp(b) == 0:
+        rho = float("nan")  # a constant score (e.g. train accuracy 1) has no rank
+      else:
+        rho = float(scipy.stats.spearmanr(a, b).statistic)
       summary["metrics"][metric]["scores"][key] = {
           "spearman": rho, "max_abs_diff": diff,
           "gbt_range": [float(a.min()), float(a.max())]}
