@@ -70,6 +70,26 @@ def test_every_metric_scores_a_numpy_encoder_without_tensorflow():
   assert report["heavy"] == [], report["heavy"]
 
 
+def test_library_modules_import_without_tensorflow():
+  """The import chains under the scoring API (datasets, registry, metrics,
+  the SavedModel code cache, evaluate, results HParams) stay TF-free."""
+  code = ("import sys\n"
+          "import tfdis.scoring, tfdis.data, tfdis.registry, tfdis.metrics\n"
+          "import tfdis.export.code_cache, tfdis.evaluate\n"
+          "import tfdis.results.hparams\n"
+          "from tfdis.data import get_dataset\n"
+          "get_dataset('procedural_dsprites_small')\n"
+          "get_dataset('procedural_shapes3d_small')\n"
+          "print(sorted(m for m in ('tensorflow', 'keras', "
+          "'tensorflow_datasets') if m in sys.modules))\n")
+  env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep +
+             os.environ.get("PYTHONPATH", ""))
+  out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 def _projection(seed=0, dim=5):
   w = np.random.RandomState(seed).normal(size=(64 * 64, dim))
 

@@ -340,6 +340,13 @@ def score_arrays(codes, factors, metrics: Union[None, str, Sequence[str]] = None
   metric_params = dict(metric_params or {})
   known = set(metric_names())
   shared = {k: v for k, v in metric_params.items() if k not in known}
+  for key in shared:
+    if not any(key in inspect.signature(fn).parameters
+               for fn in functions.values()):
+      raise ScoringError(
+          f"metric parameter {key!r} is taken by none of the array functions "
+          f"of {', '.join(functions)}; see help(tfdis.scoring.array_function("
+          "name)) for each one's parameters")
   out: Dict[str, Dict[str, float]] = {}
   for name, fn in functions.items():
     params = inspect.signature(fn).parameters
