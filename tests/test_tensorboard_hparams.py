@@ -20,8 +20,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def hparams_plugin_data(logdir):
-  """{run: {"experiment" | "session": parsed proto}, "scalars": {run:
-  {tag: value}}} of every event file under ``logdir``."""
+  """{"runs": {run: {"experiment" | "session": parsed proto}}, "scalars":
+  {run: {tag: last value}}} of every event file under ``logdir``."""
   from tensorboard.backend.event_processing import event_multiplexer
   from tensorboard.plugins.hparams import metadata
   from tensorboard.util import tensor_util
@@ -40,7 +40,7 @@ def hparams_plugin_data(logdir):
             metadata.parse_session_start_info_plugin_data(content))
   for run, tags in mux.PluginRunToTagToContent("scalars").items():
     for tag in tags:
-      (event,) = mux.Tensors(run, tag)
+      event = mux.Tensors(run, tag)[-1]  # training scalars have many steps
       out["scalars"].setdefault(run, {})[tag] = float(
           tensor_util.make_ndarray(event.tensor_proto))
   return out
