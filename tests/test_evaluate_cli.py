@@ -223,3 +223,16 @@ def test_cli_scores_mig_sup_dcimig_jemmig_and_the_table_shows_them(
   frame = collect_results(str(tmp_path))
   for metric in ("mig_sup", "dcimig", "jemmig"):
     assert frame[f"{metric}.{metric}"].notna().all(), metric
+
+
+def test_cli_writes_tensorboard_hparams(scored_model):
+  """--tensorboard_hparams (default): the scored model is an HParams session
+  with its hyperparameters and every metric score as a scalar."""
+  from test_tensorboard_hparams import hparams_plugin_data
+
+  data = hparams_plugin_data(scored_model)
+  assert "experiment" in data["runs"]["."]
+  session = data["runs"]["."]["session"]
+  assert {"model", "dataset", "seed", "latent_dim"} <= set(session.hparams)
+  assert "mig.discrete_mig" in data["scalars"]["."]
+  assert "dci.disentanglement" in data["scalars"]["."]

@@ -91,3 +91,9 @@ def test_pbt_cli_kill_and_resume(tmp_path):
   assert (frame[frame.generation == 3].step == 6).all()
   assert os.path.isfile(os.path.join(out, "best", "saved_model",
                                      "saved_model.pb"))
+  # TensorBoard HParams: one session per member beside its training scalars.
+  from test_tensorboard_hparams import hparams_plugin_data
+  hparams = hparams_plugin_data(out)
+  sessions = [r for r, v in hparams["runs"].items() if "session" in v]
+  assert sorted(sessions) == sorted(f"members/{m}" for m in state["members"])
+  assert all("pbt/final_score" in hparams["scalars"][r] for r in sessions)

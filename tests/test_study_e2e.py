@@ -80,6 +80,14 @@ def test_tiny_study_killed_and_resumed(tmp_path):
   assert (frame["steps"] == 30).all()
   html = open(result["report"]).read()
   assert "data:image/gif;base64," in html and MODELS[0] in html
+  # TensorBoard HParams: one session per model with its beta and MIG.
+  from test_tensorboard_hparams import hparams_plugin_data
+  assert os.path.dirname(result["tensorboard_hparams"]) == out
+  hparams = hparams_plugin_data(out)
+  assert set(hparams["runs"]) == {"."} | set(MODELS)
+  for model in MODELS:
+    assert "hp.beta" in hparams["runs"][model]["session"].hparams
+    assert "mig.discrete_mig" in hparams["scalars"][model]
 
   # A finished study reruns as a no-op: nothing retrained, UDR up to date.
   udr_mtime = os.stat(udr_json).st_mtime_ns

@@ -59,6 +59,11 @@ flags.DEFINE_enum("sklearn_compat", "current", ["current", "dlib"],
 flags.DEFINE_enum("cache_encodings", "disk", list(code_cache.MODES),
                   code_cache.FLAG_HELP)
 
+flags.DEFINE_bool("tensorboard_hparams", True,
+                  "Write TensorBoard HParams summaries (each model's "
+                  "hyperparameters and scores) under the common parent of "
+                  "the model directories: tensorboard --logdir=<parent>.")
+
 flags.mark_flags_as_required(["model_dirs"])
 
 
@@ -149,6 +154,12 @@ def main(argv):
       seed=FLAGS.seed, sklearn_compat=FLAGS.sklearn_compat,
       cache_encodings=FLAGS.cache_encodings,
       dataset_options=_json_object(FLAGS.dataset_options, "dataset_options"))
+  if FLAGS.tensorboard_hparams:
+    from tfdis.results.hparams import write_model_dirs_hparams
+    written = write_model_dirs_hparams(expand_model_dirs(FLAGS.model_dirs))
+    if written:
+      logging.info("TensorBoard HParams: %d model(s), tensorboard "
+                   "--logdir=%s", written["sessions"], written["root"])
   score_columns = [c for c in frame.columns if "." in c
                    and not c.endswith(".elapsed_s") and ":" not in c]
   logging.info("scores:\n%s", frame[["model_dir"] + score_columns]

@@ -52,6 +52,38 @@ class GroundTruthData:
   # can be computed once and looked up (tfdis.export.code_cache). False for
   # renderers with random nuisance (colour, noise, scream, hidden factors).
   observations_are_deterministic: bool = False
+  # "discrete" or "continuous" per factor; None = all discrete. Metrics get
+  # a continuous factor's VALUES (``factor_values``) instead of its indices
+  # and use their regression form (tfdis.metrics.utils.FACTOR_TYPES).
+  _factor_types: Optional[Tuple[str, ...]] = None
+
+  @property
+  def factor_types(self) -> Tuple[str, ...]:
+    return self._factor_types or ("discrete",) * len(self.factor_sizes)
+
+  def declare_continuous(self, continuous_factors: Sequence[str]) -> None:
+    """Declares the named factors continuous (metrics then see their values).
+
+    Used by the datasets' ``continuous_factors`` option; the images and the
+    grid are unchanged.
+    """
+    names = list(continuous_factors or ())
+    unknown = sorted(set(names) - set(self.factor_names))
+    if unknown:
+      raise ValueError(f"continuous_factors {unknown} are not factors of "
+                       f"{self.name}; its factors are "
+                       f"{', '.join(self.factor_names)}")
+    self._factor_types = tuple("continuous" if n in names else "discrete"
+                               for n in self.factor_names)
+
+  def values_of_factors(self, factors) -> np.ndarray:
+    """float64 [num, K]: each factor index replaced by its value."""
+    factors = self.check_factors(factors)
+    values = self.factor_values or tuple(
+        np.arange(s) for s in self.factor_sizes)
+    return np.stack([np.asarray(values[j], dtype=np.float64)[factors[:, j]]
+                     for j in range(self.num_factors)], axis=1).reshape(
+                         factors.shape)
 
   # ---- to implement -------------------------------------------------------
   def images_from_factors(self, factors: np.ndarray,

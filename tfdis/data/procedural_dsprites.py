@@ -78,7 +78,10 @@ class ProceduralDSprites(GroundTruthData):
   """dSprites factors rendered on demand (``config`` 'full' or 'small').
 
   ``factor_subsets`` overrides the config with explicit index subsets of the
-  full factor values (one array per factor).
+  full factor values (one array per factor). ``continuous_factors`` names
+  factors to declare continuous (e.g. ``["scale", "orientation", "pos_x",
+  "pos_y"]``): metrics then see their values (scale 0.5–1, orientation in
+  radians, position 0–1) and use their regression forms.
   """
 
   factor_names = FACTOR_NAMES
@@ -86,7 +89,8 @@ class ProceduralDSprites(GroundTruthData):
   observations_are_deterministic = True
 
   def __init__(self, config: str = "full",
-               factor_subsets: Optional[Sequence[Sequence[int]]] = None):
+               factor_subsets: Optional[Sequence[Sequence[int]]] = None,
+               continuous_factors: Sequence[str] = ()):
     if factor_subsets is None:
       if config not in CONFIGS:
         raise ValueError(f"Unknown procedural_dsprites config {config!r}; "
@@ -99,6 +103,8 @@ class ProceduralDSprites(GroundTruthData):
     full = full_factor_values()
     self.factor_values = tuple(v[s] for v, s in zip(full, self.subsets))
     self.factor_sizes = tuple(len(s) for s in self.subsets)
+    if continuous_factors:
+      self.declare_continuous(continuous_factors)
     shape, scale, angle = np.meshgrid(
         self.factor_values[0], self.factor_values[1], self.factor_values[2],
         indexing="ij")

@@ -24,7 +24,13 @@ Same seed, same samples as disentanglement_lib: the wrappers consume their
 then encode in large batches. ``sklearn_compat`` ('current' / 'dlib', see
 ``utils.SKLEARN_COMPAT_MODES``) picks the classifier defaults of the
 metrics that fit a logistic regression or linear SVM; ``gbt_seeding``
-(``utils.GBT_SEEDINGS``) how the gradient-boosted trees are seeded.
+(``utils.GBT_SEEDINGS``) how the gradient-boosted trees are seeded, and
+``classifier`` (``utils.CLASSIFIERS``: dlib's exact 'gbt', the default, or
+the opt-in 'hist_gbt') which gradient boosting DCI, the downstream task and
+fairness fit. Factors may be declared continuous (``factor_types`` of the
+array functions, ``GroundTruthData.factor_types``); see docs/python-api.md
+for what each metric does with them. The public entry points for any
+encoder or array are in ``tfdis.scoring``.
 """
 
 from tfdis.metrics.utils import (discrete_entropy, discrete_mutual_info,

@@ -7,6 +7,17 @@ predicts f_j from all codes; R[:, j] = |feature_importances_|. With
 P_ij = R_ij / Σ_j R_ij: D = Σ_i ρ_i (1 − H_K(P_i·)), ρ_i = Σ_j R_ij / Σ R;
 completeness C is the same on Rᵀ (entropy base = number of codes);
 informativeness = mean prediction accuracy over factors (train / test).
+
+Continuous factors (``factor_types``; Eastwood & Williams defined DCI for
+continuous factors with regressors — lasso and random forests): the
+factor's predictor is the regression twin of the classifier
+(``GradientBoostingRegressor()``, or the histogram regressor with
+``classifier='hist_gbt'``), its importances fill R's column, and its
+informativeness is the paper's prediction error, here the normalised RMSE
+(RMSE / the factor's training standard deviation), reported as
+``informativeness_nrmse_train/_test`` (mean over continuous factors; lower
+is better); ``informativeness_train/_test`` stay the mean accuracy over the
+discrete factors (absent when every factor is continuous).
 """
 
 from __future__ import annotations
@@ -15,8 +26,6 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 import scipy.stats
-from sklearn.ensemble import GradientBoostingClassifier
-
 from tfdis.metrics import utils
 
 DEFAULTS = dict(num_train=10000, num_test=5000)
@@ -60,19 +69,37 @@ def dci_completeness(importance_matrix) -> float:
   return float(np.sum(per_factor * factor_importance))
 
 
-def _fit_factor(x_train, y_train, x_test, y_test, seed
+def _fit_factor(x_train, y_train, x_test, y_test, seed,
+                classifier: str = utils.DEFAULT_CLASSIFIER,
+                continuous: bool = False
                 ) -> Tuple[np.ndarray, float, float]:
-  """One factor's GBT: (|importances|, train accuracy, test accuracy)."""
-  if len(np.unique(y_train)) < 2:
-    # A factor constant in the sample: nothing to learn, no code matters.
-    model = utils.ConstantClassifier(y_train[0])
-    importance = np.zeros(x_train.shape[1])
-  else:
-    model = GradientBoostingClassifier(random_state=seed)
-    model.fit(x_train, y_train)
-    importance = np.abs(model.feature_importances_)
-  return (importance, float(np.mean(model.predict(x_train) == y_train)),
-          float(np.mean(model.predict(x_test) == y_test)))
+  """One factor's GBT: (|importances|, train accuracy, test accuracy);
+  for a continuous factor a GBT regressor and (train, test) NRMSE."""
+  with utils.one_openmp_thread():
+    if continuous:
+      scale = float(np.std(y_train))
+      if scale == 0.0:
+        model = utils.ConstantClassifier(y_train[0])
+        importance = np.zeros(x_train.shape[1])
+      else:
+        model = utils.gradient_boosting_regressor(classifier, seed)
+        model.fit(x_train, y_train)
+        importance = utils.gradient_boosting_importances(model,
+                                                         x_train.shape[1])
+      return (importance,
+              utils.nrmse(y_train, model.predict(x_train), scale),
+              utils.nrmse(y_test, model.predict(x_test), scale))
+    if len(np.unique(y_train)) < 2:
+      # A factor constant in the sample: nothing to learn, no code matters.
+      model = utils.ConstantClassifier(y_train[0])
+      importance = np.zeros(x_train.shape[1])
+    else:
+      model = utils.gradient_boosting(classifier, seed)
+      model.fit(x_train, y_train)
+      importance = utils.gradient_boosting_importances(model,
+                                                       x_train.shape[1])
+    return (importance, float(np.mean(model.predict(x_train) == y_train)),
+            float(np.mean(model.predict(x_test) == y_test)))
 
 
 def _seeds(random_state, num: int) -> list:
@@ -84,26 +111,35 @@ def _seeds(random_state, num: int) -> list:
 
 def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
                           random_state=0, n_jobs: Optional[int] = None,
-                          gbt_seeding: str = "per_fit"
+                          gbt_seeding: str = "per_fit",
+                          classifier: str = utils.DEFAULT_CLASSIFIER,
+                          *, factor_types=None
                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
   """(R [num_codes, num_factors], train accuracies [K], test accuracies [K]).
+
+  For factors declared continuous in ``factor_types`` the accuracies are
+  NRMSEs of a GBT regressor (see the module docstring).
 
   The K factor fits are independent and run in parallel (``n_jobs``; None =
   all cores). ``random_state`` (int) seeds every GBT, so the result does not
   depend on ``n_jobs``. ``gbt_seeding='sequential'``: the fits share one
   RandomState(random_state), in factor order (see ``utils.GBT_SEEDINGS``).
+  ``classifier``: 'gbt' (dlib's, default) or the opt-in 'hist_gbt'
+  (``utils.CLASSIFIERS``).
   """
+  utils.check_classifier(classifier)
   x_train, y_train, x_test, y_test = utils.check_train_test(
-      codes_train, factors_train, codes_test, factors_test)
+      codes_train, factors_train, codes_test, factors_test, factor_types)
   k = y_train.shape[1]
+  continuous = utils.continuous_mask(factor_types, k)
   if gbt_seeding == "sequential":
     seeds = utils.gbt_random_states(gbt_seeding, random_state, k)
   else:
     seeds = _seeds(random_state, k)
   fits = utils.run_fits(
       _fit_factor,
-      [(x_train, y_train[:, j], x_test, y_test[:, j], seeds[j])
-       for j in range(k)], gbt_seeding, n_jobs,
+      [(x_train, y_train[:, j], x_test, y_test[:, j], seeds[j], classifier,
+        bool(continuous[j])) for j in range(k)], gbt_seeding, n_jobs,
       [utils.classifier_cost(y_train[:, j]) for j in range(k)])
   importance = np.stack([f[0] for f in fits], axis=1)
   return (importance, np.array([f[1] for f in fits]),
@@ -112,17 +148,29 @@ def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
 
 def dci_from_codes(codes_train, factors_train, codes_test, factors_test,
                    random_state=0, n_jobs: Optional[int] = None,
-                   gbt_seeding: str = "per_fit") -> Dict[str, float]:
-  """``disentanglement``, ``completeness``, ``informativeness_train/_test``."""
+                   gbt_seeding: str = "per_fit",
+                   classifier: str = utils.DEFAULT_CLASSIFIER, *,
+                   factor_types=None) -> Dict[str, float]:
+  """``disentanglement``, ``completeness``, ``informativeness_train/_test``
+  (mean accuracy over discrete factors) and, with continuous factors,
+  ``informativeness_nrmse_train/_test`` (mean NRMSE over them)."""
   importance, train_acc, test_acc = dci_importance_matrix(
       codes_train, factors_train, codes_test, factors_test, random_state,
-      n_jobs, gbt_seeding)
-  return {
+      n_jobs, gbt_seeding, classifier, factor_types=factor_types)
+  continuous = utils.continuous_mask(factor_types, importance.shape[1])
+  scores = {
       "disentanglement": dci_disentanglement(importance),
       "completeness": dci_completeness(importance),
-      "informativeness_train": float(np.mean(train_acc)),
-      "informativeness_test": float(np.mean(test_acc)),
   }
+  if (~continuous).any():
+    scores["informativeness_train"] = float(np.mean(train_acc[~continuous]))
+    scores["informativeness_test"] = float(np.mean(test_acc[~continuous]))
+  if continuous.any():
+    scores["informativeness_nrmse_train"] = float(
+        np.mean(train_acc[continuous]))
+    scores["informativeness_nrmse_test"] = float(
+        np.mean(test_acc[continuous]))
+  return scores
 
 
 def compute_dci(ground_truth_data, representation_fn, random_state,
@@ -133,6 +181,7 @@ def compute_dci(ground_truth_data, representation_fn, random_state,
                 gbt_seed: Optional[int] = None,
                 n_jobs: Optional[int] = None,
                 encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                classifier: str = utils.DEFAULT_CLASSIFIER,
                 ) -> Dict:
   """DCI with dlib's defaults (10000 train, 5000 test points, default GBT).
 
@@ -144,8 +193,11 @@ def compute_dci(ground_truth_data, representation_fn, random_state,
   result. The seed only orders the features and so breaks ties between
   equally good splits; ``gbt_seeding='sequential'`` reproduces a dlib run
   made right after ``np.random.seed(gbt_seed)`` bit for bit (see
-  ``utils.GBT_SEEDINGS``).
+  ``utils.GBT_SEEDINGS``). ``classifier='hist_gbt'`` swaps the exact GBT
+  for the opt-in histogram GBT (faster, close but not equal scores; never
+  the default; recorded in ``parameters``).
   """
+  utils.check_classifier(classifier)
   num_train = utils.check_count("num_train", num_train, 2)
   num_test = utils.check_count("num_test", num_test, 1)
   rs = utils.as_random_state(random_state)
@@ -154,11 +206,17 @@ def compute_dci(ground_truth_data, representation_fn, random_state,
                               num_train, num_test, rs, encode_batch_size,
                               sampling_batch_size))
   gbt_seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
+  factor_types = utils.factor_types_of(ground_truth_data)
   scores = dci_from_codes(codes_train, factors_train, codes_test, factors_test,
-                          gbt_seed, n_jobs, gbt_seeding)
+                          gbt_seed, n_jobs, gbt_seeding, classifier,
+                          factor_types=factor_types)
+  extra = utils.factor_type_parameters(factor_types, len(factor_types))
+  if extra:
+    extra["regressor"] = utils.REGRESSOR_MODELS[classifier]
   return utils.make_result(
       scores, dict(num_train=num_train, num_test=num_test,
                    sampling_batch_size=int(sampling_batch_size),
-                   predictor="GradientBoostingClassifier()",
-                   gbt_seeding=gbt_seeding, gbt_seed=gbt_seed),
+                   predictor=utils.CLASSIFIER_MODELS[classifier],
+                   classifier=classifier,
+                   gbt_seeding=gbt_seeding, gbt_seed=gbt_seed, **extra),
       [GBT_SEED_NOTE], random_state)

@@ -18,6 +18,9 @@ from tfdis.metrics import utils
 DEFAULTS = dict(num_train=(10, 100, 1000, 10000), num_test=5000,
                 predictors=("logistic_regression", "boosted_trees"))
 
+REFUSAL = ("the downstream task of Locatello et al. 2019 is classifying "
+           "each factor's values, which a continuous factor does not have")
+
 PREDICTORS = {
     "logistic_regression": ("LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5), "
                             "scoring='accuracy')"),
@@ -26,12 +29,15 @@ PREDICTORS = {
 
 
 def make_predictor(name: str, seed: Optional[int] = None,
-                   sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT):
+                   sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                   classifier: str = utils.DEFAULT_CLASSIFIER):
   """A fresh scikit-learn classifier of the dlib predictor ``name``.
 
   ``sklearn_compat='dlib'``: scikit-learn 0.21's ``LogisticRegressionCV``
   fitted one-vs-rest (its ``multi_class`` default then), i.e. one CV'd binary
-  fit per class, each choosing its own C.
+  fit per class, each choosing its own C. ``classifier`` picks the boosted
+  trees: dlib's exact 'gbt' (default) or the opt-in 'hist_gbt'
+  (``utils.CLASSIFIERS``).
   """
   if name == "logistic_regression":
     from sklearn.linear_model import LogisticRegressionCV
@@ -44,8 +50,7 @@ def make_predictor(name: str, seed: Optional[int] = None,
       return OneVsRestClassifier(model)
     return model
   if name == "boosted_trees":
-    from sklearn.ensemble import GradientBoostingClassifier
-    return GradientBoostingClassifier(random_state=seed)
+    return utils.gradient_boosting(classifier, seed)
   raise ValueError(f"Unknown predictor {name!r}; known: {sorted(PREDICTORS)}")
 
 
@@ -56,21 +61,25 @@ def check_predictor(name: str) -> str:
 
 
 def fit_predictor(name: str, x, y, seed: Optional[int] = None,
-                  sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT):
+                  sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                  classifier: str = utils.DEFAULT_CLASSIFIER):
   """Fits ``name`` on (x, y); a single-class y gets a constant predictor."""
   if len(np.unique(y)) < 2:
     return utils.ConstantClassifier(y[0])
-  model = make_predictor(name, seed, sklearn_compat)
+  model = make_predictor(name, seed, sklearn_compat, classifier)
   with utils.quiet_sklearn():
     model.fit(x, y)
   return model
 
 
 def _fit_factor(name, x_train, y_train, x_test, y_test, seed,
-                sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT):
-  model = fit_predictor(name, x_train, y_train, seed, sklearn_compat)
-  return (float(np.mean(model.predict(x_train) == y_train)),
-          float(np.mean(model.predict(x_test) == y_test)))
+                sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT,
+                classifier=utils.DEFAULT_CLASSIFIER):
+  with utils.one_openmp_thread():
+    model = fit_predictor(name, x_train, y_train, seed, sklearn_compat,
+                          classifier)
+    return (float(np.mean(model.predict(x_train) == y_train)),
+            float(np.mean(model.predict(x_test) == y_test)))
 
 
 def _accuracy_dict(train_acc, test_acc) -> Dict[str, float]:
@@ -92,16 +101,22 @@ def downstream_task_from_codes(codes_train, factors_train, codes_test,
                                random_state=0,
                                n_jobs: Optional[int] = None,
                                sklearn_compat: str = (
-                                   utils.DEFAULT_SKLEARN_COMPAT)
+                                   utils.DEFAULT_SKLEARN_COMPAT),
+                               classifier: str = utils.DEFAULT_CLASSIFIER,
+                               *, factor_types=None
                                ) -> Dict[str, float]:
   """Per-factor accuracies of ``predictor`` trained on the train split.
 
   Keys: ``mean_train_accuracy``, ``mean_test_accuracy``,
   ``min_train_accuracy``, ``min_test_accuracy``,
   ``train_accuracy_factor_<j>``, ``test_accuracy_factor_<j>``. The K factor
-  fits run in parallel (``n_jobs``).
+  fits run in parallel (``n_jobs``). ``classifier`` ('gbt' default, or the
+  opt-in 'hist_gbt') is the boosted-trees predictor.
   """
   check_predictor(predictor)
+  utils.check_classifier(classifier)
+  utils.refuse_continuous("downstream_task", factor_types,
+                          np.shape(factors_train)[1], REFUSAL)
   x_train, y_train, x_test, y_test = utils.check_train_test(
       codes_train, factors_train, codes_test, factors_test)
   if predictor == "logistic_regression" and len(x_train) < 5:
@@ -110,7 +125,7 @@ def downstream_task_from_codes(codes_train, factors_train, codes_test,
   fits = utils.parallel_map(
       _fit_factor,
       [(predictor, x_train, y_train[:, j], x_test, y_test[:, j], random_state,
-        utils.check_sklearn_compat(sklearn_compat))
+        utils.check_sklearn_compat(sklearn_compat), classifier)
        for j in range(y_train.shape[1])], n_jobs,
       [utils.classifier_cost(y_train[:, j]) for j in range(y_train.shape[1])])
   return _accuracy_dict([f[0] for f in fits], [f[1] for f in fits])
@@ -128,7 +143,9 @@ def compute_downstream_task(ground_truth_data, representation_fn,
                             gbt_seed: Optional[int] = None,
                             n_jobs: Optional[int] = None,
                             encode_batch_size: int = (
-                                utils.DEFAULT_ENCODE_BATCH_SIZE)) -> Dict:
+                                utils.DEFAULT_ENCODE_BATCH_SIZE),
+                            classifier: str = utils.DEFAULT_CLASSIFIER
+                            ) -> Dict:
   """Downstream accuracies for every train size and predictor.
 
   dlib ran the two predictors as two metrics (``downstream_task_logistic_
@@ -142,8 +159,15 @@ def compute_downstream_task(ground_truth_data, representation_fn,
   after all samples; dlib's GBTs were unseeded) and ``gbt_seeding`` as in
   ``utils.GBT_SEEDINGS`` ('sequential': the boosted-tree fits share one
   RandomState in dlib's order, size by size, factor by factor). With
-  'per_fit' all fits run in parallel.
+  'per_fit' all fits run in parallel. ``classifier='hist_gbt'`` replaces
+  the boosted trees by the opt-in histogram GBT (``utils.CLASSIFIERS``;
+  never the default, recorded in ``parameters``). Factors declared
+  continuous are refused (``REFUSAL``).
   """
+  utils.check_classifier(classifier)
+  utils.refuse_continuous("downstream_task",
+                          utils.factor_types_of(ground_truth_data),
+                          len(ground_truth_data.factor_sizes), REFUSAL)
   if isinstance(num_train, (int, np.integer)):
     num_train = [int(num_train)]
   sizes = [utils.check_count("num_train", n, 2) for n in num_train]
@@ -169,7 +193,7 @@ def compute_downstream_task(ground_truth_data, representation_fn,
       for j in range(k):
         state = next(gbt_states) if name == "boosted_trees" else seed
         tasks.append((name, x_train, y_train[:, j], x_test, y_test[:, j],
-                      state, sklearn_compat))
+                      state, sklearn_compat, classifier))
         keys.append((name, n))
   # Measured: a CV'd logistic regression and a GBT cost about the same per
   # sample and class (~1 ms on one core of this kind of machine).
@@ -183,6 +207,8 @@ def compute_downstream_task(ground_truth_data, representation_fn,
                                        [f[1] for f in chosen]).items():
         scores[f"{name}:{n}:{key}"] = value
   models = {p: PREDICTORS[p] for p in predictors}
+  if "boosted_trees" in models:
+    models["boosted_trees"] = utils.CLASSIFIER_MODELS[classifier]
   if sklearn_compat == "dlib" and "logistic_regression" in models:
     models["logistic_regression"] = (
         "OneVsRestClassifier(" + models["logistic_regression"] + ")")
@@ -190,8 +216,8 @@ def compute_downstream_task(ground_truth_data, representation_fn,
       scores, dict(num_train=sizes, num_test=num_test,
                    predictors=list(predictors), predictor_models=models,
                    sampling_batch_size=int(sampling_batch_size),
-                   sklearn_compat=sklearn_compat, gbt_seeding=gbt_seeding,
-                   gbt_seed=seed),
+                   sklearn_compat=sklearn_compat, classifier=classifier,
+                   gbt_seeding=gbt_seeding, gbt_seed=seed),
       ["both dlib predictors in one metric; keys are prefixed with the "
        "predictor name", "boosted trees are seeded (gbt_seed, drawn after the "
        "samples); dlib left them unseeded"],

@@ -112,8 +112,9 @@ def fairness_from_predictions(predictions, sensitive_values,
   return scores
 
 
-def _fit(x, y, seed):
-  return fit_predictor("boosted_trees", x, y, seed)
+def _fit(x, y, seed, classifier=utils.DEFAULT_CLASSIFIER):
+  with utils.one_openmp_thread():
+    return fit_predictor("boosted_trees", x, y, seed, classifier=classifier)
 
 
 def sample_interventions(ground_truth_data, representation_fn, sizes,
@@ -158,6 +159,7 @@ def compute_fairness(ground_truth_data, representation_fn, random_state,
                      gbt_seed: Optional[int] = None,
                      n_jobs: Optional[int] = None,
                      encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                     classifier: str = utils.DEFAULT_CLASSIFIER,
                      ) -> Dict:
   """Fairness with dlib's defaults (GBT, 10000 train, 100 points per class).
 
@@ -170,7 +172,15 @@ def compute_fairness(ground_truth_data, representation_fn, random_state,
 
   dlib computes the total-variation distances in float32
   (``inter_group_fairness``); so does tfdis, for bit-identical scores.
+  ``classifier='hist_gbt'``: the opt-in histogram GBT instead of dlib's
+  exact one (``utils.CLASSIFIERS``; recorded in ``parameters``).
   """
+  utils.check_classifier(classifier)
+  utils.refuse_continuous(
+      "fairness", utils.factor_types_of(ground_truth_data),
+      len(ground_truth_data.factor_sizes),
+      "Locatello et al. 2019 intervene on each value of a sensitive factor "
+      "and compare the predicted classes of a target factor")
   num_train = utils.check_count("num_train", num_train, 2)
   per_class = utils.check_count("num_test_points_per_class",
                                 num_test_points_per_class, 1)
@@ -188,19 +198,22 @@ def compute_fairness(ground_truth_data, representation_fn, random_state,
   seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
   states = utils.gbt_random_states(gbt_seeding, seed, k)
   models = utils.run_fits(
-      _fit, [(x_train, y_train[:, i], states[i]) for i in range(k)],
+      _fit, [(x_train, y_train[:, i], states[i], classifier)
+             for i in range(k)],
       gbt_seeding, n_jobs,
       [utils.classifier_cost(y_train[:, i]) for i in range(k)])
   predictions = [[None] * k for _ in range(k)]
   sensitive_values = [[None] * k for _ in range(k)]
   for (i, j), (codes, sensitive) in intervened.items():
-    predictions[i][j] = models[i].predict(codes)
+    with utils.one_openmp_thread():
+      predictions[i][j] = models[i].predict(codes)
     sensitive_values[i][j] = sensitive
   scores = fairness_from_predictions(predictions, sensitive_values, sizes)
   return utils.make_result(
       scores, dict(num_train=num_train, num_test_points_per_class=per_class,
                    sampling_batch_size=int(sampling_batch_size),
-                   predictor="GradientBoostingClassifier()",
+                   predictor=utils.CLASSIFIER_MODELS[classifier],
+                   classifier=classifier,
                    gbt_seeding=gbt_seeding, gbt_seed=seed),
       ["boosted trees are seeded (gbt_seed, drawn after the samples); dlib "
        "left them unseeded"], random_state)

@@ -44,13 +44,16 @@ def irs_matrix(factors_d: np.ndarray, codes: np.ndarray,
 
 
 def irs_from_codes(codes, factors, diff_quantile: float = 0.99,
-                   num_bins: int = 20) -> Dict[str, float]:
+                   num_bins: int = 20, *, factor_types=None
+                   ) -> Dict[str, float]:
   """``IRS`` and ``num_active_dims`` (the number of non-constant codes).
 
   Factors are histogram-discretised into ``num_bins`` bins (dlib), constant
-  codes dropped; no active code -> IRS 0.
+  codes dropped; no active code -> IRS 0. Continuous factors
+  (``factor_types``) are given as values and discretised the same way.
   """
-  codes, factors = utils.check_codes_factors(codes, factors)
+  codes, factors = utils.check_codes_factors(codes, factors,
+                                             factor_types=factor_types)
   if not 0.0 <= float(diff_quantile) <= 1.0:
     raise ValueError(f"diff_quantile must be in [0, 1], got {diff_quantile}")
   factors_d = utils.discretize(factors, num_bins)
@@ -85,9 +88,13 @@ def compute_irs(ground_truth_data, representation_fn, random_state,
   codes, factors = utils.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
       sampling_batch_size)
-  scores = irs_from_codes(codes, factors, diff_quantile, num_bins)
+  factor_types = utils.factor_types_of(ground_truth_data)
+  scores = irs_from_codes(codes, factors, diff_quantile, num_bins,
+                          factor_types=factor_types)
   return utils.make_result(
       scores, dict(num_train=num_train, diff_quantile=float(diff_quantile),
                    num_bins=int(num_bins),
-                   sampling_batch_size=int(sampling_batch_size)),
+                   sampling_batch_size=int(sampling_batch_size),
+                   **utils.factor_type_parameters(factor_types,
+                                                  factors.shape[1])),
       [NUM_ACTIVE_DIMS_FIX], random_state)

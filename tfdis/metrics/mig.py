@@ -4,6 +4,10 @@ disentanglement in VAEs", Eq. 6; dlib ``mig.py``).
 MIG = 1/K Σ_j (I(c_{j(1)}; f_j) − I(c_{j(2)}; f_j)) / H(f_j), with the mutual
 information estimated on histogram-discretised codes (20 bins) and j(1), j(2)
 the codes with the largest and second-largest MI with factor j.
+
+MIG is defined on discrete factors (Chen et al. estimate H(f_j) and
+I(c; f_j) over the factor's values): a factor declared continuous is
+histogram-discretised like the codes (``num_bins`` equal-width bins).
 """
 
 from __future__ import annotations
@@ -35,9 +39,16 @@ def mig_from_mutual_info(mutual_info: np.ndarray,
   return float(np.mean((sorted_m[0][valid] - second[valid]) / entropy[valid]))
 
 
-def mig_from_codes(codes, factors, num_bins: int = 20) -> Dict[str, float]:
-  """``{"discrete_mig": MIG}`` of codes [N, num_codes] vs factors [N, K]."""
-  codes, factors = utils.check_codes_factors(codes, factors)
+def mig_from_codes(codes, factors, num_bins: int = 20, *,
+                   factor_types=None) -> Dict[str, float]:
+  """``{"discrete_mig": MIG}`` of codes [N, num_codes] vs factors [N, K].
+
+  ``factor_types``: "discrete"/"continuous" per factor (None: all
+  discrete); continuous columns (values) are discretised into ``num_bins``.
+  """
+  codes, factors = utils.check_codes_factors(codes, factors,
+                                             factor_types=factor_types)
+  factors = utils.discretize_factors(factors, factor_types, num_bins)
   m = utils.discrete_mutual_info(utils.discretize(codes, num_bins), factors)
   entropy = utils.discrete_entropy(factors)
   return {"discrete_mig": mig_from_mutual_info(m, entropy)}
@@ -61,11 +72,18 @@ def compute_mig(ground_truth_data, representation_fn, random_state,
   codes, factors = utils.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
       sampling_batch_size)
-  scores = mig_from_codes(codes, factors, num_bins)
+  factor_types = utils.factor_types_of(ground_truth_data)
+  scores = mig_from_codes(codes, factors, num_bins, factor_types=factor_types)
   notes = []
-  if (utils.discrete_entropy(factors) == 0).any():
+  if (utils.discrete_entropy(utils.discretize_factors(
+      factors, factor_types, num_bins)) == 0).any():
     notes.append("factors constant in the sample were left out of the mean")
+  if "continuous" in factor_types:
+    notes.append("continuous factors were histogram-discretised into "
+                 "num_bins bins (MIG is defined on discrete factors)")
   return utils.make_result(
       scores, dict(num_train=num_train, num_bins=int(num_bins),
-                   sampling_batch_size=int(sampling_batch_size)), notes,
+                   sampling_batch_size=int(sampling_batch_size),
+                   **utils.factor_type_parameters(factor_types,
+                                                  factors.shape[1])), notes,
       random_state)

@@ -56,8 +56,17 @@ def _macro_auc(y, proba, classes) -> float:
 
 
 def _explicitness_factor(x_train, y_train, x_test, y_test,
-                         sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT
-                         ) -> Tuple[float, float]:
+                         sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT,
+                         continuous: bool = False) -> Tuple[float, float]:
+  if continuous:
+    # Explicitness by regression: R² of a linear regression on the codes
+    # (the linear-probe analogue of the logistic AUC for a continuous factor).
+    from sklearn.linear_model import LinearRegression
+    if np.std(y_train) == 0.0:
+      return float("nan"), float("nan")
+    model = LinearRegression().fit(x_train, y_train)
+    return (float(model.score(x_train, y_train)),
+            float(model.score(x_test, y_test)))
   if len(np.unique(y_train)) < 2:
     return float("nan"), float("nan")  # undefined; dropped from the mean
   with utils.quiet_sklearn():
@@ -76,9 +85,18 @@ def modularity_explicitness_from_codes(codes_train, factors_train, codes_test,
                                        factors_test, num_bins: int = 20,
                                        n_jobs: Optional[int] = None,
                                        sklearn_compat: str = (
-                                           utils.DEFAULT_SKLEARN_COMPAT)
+                                           utils.DEFAULT_SKLEARN_COMPAT),
+                                       *, factor_types=None
                                        ) -> Dict[str, float]:
   """``modularity_score``, ``explicitness_score_train/_test``.
+
+  Continuous factors (``factor_types``): modularity's mutual information
+  uses them histogram-discretised into ``num_bins`` (Ridgeway & Zemel
+  define it on discrete factors); their explicitness is the R² of a linear
+  regression on the z-scored codes, reported apart as
+  ``explicitness_r2_train/_test`` (mean over continuous factors), while
+  ``explicitness_score_*`` stay the mean AUC over the discrete factors
+  (absent when every factor is continuous).
 
   Codes are z-scored with the train mean and std; a constant code keeps std 1
   (dlib divided by zero and fed NaN to the classifier). Factors constant in
@@ -88,19 +106,27 @@ def modularity_explicitness_from_codes(codes_train, factors_train, codes_test,
   """
   utils.check_sklearn_compat(sklearn_compat)
   x_train, y_train, x_test, y_test = utils.check_train_test(
-      codes_train, factors_train, codes_test, factors_test)
-  mi = utils.discrete_mutual_info(utils.discretize(x_train, num_bins), y_train)
+      codes_train, factors_train, codes_test, factors_test, factor_types)
+  k = y_train.shape[1]
+  continuous = utils.continuous_mask(factor_types, k)
+  mi = utils.discrete_mutual_info(
+      utils.discretize(x_train, num_bins),
+      utils.discretize_factors(y_train, factor_types, num_bins))
   z_train, z_test = utils.standardize(x_train, x_test)
   per_factor = utils.parallel_map(
       _explicitness_factor,
-      [(z_train, y_train[:, j], z_test, y_test[:, j], sklearn_compat)
-       for j in range(y_train.shape[1])], n_jobs,
-      [utils.classifier_cost(y_train[:, j]) for j in range(y_train.shape[1])])
-  return {
-      "modularity_score": modularity_from_mutual_info(mi),
-      "explicitness_score_train": _nanmean_or_zero([p[0] for p in per_factor]),
-      "explicitness_score_test": _nanmean_or_zero([p[1] for p in per_factor]),
-  }
+      [(z_train, y_train[:, j], z_test, y_test[:, j], sklearn_compat,
+        bool(continuous[j])) for j in range(k)], n_jobs,
+      [len(y_train) if continuous[j] else utils.classifier_cost(y_train[:, j])
+       for j in range(k)])
+  scores = {"modularity_score": modularity_from_mutual_info(mi)}
+  for prefix, mask in (("explicitness_score", ~continuous),
+                       ("explicitness_r2", continuous)):
+    if mask.any():
+      chosen = [p for p, m in zip(per_factor, mask) if m]
+      scores[prefix + "_train"] = _nanmean_or_zero([p[0] for p in chosen])
+      scores[prefix + "_test"] = _nanmean_or_zero([p[1] for p in chosen])
+  return scores
 
 
 def compute_modularity_explicitness(
@@ -126,16 +152,19 @@ def compute_modularity_explicitness(
       utils.sample_train_test(ground_truth_data, representation_fn,
                               num_train, num_test, rs, encode_batch_size,
                               sampling_batch_size))
+  factor_types = utils.factor_types_of(ground_truth_data)
   scores = modularity_explicitness_from_codes(
       codes_train, factors_train, codes_test, factors_test, num_bins, n_jobs,
-      sklearn_compat)
+      sklearn_compat, factor_types=factor_types)
   return utils.make_result(
       scores, dict(num_train=num_train, num_test=num_test,
                    num_bins=int(num_bins),
                    sampling_batch_size=int(sampling_batch_size),
                    sklearn_compat=sklearn_compat,
                    predictor=utils.logistic_regression_predictor_name(
-                       sklearn_compat)),
+                       sklearn_compat),
+                   **utils.factor_type_parameters(factor_types,
+                                                  len(factor_types))),
       ["constant codes are z-scored with std 1 instead of 0 (no NaN)",
        "test AUC uses the classifier's classes; classes absent from a split "
        "are skipped instead of misaligning the one-hot columns"],

@@ -6,6 +6,11 @@ Score matrix S[i, j] = how well code i alone predicts factor j: for discrete
 factors the test accuracy of ``LinearSVC(C=0.01, class_weight="balanced")``
 trained on code i; for continuous factors the squared correlation
 cov(c_i, f_j)² / (var c_i · var f_j). SAP = mean_j (top1 − top2 of S[:, j]).
+
+dlib switches all factors at once (``continuous_factors``); with
+``factor_types`` each factor declared continuous gets the squared
+correlation (the R² of a one-code linear regression, Kumar et al.'s
+continuous form) and each discrete one the classifier accuracy.
 """
 
 from __future__ import annotations
@@ -46,16 +51,33 @@ def _svc_column(x_train, y_train, x_test, y_test,
 def sap_score_matrix(codes_train, factors_train, codes_test, factors_test,
                      continuous_factors: bool = False,
                      n_jobs: Optional[int] = None,
-                     sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT
-                     ) -> np.ndarray:
+                     sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                     *, factor_types=None) -> np.ndarray:
   """S [num_codes, num_factors] (see module docstring).
+
+  ``continuous_factors=True`` treats every factor as continuous (dlib);
+  ``factor_types`` marks single factors continuous.
 
   Continuous: a code with variance ≤ 1e-12 scores 0 (dlib); so does a factor
   with zero variance in the sample (dlib divided by 0 and produced NaN).
   """
+  if continuous_factors:
+    factor_types = "continuous"  # dlib: every factor, values as given
   x_train, y_train, x_test, y_test = utils.check_train_test(
-      codes_train, factors_train, codes_test, factors_test)
+      codes_train, factors_train, codes_test, factors_test, factor_types)
   num_codes, num_factors = x_train.shape[1], y_train.shape[1]
+  continuous = utils.continuous_mask(factor_types, num_factors)
+  if continuous.any() and not continuous_factors:
+    out = np.zeros((num_codes, num_factors))
+    out[:, continuous] = sap_score_matrix(
+        x_train, y_train[:, continuous], x_test, y_test[:, continuous], True,
+        factor_types="continuous")
+    if (~continuous).any():
+      out[:, ~continuous] = sap_score_matrix(
+          x_train, y_train[:, ~continuous].astype(np.int64), x_test,
+          y_test[:, ~continuous].astype(np.int64), False, n_jobs,
+          sklearn_compat)
+    return out
   if continuous_factors:
     y = y_train.astype(np.float64)
     xc = x_train - x_train.mean(axis=0)
@@ -87,12 +109,12 @@ def sap_from_matrix(score_matrix) -> float:
 def sap_from_codes(codes_train, factors_train, codes_test, factors_test,
                    continuous_factors: bool = False,
                    n_jobs: Optional[int] = None,
-                   sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT
-                   ) -> Dict[str, float]:
+                   sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                   *, factor_types=None) -> Dict[str, float]:
   """``{"SAP_score": ...}``; the test split is unused for continuous factors."""
   matrix = sap_score_matrix(codes_train, factors_train, codes_test,
                             factors_test, continuous_factors, n_jobs,
-                            sklearn_compat)
+                            sklearn_compat, factor_types=factor_types)
   return {"SAP_score": sap_from_matrix(matrix)}
 
 
@@ -122,8 +144,10 @@ def compute_sap_score(ground_truth_data, representation_fn, random_state,
       utils.sample_train_test(ground_truth_data, representation_fn,
                               num_train, num_test, rs, encode_batch_size,
                               sampling_batch_size))
+  factor_types = utils.factor_types_of(ground_truth_data)
   scores = sap_from_codes(codes_train, factors_train, codes_test, factors_test,
-                          bool(continuous_factors), n_jobs, sklearn_compat)
+                          bool(continuous_factors), n_jobs, sklearn_compat,
+                          factor_types=factor_types)
   if continuous_factors:
     predictor = "squared correlation"
   else:
@@ -133,5 +157,7 @@ def compute_sap_score(ground_truth_data, representation_fn, random_state,
       scores, dict(num_train=num_train, num_test=num_test,
                    continuous_factors=bool(continuous_factors),
                    sampling_batch_size=int(sampling_batch_size),
-                   sklearn_compat=sklearn_compat, predictor=predictor), [],
+                   sklearn_compat=sklearn_compat, predictor=predictor,
+                   **utils.factor_type_parameters(factor_types,
+                                                  len(factor_types))), [],
       random_state)

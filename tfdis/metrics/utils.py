@@ -52,43 +52,117 @@ def check_codes(codes, name: str = "codes") -> np.ndarray:
   return codes
 
 
+FACTOR_TYPES = ("discrete", "continuous")
+
+
+def check_factor_types(factor_types, num_factors: int) -> Tuple[str, ...]:
+  """None -> all "discrete"; else one of FACTOR_TYPES per factor column."""
+  if factor_types is None:
+    return ("discrete",) * int(num_factors)
+  if isinstance(factor_types, str):
+    factor_types = [factor_types] * int(num_factors)
+  factor_types = tuple(factor_types)
+  if len(factor_types) != num_factors:
+    raise ValueError(f"factor_types has {len(factor_types)} entries but there "
+                     f"are {num_factors} factors; give one of "
+                     f"{', '.join(FACTOR_TYPES)} per factor column")
+  bad = sorted({t for t in factor_types if t not in FACTOR_TYPES})
+  if bad:
+    raise ValueError(f"factor_types must hold {' or '.join(FACTOR_TYPES)}, "
+                     f"got {bad}")
+  return factor_types
+
+
+def continuous_mask(factor_types, num_factors: int) -> np.ndarray:
+  """bool [K]: True where a factor is declared continuous."""
+  return np.array([t == "continuous" for t in
+                   check_factor_types(factor_types, num_factors)], dtype=bool)
+
+
 def check_factors(factors, num_samples: Optional[int] = None,
-                  name: str = "factors") -> np.ndarray:
-  """int64 [N, num_factors] factor indices."""
+                  name: str = "factors", factor_types=None) -> np.ndarray:
+  """int64 [N, num_factors] factor indices; float64 when some factor is
+  declared continuous in ``factor_types`` (its column holds values, the
+  discrete columns still integer indices)."""
   factors = np.asarray(factors)
   if factors.ndim != 2:
     raise ValueError(
         f"{name} must be 2-D [num_samples, num_factors] of factor indices "
         f"(rows are samples), got shape {factors.shape}")
-  if factors.dtype.kind == "f":
-    if not np.all(factors == np.round(factors)):
-      raise ValueError(
-          f"{name} must hold integer factor indices; got non-integral values "
-          "(discretize continuous factors first, e.g. with "
-          "tfdis.metrics.discretize).")
-  elif factors.dtype.kind not in "iub":
+  continuous = continuous_mask(factor_types, factors.shape[1])
+  if factors.dtype.kind not in "iubf":
     raise ValueError(f"{name} must be integer factor indices, got "
                      f"dtype {factors.dtype}")
-  factors = factors.astype(np.int64)
+  if factors.dtype.kind == "f":
+    discrete = factors[:, ~continuous]
+    if not np.all(discrete == np.round(discrete)):
+      raise ValueError(
+          f"{name} must hold integer factor indices in discrete columns; got "
+          "non-integral values (declare continuous factors with "
+          "factor_types=[..., 'continuous', ...], or discretize them, e.g. "
+          "with tfdis.metrics.discretize).")
+    if not np.all(np.isfinite(factors)):
+      raise ValueError(f"{name} contains NaN or infinite values")
   if num_samples is not None and factors.shape[0] != num_samples:
     raise ValueError(
         f"{name} has {factors.shape[0]} rows but the codes have {num_samples}; "
         "rows are samples and must match.")
-  return factors
+  if continuous.any():
+    return factors.astype(np.float64)
+  return factors.astype(np.int64)
 
 
-def check_codes_factors(codes, factors, suffix: str = ""
+def discretize_factors(factors, factor_types=None,
+                       num_bins: int = 20) -> np.ndarray:
+  """int64 factors: discrete columns as they are, continuous columns
+  histogram-discretised into ``num_bins`` equal-width bins (``discretize``,
+  dlib's discretisation of codes) — for metrics defined on discrete factors
+  only (MIG, modularity)."""
+  factors = check_factors(factors, factor_types=factor_types)
+  continuous = continuous_mask(factor_types, factors.shape[1])
+  out = factors.astype(np.int64)
+  if continuous.any():
+    out[:, continuous] = discretize(factors[:, continuous], num_bins)
+  return out
+
+
+def refuse_continuous(metric: str, factor_types, num_factors: int,
+                      why: str) -> None:
+  """Raises a UserError when a metric defined only for discrete factors is
+  given continuous ones."""
+  from tfdis.errors import UserError
+
+  continuous = continuous_mask(factor_types, num_factors)
+  if continuous.any():
+    raise UserError(
+        f"{metric} is defined for discrete factors only ({why}); factor "
+        f"column(s) {np.flatnonzero(continuous).tolist()} are declared "
+        "continuous. Score this metric without continuous factors, or "
+        "choose a metric with a regression form (dci, sap_score, "
+        "modularity_explicitness).")
+
+
+def factor_type_parameters(factor_types, num_factors: int) -> Dict[str, Any]:
+  """``{"factor_types": [...]}`` for a result's parameters when some factor
+  is continuous; {} otherwise (all-discrete results keep dlib's parameters)."""
+  types = check_factor_types(factor_types, num_factors)
+  return {"factor_types": list(types)} if "continuous" in types else {}
+
+
+def check_codes_factors(codes, factors, suffix: str = "", factor_types=None
                         ) -> Tuple[np.ndarray, np.ndarray]:
   codes = check_codes(codes, "codes" + suffix)
-  factors = check_factors(factors, codes.shape[0], "factors" + suffix)
+  factors = check_factors(factors, codes.shape[0], "factors" + suffix,
+                          factor_types)
   return codes, factors
 
 
-def check_train_test(codes_train, factors_train, codes_test, factors_test):
+def check_train_test(codes_train, factors_train, codes_test, factors_test,
+                     factor_types=None):
   codes_train, factors_train = check_codes_factors(codes_train, factors_train,
-                                                   "_train")
+                                                   "_train", factor_types)
   codes_test, factors_test = check_codes_factors(codes_test, factors_test,
-                                                 "_test")
+                                                 "_test", factor_types)
   if codes_test.shape[1] != codes_train.shape[1]:
     raise ValueError(f"codes_train has {codes_train.shape[1]} codes but "
                      f"codes_test has {codes_test.shape[1]}")
@@ -504,7 +578,10 @@ def sample_codes_and_factors(ground_truth_data,
   dlib ``utils.generate_batch_factor_code``: ``ground_truth_data.sample(n)``
   (factors, then their observations) for consecutive chunks of
   ``sampling_batch_size`` points, so the same seed gives dlib's samples; the
-  observations are encoded ``encode_batch_size`` at a time.
+  observations are encoded ``encode_batch_size`` at a time. Factors are int
+  indices; if the dataset declares continuous factors
+  (``ground_truth_data.factor_types``) the array is float64 and those
+  columns hold the factor VALUES (``values_of_factors``).
   """
   num_points = check_count("num_points", num_points, 1)
   sampling_batch_size = check_count("sampling_batch_size",
@@ -516,7 +593,27 @@ def sample_codes_and_factors(ground_truth_data,
     f = ground_truth_data.sample_factors(n, random_state)
     encoder.add_factors(ground_truth_data, f, random_state)
     factors.append(f)
-  return encoder.codes(), np.concatenate(factors, axis=0)
+  return encoder.codes(), factor_values_where_continuous(
+      ground_truth_data, np.concatenate(factors, axis=0))
+
+
+def factor_types_of(ground_truth_data) -> Tuple[str, ...]:
+  """The dataset's factor types (all "discrete" if it declares none)."""
+  return check_factor_types(getattr(ground_truth_data, "factor_types", None),
+                            len(ground_truth_data.factor_sizes))
+
+
+def factor_values_where_continuous(ground_truth_data, factors) -> np.ndarray:
+  """Index rows -> the same rows with continuous columns replaced by their
+  values (float64); unchanged int64 rows if no factor is continuous."""
+  continuous = continuous_mask(factor_types_of(ground_truth_data),
+                               factors.shape[1])
+  if not continuous.any():
+    return factors
+  out = factors.astype(np.float64)
+  out[:, continuous] = ground_truth_data.values_of_factors(
+      factors)[:, continuous]
+  return out
 
 
 def sample_train_test(ground_truth_data, representation_fn: RepresentationFn,
@@ -630,3 +727,121 @@ def gbt_random_states(gbt_seeding: str, gbt_seed: int, num: int) -> list:
     shared = np.random.RandomState(gbt_seed)
     return [shared] * num
   return [int(gbt_seed)] * num
+
+
+# ---------------------------------------------------------------------------
+# the gradient-boosted classifier of DCI, downstream_task and fairness
+# ---------------------------------------------------------------------------
+# "gbt"      (default) dlib's ``GradientBoostingClassifier()``: exact splits,
+#            100 stages of depth-3 trees, learning rate 0.1.
+# "hist_gbt" opt-in fast path: scikit-learn's HistGradientBoostingClassifier
+#            with the same capacity (100 iterations, learning rate 0.1, depth
+#            3, at most 8 leaves, leaves of any size, no early stopping) but
+#            with the features binned into at most 255 quantile bins, so each
+#            split is searched over 255 candidates instead of every sample.
+#            Its scores are close to, not equal to, the exact path's (see
+#            docs/python-api.md, "Fast classifier", for the measured agreement).
+CLASSIFIERS = ("gbt", "hist_gbt")
+DEFAULT_CLASSIFIER = "gbt"
+CLASSIFIER_MODELS = {
+    "gbt": "GradientBoostingClassifier()",
+    "hist_gbt": ("HistGradientBoostingClassifier(max_iter=100, "
+                 "learning_rate=0.1, max_depth=3, max_leaf_nodes=8, "
+                 "min_samples_leaf=1, early_stopping=False)"),
+}
+
+
+def check_classifier(classifier: str) -> str:
+  if classifier not in CLASSIFIERS:
+    raise ValueError(
+        f"classifier must be one of {', '.join(CLASSIFIERS)} ('gbt': dlib's "
+        "exact GradientBoostingClassifier, the default; 'hist_gbt': the "
+        f"faster histogram gradient boosting), got {classifier!r}")
+  return classifier
+
+
+def gradient_boosting(classifier: str = DEFAULT_CLASSIFIER, random_state=None):
+  """A fresh gradient-boosted classifier of kind ``classifier`` (CLASSIFIERS)."""
+  if check_classifier(classifier) == "hist_gbt":
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    return HistGradientBoostingClassifier(
+        max_iter=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=8,
+        min_samples_leaf=1, early_stopping=False, random_state=random_state)
+  from sklearn.ensemble import GradientBoostingClassifier
+  return GradientBoostingClassifier(random_state=random_state)
+
+
+def gradient_boosting_importances(model, num_features: int) -> np.ndarray:
+  """|feature importances| [num_features] of a fitted gradient-boosted model.
+
+  ``GradientBoostingClassifier.feature_importances_`` is the (sample-
+  weighted) impurity decrease of each feature's splits summed per tree,
+  averaged over the trees that split and normalised to sum 1.
+  HistGradientBoostingClassifier has no such attribute; the same quantity is
+  computed from its trees with the split gain (the decrease of its loss) in
+  place of the impurity decrease (scikit-learn's tree arrays
+  ``_predictors[stage][k].nodes``, fields ``feature_idx``, ``gain``,
+  ``is_leaf``).
+  """
+  if hasattr(model, "feature_importances_"):
+    return np.abs(np.asarray(model.feature_importances_, dtype=np.float64))
+  total = np.zeros(num_features)
+  num_trees = 0
+  for stage in model._predictors:  # pylint: disable=protected-access
+    for tree in stage:
+      nodes = tree.nodes
+      split = nodes["is_leaf"] == 0
+      per_tree = np.bincount(nodes["feature_idx"][split].astype(np.int64),
+                             weights=np.maximum(nodes["gain"][split], 0.0),
+                             minlength=num_features).astype(np.float64)
+      if per_tree.sum() > 0:  # trees without splits are left out, as sklearn
+        total += per_tree
+        num_trees += 1
+  if num_trees == 0 or total.sum() == 0:
+    return np.zeros(num_features)
+  return total / total.sum()
+
+
+def gradient_boosting_regressor(classifier: str = DEFAULT_CLASSIFIER,
+                                random_state=None):
+  """The regression twin of ``gradient_boosting`` (squared error), for
+  factors declared continuous: GradientBoostingRegressor() or the histogram
+  regressor with the same capacity."""
+  if check_classifier(classifier) == "hist_gbt":
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    return HistGradientBoostingRegressor(
+        max_iter=100, learning_rate=0.1, max_depth=3, max_leaf_nodes=8,
+        min_samples_leaf=1, early_stopping=False, random_state=random_state)
+  from sklearn.ensemble import GradientBoostingRegressor
+  return GradientBoostingRegressor(random_state=random_state)
+
+
+REGRESSOR_MODELS = {
+    "gbt": "GradientBoostingRegressor()",
+    "hist_gbt": CLASSIFIER_MODELS["hist_gbt"].replace("Classifier",
+                                                      "Regressor"),
+}
+
+
+def nrmse(y_true, y_pred, scale) -> float:
+  """Root-mean-square error divided by ``scale`` (the factor's standard
+  deviation in the training sample; 0 -> 1): 0 is a perfect prediction,
+  about 1 predicting the mean."""
+  scale = float(scale) if scale > 0 else 1.0
+  return float(np.sqrt(np.mean((np.asarray(y_true) - y_pred) ** 2)) / scale)
+
+
+def one_openmp_thread():
+  """A context in which OpenMP code (the histogram GBT's fit and predict)
+  runs on one thread.
+
+  The histogram GBT parallelises with OpenMP over all cores, while the
+  metrics already run their per-factor fits in one process per core
+  (``parallel_map``); both at once oversubscribe the cores, and OpenMP's
+  busy-waiting threads then starve each other (measured on a loaded 2-core
+  machine: one 10000-point fit took 74 s with the default threads, 0.7 s
+  with one). The exact GBT is single-threaded anyway.
+  """
+  from threadpoolctl import threadpool_limits
+
+  return threadpool_limits(limits=1, user_api="openmp")

@@ -330,6 +330,9 @@ def _run_locked(config, executor, _force_nan, data, space, execution):
       "wall_seconds_this_call": time.time() - t_start,
       "versions": io_utils.library_versions(),
   }
+  # TensorBoard HParams dashboard: every member's hyperparameters and score.
+  from tfdis.results.hparams import write_pbt_hparams
+  result["tensorboard_hparams"] = write_pbt_hparams(out, state)["experiment"]
   io_utils.write_json(os.path.join(out, "results.json"), result)
   return result
 

@@ -278,6 +278,10 @@ def _run_locked(spec, jobs, output_dir, num_workers, overwrite, aggregate,
     frame = aggregate_results(output_dir, title=f"tfdis study: {spec.name}")
     result["results_csv"] = frame.attrs["csv"]
     result["report"] = frame.attrs["report"]
+    # TensorBoard HParams dashboard: each model's hyperparameters and scores.
+    from tfdis.results.hparams import write_results_hparams
+    result["tensorboard_hparams"] = write_results_hparams(
+        output_dir, frame)["experiment"]
   result["wall_s"] = time.monotonic() - start
   logging.info("%s | study finished in %s%s", progress.line(),
                format_duration(result["wall_s"]),
