@@ -98,7 +98,7 @@ def test_missing_official_file_names_file_url_and_manual_dir(tmp_path):
   manual.mkdir()
   with pytest.raises(UserError) as err:  # raised before TFDS runs
     prepare("shapes3d", data_dir=str(tmp_path / "data"),
-            manual_dir=str(manual))
+            manual_dir=str(manual), download=False)
   message = str(err.value)
   assert "3dshapes.h5" in message
   assert "https://storage.googleapis.com/3d-shapes/3dshapes.h5" in message

@@ -19,17 +19,29 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_builders import _common
+from tfds_builders import _download
 
 
 def dummy_dir(builder_cls) -> epath.Path:
   return builder_cls.code_path.parent / "dummy_data"
 
 
-def build(builder_cls, data_dir, config=None, manual_dir=None):
+def build(builder_cls, data_dir, config=None, manual_dir=None,
+          sources: Optional[_download.Sources] = None):
+  """Builds from the manual directory (default ``dummy_data/``), offline.
+
+  ``sources`` defaults to no download, no mirror, no dlib folder and no
+  hashing (the dummy files are not the official ones; the environment is
+  ignored, so a user's ``$DISENTANGLEMENT_LIB_DATA`` does not leak into the
+  tests).
+  """
   builder = builder_cls(config=config, data_dir=os.fspath(data_dir))
+  builder.tfdis_sources = sources or _download.Sources(download=False,
+                                                       verify=False)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
       manual_dir=os.fspath(manual_dir or dummy_dir(builder_cls)),
-      compute_stats=tfds.download.ComputeStatsMode.SKIP))
+      compute_stats=tfds.download.ComputeStatsMode.SKIP,
+      try_download_gcs=False))
   return builder
 
 

@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_builders import _common
+from tfds_builders import _download
 from tfds_builders import _streaming
 
 FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
@@ -50,7 +51,15 @@ HDF5_URL = ("https://github.com/deepmind/dsprites-dataset/blob/master/"
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 FACTOR_SIZES = (3, 6, 40, 32, 32)
 SHAPE_NAMES = ("square", "ellipse", "heart")
-MANUAL_FILES = {FILENAME: URL}
+# Either release, found in the manual directory or dlib's folder; a download
+# fetches the HDF5 release (TFDS's catalog records its size and SHA-256; the
+# .npz has no published checksum).
+INPUTS = (_download.Input("dsprites", (
+    _download.Candidate(FILENAME, URL, dlib_path=f"dsprites/{FILENAME}",
+                        downloadable=False),
+    _download.Candidate(HDF5_FILENAME, HDF5_URL,
+                        dlib_path=f"dsprites/{HDF5_FILENAME}"))),)
+MANUAL_FILES = _download.input_names(INPUTS)
 CHUNK_ROWS = 8192  # 32 MB of 64x64 uint8 images per read
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -229,8 +238,8 @@ class Builder(_common.CodePathMixin, _streaming.StreamingSplitsMixin,
     )
 
   def _split_generators(self, dl_manager):
-    root = _common.require_manual_files(dl_manager, self.name, MANUAL_FILES)
-    return {"train": split_generator(root / FILENAME)}
+    paths = _download.resolve(self, dl_manager, INPUTS)
+    return {"train": split_generator(paths["dsprites"])}
 
   def _generate_examples(self, path):
     return dsprites_examples(path)

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_builders import _common
+from tfds_builders import _download
 from tfds_builders import _streaming
 
 URL = "https://storage.googleapis.com/mpi3d_disentanglement_dataset/data/"
@@ -47,8 +48,26 @@ class MPI3DConfig(tfds.core.BuilderConfig):
   prefix_colours: Optional[int] = None
 
 
+# MD5s nmichlo/disent publishes for the files at MPI3D's earlier location
+# (storage.googleapis.com/disentanglement_dataset/Final_Dataset/); the files
+# moved in 2024 and may have been replaced (the public toy release is now
+# 6 x 6), so a different MD5 is logged, not fatal; SHA-256 is recorded at
+# first use.
+DISENT_MD5 = {"mpi3d_toy.npz": "55889cb7c7dfc655d6e0277beee88868",
+              "mpi3d_realistic.npz": "59a6225b88b635365f70c91b3e52f70f",
+              "mpi3d_real.npz": "0f33f609918fb5c97996692f91129802"}
+
+
+def inputs(config) -> tuple:
+  name = config.filename
+  return (_download.Input(name, (_download.Candidate(
+      name, URL + name, dlib_path=f"{name[:-len('.npz')]}/{name}",
+      md5=DISENT_MD5.get(name),
+      md5_source="nmichlo/disent (earlier URL)", md5_strict=False),)),)
+
+
 def manual_files(config) -> dict:
-  return {config.filename: URL + config.filename}
+  return _download.input_names(inputs(config))
 
 
 def read_images(path, source: str) -> np.ndarray:
@@ -139,8 +158,8 @@ class Builder(_common.CodePathMixin, _streaming.StreamingSplitsMixin,
 
   def _split_generators(self, dl_manager):
     files = manual_files(self.builder_config)
-    root = _common.require_manual_files(dl_manager, self.name, files)
-    path = root / self.builder_config.filename
+    path = _download.resolve(self, dl_manager, inputs(self.builder_config))[
+        self.builder_config.filename]
     source = files[self.builder_config.filename]
     colours = colours_from_rows(image_rows(path, source),
                                 self.builder_config.filename,

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_builders import _common
+from tfds_builders import _download
 from tfds_builders import _streaming
 
 FILENAME = "3dshapes.h5"
@@ -28,7 +29,10 @@ FACTOR_VALUES = (np.linspace(0.0, 0.9, 10), np.linspace(0.0, 0.9, 10),
                  np.linspace(0.0, 0.9, 10), np.linspace(0.75, 1.25, 8),
                  np.arange(4.0), np.linspace(-30.0, 30.0, 15))
 SHAPE_NAMES = ("cube", "cylinder", "sphere", "capsule")
-MANUAL_FILES = {FILENAME: URL}
+# dlib names no Shapes3D file; its users (and the rPU-VAE authors' fork) put
+# it at 3dshapes/3dshapes.h5 of the data folder.
+INPUTS = (_download.single(FILENAME, URL, dlib_path=f"3dshapes/{FILENAME}"),)
+MANUAL_FILES = _download.input_names(INPUTS)
 _CHUNK = 10000
 
 
@@ -67,9 +71,9 @@ class Builder(_common.CodePathMixin, _streaming.StreamingSplitsMixin,
     )
 
   def _split_generators(self, dl_manager):
-    root = _common.require_manual_files(dl_manager, self.name, MANUAL_FILES)
+    paths = _download.resolve(self, dl_manager, INPUTS)
     return {"train": _streaming.KeyOrdered(
-        self._generate_examples(root / FILENAME))}
+        self._generate_examples(paths[FILENAME]))}
 
   def _generate_examples(self, path):
     """Streams ``_CHUNK`` images at a time, in row-major order.
