@@ -445,8 +445,25 @@ def probe(url: str, manual_dir) -> None:
         f"{manual_dir}, or use {MIRROR_HINT}.")
 
 
-def _download_once(dl_manager, builder, url: str) -> epath.Path:
-  return epath.Path(dl_manager.download(url))
+def _fresh_manager(dl_manager, builder):
+  """A DownloadManager like ``dl_manager`` with an empty memo.
+
+  TFDS memoises ``download`` per (manager, URL), failures included, so a
+  retry through the same manager would return the first failure again.
+  """
+  from tensorflow_datasets.core.download import download_manager as dm  # pylint: disable=g-import-not-at-top
+  return dm.DownloadManager(
+      download_dir=dl_manager.download_dir,
+      dataset_name=getattr(dl_manager, "_dataset_name", None) or builder.name,
+      url_infos=type(builder).url_infos,
+      verify_ssl=getattr(dl_manager, "_verify_ssl", True))
+
+
+def _download_once(dl_manager, builder, url: str,
+                   attempt: int) -> epath.Path:
+  manager = dl_manager if attempt == 1 else _fresh_manager(dl_manager,
+                                                           builder)
+  return epath.Path(manager.download(url))
 
 
 def download(builder, dl_manager, candidate: Candidate, sources: Sources,
@@ -465,7 +482,7 @@ def download(builder, dl_manager, candidate: Candidate, sources: Sources,
   last = None
   for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
     try:
-      return _download_once(dl_manager, builder, url)
+      return _download_once(dl_manager, builder, url, attempt)
     except dm.NonMatchingChecksumError:
       # TFDS checked a registered URL and left the file in its .tmp folder.
       bad = [p for d in _tmp_dirs(dl_manager, builder, url)

@@ -5,10 +5,13 @@ memory::
 
   get_dataset("dsprites", data_dir=None)
 
-The build is made once from the official files with
-``python -m tfds_builders.build <dataset> --manual_dir=DIR [--data_dir=D]``;
-``data_dir`` is the TFDS data directory (default: ``$TFDS_DATA_DIR`` or
-``~/tensorflow_datasets``). A missing build fails with that command. The
+A missing build is made on first use, as ``tfds.load`` does: the official
+files are found (manual directory, disentanglement_lib folder) or downloaded,
+verified and built by ``python -m tfds_builders.build <dataset>`` run as a
+child process (``tfdis.data.sources``: the binaries' ``--nodownload``,
+``--dataset_mirror``, ``--dlib_data_dir``, ``--dataset_manual_dir`` reach it
+through the environment). ``data_dir`` is the TFDS data directory (default:
+``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``). The
 colour / noisy / scream dSprites variants load dSprites and apply their
 per-sample randomness on demand (``dsprites_variants``); scream additionally
 needs the painting (``scream_path``, default
@@ -28,6 +31,7 @@ from typing import Optional
 import numpy as np
 
 from tfdis.data import dsprites_variants
+from tfdis.data import sources
 from tfdis.data import tfds_data
 from tfdis.registry import DATASETS
 
@@ -49,8 +53,31 @@ def _load(name: str, data_dir: Optional[str]):
   # Cached: the big grids take a while to read and several consumers in one
   # process (metrics, visualisation) ask for the same data.
   tfds_name, config = _BUILDS[name]
-  return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
-                                          data_dir=data_dir)
+  try:
+    return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
+                                            data_dir=data_dir)
+  except tfds_data.DatasetNotPreparedError as e:
+    if _is_prepared(tfds_name, config, data_dir):
+      raise  # a build is there but unusable: its message says why
+    first = e
+  sources.prepare_build(tfds_name, config, data_dir)
+  try:
+    return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
+                                            data_dir=data_dir)
+  except tfds_data.DatasetNotPreparedError:
+    raise first from None
+
+
+def _is_prepared(tfds_name: str, config: Optional[str],
+                 data_dir: Optional[str]) -> bool:
+  """Whether ``<data_dir>/<name>[/<config>]/<version>`` holds a build."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  root = os.path.expanduser(data_dir or tfds.core.constants.DATA_DIR)
+  folder = os.path.join(root, tfds_name, *([config] if config else []))
+  if not os.path.isdir(folder):
+    return False
+  return any(os.path.isfile(os.path.join(folder, v, "dataset_info.json"))
+             for v in os.listdir(folder))
 
 
 def _path(p) -> Optional[str]:
