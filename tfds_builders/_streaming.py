@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import os
 import zipfile
-from typing import Iterable, Iterator, Tuple
+from typing import Iterable, Iterator, Optional, Tuple
 
 from etils import epath
 import numpy as np
@@ -164,9 +164,14 @@ def _serialized(builder, examples: Iterable) -> Iterator[Tuple[int, bytes]]:
 
 
 def write_key_ordered_split(builder, split: str, examples: Iterable,
-                            shard_bytes: int = SHARD_BYTES
+                            shard_bytes: Optional[int] = None
                             ) -> splits_lib.SplitInfo:
-  """Writes ``examples`` (increasing keys) as the shards of ``split``."""
+  """Writes ``examples`` (increasing keys) as the shards of ``split``.
+
+  A shard ends once it holds ``shard_bytes`` (default ``SHARD_BYTES``)
+  serialised bytes.
+  """
+  shard_bytes = SHARD_BYTES if shard_bytes is None else shard_bytes
   template = builder._get_filename_template(split_name=split)  # pylint: disable=protected-access
   example_writer = builder._example_writer()  # pylint: disable=protected-access
   parts_dir = epath.Path(template.data_dir) / f"_stream_{split}"
