@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib
+import json
 import os
 from typing import Optional
 
@@ -50,6 +51,9 @@ flags.DEFINE_string("dataset_mirror", None, "Base URL (or directory) "
 flags.DEFINE_bool("verify_dataset_files", True, "Check the size and hash of "
                   "every official file (--noverify_dataset_files: for files "
                   "one made oneself).")
+flags.DEFINE_list("fetch_only", None, "Only find or download and verify "
+                  "these inputs of the dataset (e.g. The_Scream.jpg) and print "
+                  "{input: path} as JSON; no build.")
 flags.DEFINE_string("dlib_data_dir", None, "A disentanglement_lib data folder "
                     "(dsprites/, 3dshapes/, small_norb/, cars/, mpi3d_*/, "
                     "scream/) used in place (default: "
@@ -128,6 +132,47 @@ def prepare(name: str, config: Optional[str] = None,
   return builder
 
 
+def fetch(name: str, keys, config: Optional[str] = None,
+          data_dir: Optional[str] = None, manual_dir: Optional[str] = None,
+          download: Optional[bool] = None, mirror: Optional[str] = None,
+          dlib_dir: Optional[str] = None, verify: Optional[bool] = None
+          ) -> dict:
+  """{input key: local path} of some official files of ``name``, no build.
+
+  Found, downloaded and verified as for a build (e.g. the Scream painting,
+  which tfdis's ``scream_dsprites`` reads next to the dSprites build).
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from tfds_builders import _download  # pylint: disable=g-import-not-at-top
+
+  cls = builder_class(name)
+  module = importlib.import_module(cls.__module__)
+  builder = cls(config=config, data_dir=data_dir)
+  inputs = (module.inputs(builder.builder_config) if hasattr(module, "inputs")
+            else getattr(module, "INPUTS", ()))
+  known = [inp.key for inp in inputs]
+  unknown = sorted(set(keys) - set(known))
+  if unknown:
+    raise UserError(f"{name} has no input(s) {unknown}; its inputs are "
+                    f"{known}.")
+  root = os.fspath(builder.data_dir_root)
+  manager = tfds.download.DownloadManager(
+      download_dir=os.path.join(root, "downloads"),
+      manual_dir=manual_dir or os.path.join(root, "downloads", "manual"),
+      dataset_name=builder.name, url_infos=cls.url_infos)
+  builder.tfdis_sources = _download.Sources.from_env(download, mirror,
+                                                     dlib_dir, verify)
+  try:
+    paths = _download.resolve(builder, manager,
+                              [i for i in inputs if i.key in keys])
+  except UserError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    _download.raise_if_disk_full(e, root)
+    raise
+  return {k: os.fspath(v) for k, v in paths.items()}
+
+
 def main(argv):
   if len(argv) != 2:
     raise UserError(f"Name one dataset to build, one of {names()}; got "
@@ -136,10 +181,15 @@ def main(argv):
   manual = os.path.expanduser(FLAGS.manual_dir) if FLAGS.manual_dir else None
   # A flag left at its default defers to the environment variable.
   given = lambda f: None if FLAGS[f].using_default_value else FLAGS[f].value
-  builder = prepare(name, FLAGS.config, FLAGS.data_dir, manual,
-                    download=given("download"), mirror=FLAGS.dataset_mirror,
-                    dlib_dir=FLAGS.dlib_data_dir,
-                    verify=given("verify_dataset_files"))
+  options = dict(download=given("download"), mirror=FLAGS.dataset_mirror,
+                 dlib_dir=FLAGS.dlib_data_dir,
+                 verify=given("verify_dataset_files"))
+  if FLAGS.fetch_only:
+    paths = fetch(name, FLAGS.fetch_only, FLAGS.config, FLAGS.data_dir,
+                  manual, **options)
+    print(json.dumps(paths))
+    return
+  builder = prepare(name, FLAGS.config, FLAGS.data_dir, manual, **options)
   splits = {k: v.num_examples for k, v in builder.info.splits.items()}
   print(f"{builder.name}: {splits} in {builder.data_dir}")
 

@@ -14,9 +14,9 @@ through the environment). ``data_dir`` is the TFDS data directory (default:
 ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``). The
 colour / noisy / scream dSprites variants load dSprites and apply their
 per-sample randomness on demand (``dsprites_variants``); scream additionally
-needs the painting (``scream_path``, default
-``<manual_dir>/The_Scream.jpg``, ``manual_dir`` defaulting to
-``<data_dir>/downloads/manual``).
+needs the painting (``scream_path``, or ``<manual_dir>/The_Scream.jpg``;
+by default found in the manual directory or dlib's ``scream/scream.jpg``, or
+downloaded and verified by the scream_dsprites builder).
 
 CelebA has no factors, so it is not a ground-truth dataset here:
 ``load_celeba_images`` returns its images for qualitative runs.
@@ -104,18 +104,43 @@ def load_dsprites_variant(variant: str, data_dir: Optional[str] = None):
   return _variant(variant, data_dir)
 
 
+def _scream_painting(data_dir: Optional[str]) -> str:
+  """The painting's path: a manual directory, dlib's folder, or fetched.
+
+  Looked up as the builder does (``$TFDIS_DATASET_MANUAL_DIR``,
+  ``<data_dir>/downloads/manual``, ``$DISENTANGLEMENT_LIB_DATA/scream/
+  scream.jpg``); otherwise downloaded and verified by the scream_dsprites
+  builder (``--fetch_only``, no build).
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  root = os.path.expanduser(data_dir or tfds.core.constants.DATA_DIR)
+  candidates = [os.path.join(d, dsprites_variants.SCREAM_FILENAME) for d in (
+      os.environ.get(sources.ENV_MANUAL_DIR),
+      os.path.join(root, "downloads", "manual")) if d]
+  dlib = os.environ.get(sources.ENV_DLIB)
+  if dlib:
+    candidates.append(os.path.join(os.path.expanduser(dlib), "scream",
+                                   "scream.jpg"))
+  for path in candidates:
+    if os.path.isfile(path):
+      return path
+  return sources.fetch_files("scream_dsprites",
+                             [dsprites_variants.SCREAM_FILENAME],
+                             data_dir)[dsprites_variants.SCREAM_FILENAME]
+
+
 def load_scream_dsprites(data_dir: Optional[str] = None,
                          manual_dir: Optional[str] = None,
                          scream_path: Optional[str] = None):
-  """``scream_dsprites``; ``manual_dir``/``scream_path`` locate the painting."""
+  """``scream_dsprites``; ``manual_dir``/``scream_path`` locate the painting
+  (default: found or downloaded as the builders do, see ``_scream_painting``).
+  """
   if scream_path is None:
     if manual_dir is None:
-      # TFDS default manual dir next to the data.
-      import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-      root = data_dir or tfds.core.constants.DATA_DIR
-      manual_dir = os.path.join(os.path.expanduser(root), "downloads",
-                                "manual")
-    scream_path = os.path.join(manual_dir, dsprites_variants.SCREAM_FILENAME)
+      scream_path = _scream_painting(_path(data_dir))
+    else:
+      scream_path = os.path.join(manual_dir,
+                                 dsprites_variants.SCREAM_FILENAME)
   try:
     scream = dsprites_variants.load_scream(scream_path)
   except FileNotFoundError as e:
@@ -125,8 +150,12 @@ def load_scream_dsprites(data_dir: Optional[str] = None,
 
 def load_celeba_images(data_dir: Optional[str] = None,
                        max_images: Optional[int] = None) -> np.ndarray:
-  """uint8 [N, 64, 64, 3] aligned CelebA images (centre crop, resized)."""
-  return tfds_data.load_unlabelled_images("celeba", data_dir=_path(data_dir),
+  """uint8 [N, 64, 64, 3] aligned CelebA images (centre crop, resized);
+  built on first use like the labelled benchmarks."""
+  data_dir = _path(data_dir)
+  if not _is_prepared("celeba", None, data_dir):
+    sources.prepare_build("celeba", None, data_dir)
+  return tfds_data.load_unlabelled_images("celeba", data_dir=data_dir,
                                           max_images=max_images)
 
 

@@ -30,6 +30,7 @@ re-raised here as the child's own one-line ``UserError`` message.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from typing import Optional
 
 from absl import flags
 
+from tfdis.data import tfds_data
 from tfdis.errors import UserError
 
 ENV_DOWNLOAD = "TFDIS_DATASET_DOWNLOAD"
@@ -50,7 +52,7 @@ _FLAG_ENV = {"download": ENV_DOWNLOAD, "dataset_mirror": ENV_MIRROR,
              "verify_dataset_files": ENV_VERIFY}
 
 
-class DatasetBuildError(UserError):
+class DatasetBuildError(tfds_data.DatasetNotPreparedError):
   """Preparing an official dataset on first use failed (message: why)."""
 
 
@@ -119,45 +121,63 @@ def build_args(tfds_name: str, config: Optional[str],
   return args
 
 
-def prepare_build(tfds_name: str, config: Optional[str] = None,
-                  data_dir: Optional[str] = None) -> None:
-  """Downloads, verifies and builds ``tfds_name`` in a child process.
-
-  The child's output goes to this process's stderr as it comes; a usage
-  error of the child (exit status 2: missing file, bad checksum, no network,
-  full disk, ...) is raised as a ``DatasetBuildError`` with its message.
-  """
+def _run_build(args, what: str) -> str:
+  """Runs a ``tfds_builders.build`` child; its stdout (stderr streamed)."""
   env = dict(os.environ)
   root = _builders_root()
   env["PYTHONPATH"] = os.pathsep.join(
       [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-  args = build_args(tfds_name, config, data_dir)
-  what = tfds_name + (f"/{config}" if config else "")
-  print(f"tfdis: {what} is not prepared yet; preparing it once: "
-        f"python {' '.join(args[1:])}", file=sys.stderr, flush=True)
-  proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+  proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
+  # stdout is one short line; stream stderr (progress bars, log) as it comes.
   tail = b""
   while True:
-    block = proc.stderr.read1(65536) if hasattr(
-        proc.stderr, "read1") else proc.stderr.read(65536)
+    block = proc.stderr.read1(65536)
     if not block:
       break
     sys.stderr.buffer.write(block)
     sys.stderr.buffer.flush()
     tail = (tail + block)[-65536:]
+  out = proc.stdout.read()
   code = proc.wait()
   if code == 0:
-    return
+    return out.decode("utf-8", "replace")
   text = tail.decode("utf-8", "replace")
   marker = "tfds_builders.build: error: "
   if marker in text:
-    message = text[text.rindex(marker) + len(marker):].strip()
-    raise DatasetBuildError(message)
+    raise DatasetBuildError(text[text.rindex(marker) + len(marker):].strip())
   raise DatasetBuildError(
       f"Preparing {what} failed (exit status {code}); its output is above. "
       f"Run `python {' '.join(args[1:])}` to retry.")
 
 
-__all__ = ["define_flags", "apply_flags", "prepare_build",
+def prepare_build(tfds_name: str, config: Optional[str] = None,
+                  data_dir: Optional[str] = None) -> None:
+  """Downloads, verifies and builds ``tfds_name`` in a child process.
+
+  The child's log and progress bars go to this process's stderr as they
+  come; a usage error of the child (exit status 2: missing file, bad
+  checksum, no network, full disk, ...) is raised as a ``DatasetBuildError``
+  with its message.
+  """
+  args = build_args(tfds_name, config, data_dir)
+  what = tfds_name + (f"/{config}" if config else "")
+  print(f"tfdis: {what} is not prepared yet; preparing it once: "
+        f"python {' '.join(args[1:])}", file=sys.stderr, flush=True)
+  _run_build(args, what)
+
+
+def fetch_files(tfds_name: str, keys, data_dir: Optional[str] = None) -> dict:
+  """{input key: path} of some official files of ``tfds_name`` (no build).
+
+  Found in the manual directory or dlib folder, or downloaded and verified,
+  by ``python -m tfds_builders.build NAME --fetch_only=KEYS`` in a child.
+  """
+  args = build_args(tfds_name, None, data_dir) + [
+      "--fetch_only=" + ",".join(keys)]
+  out = _run_build(args, tfds_name)
+  return json.loads(out.strip().splitlines()[-1])
+
+
+__all__ = ["define_flags", "apply_flags", "prepare_build", "fetch_files",
            "DatasetBuildError"]
