@@ -52,14 +52,16 @@ from absl import logging
 from etils import epath
 
 from tfdis import io_utils
+from tfdis.data import sources as sources_lib
 from tfdis.errors import UserError
 from tfds_builders import _common
 
-ENV_MIRROR = "TFDIS_DATASET_MIRROR"
-ENV_DLIB = "DISENTANGLEMENT_LIB_DATA"
-ENV_DOWNLOAD = "TFDIS_DATASET_DOWNLOAD"   # "0": --nodownload
-ENV_VERIFY = "TFDIS_DATASET_VERIFY"       # "0": do not hash the files
-ENV_CHECKSUMS = "TFDIS_DATASET_CHECKSUMS"  # extra checksums.tsv (see Sources)
+# One definition of the variables, shared with the tfdis binaries' flags.
+ENV_MIRROR = sources_lib.ENV_MIRROR
+ENV_DLIB = sources_lib.ENV_DLIB
+ENV_DOWNLOAD = sources_lib.ENV_DOWNLOAD  # "0": --nodownload
+ENV_VERIFY = sources_lib.ENV_VERIFY  # "0": do not hash the files
+ENV_CHECKSUMS = sources_lib.ENV_CHECKSUMS  # extra checksums.tsv (Sources)
 RECORD_FILE = "tfdis_file_checksums.json"
 DOWNLOAD_ATTEMPTS = 3
 PROBE_TIMEOUT_S = 30
@@ -385,6 +387,21 @@ def _tmp_dirs(dl_manager, builder, url: str):
           for p in root.glob(f"{fname}.tmp.*")]
 
 
+def _is_cached(dl_manager, builder, url: str) -> bool:
+  """Whether TFDS's download cache holds ``url`` (file + its INFO)."""
+  from tensorflow_datasets.core.download import resource as resource_lib  # pylint: disable=g-import-not-at-top
+  names = [resource_lib.get_dl_fname(url)]
+  info = getattr(dl_manager, "_url_infos", {}).get(url)
+  if info is not None:
+    names.append(resource_lib.get_dl_fname(url, info.checksum))
+  for root in (epath.Path(dl_manager.download_dir) / builder.name,
+               epath.Path(dl_manager.download_dir)):
+    for name in names:
+      if (root / name).exists() and (root / (name + ".INFO")).exists():
+        return True
+  return False
+
+
 def remove_partial_downloads(dl_manager, builder, url: str) -> int:
   """Removes TFDS's ``<name>.tmp.<uuid>`` folders of ``url``; how many."""
   stale = _tmp_dirs(dl_manager, builder, url)
@@ -478,7 +495,8 @@ def download(builder, dl_manager, candidate: Candidate, sources: Sources,
   if stale:
     logging.info("Removed %d partial download(s) of %s left by an earlier "
                  "run", stale, url)
-  probe(url, manual_dir)
+  if not _is_cached(dl_manager, builder, url):
+    probe(url, manual_dir)  # a cached file needs no network
   last = None
   for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
     try:

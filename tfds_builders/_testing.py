@@ -155,9 +155,12 @@ class FileServer:
     self._thread.start()
 
   def close(self) -> None:
+    if self._thread is None:
+      return
     self._httpd.shutdown()
     self._httpd.server_close()
     self._thread.join(timeout=10)
+    self._thread = None
 
 
 def write_registry(path, files: dict) -> str:

@@ -82,6 +82,14 @@ def test_download_verifies_and_builds(tmp_path, server):
   assert server.requests == [f"/{HDF5}"]
   assert len([p for p in _leftovers(tmp_path / "data") if p.endswith(
       ".hdf5")]) == 1  # the verified download, kept in TFDS's cache
+  # Rebuilt from the cache with the server gone: no network needed.
+  shutil.rmtree(tmp_path / "data" / "dsprites")
+  server.close()
+  builder = _build(dsprites, tmp_path, server.url, registry)
+  assert builder.info.splits["train"].num_examples == 48
+  assert builder.info.metadata["source_files"]["dsprites"]["verified"] == (
+      "checksums.tsv (size and SHA-256)")
+  assert server.requests == [f"/{HDF5}"]
 
 
 def test_corrupted_file_is_reported_and_removed(tmp_path, server):

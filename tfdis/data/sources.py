@@ -46,6 +46,9 @@ ENV_MIRROR = "TFDIS_DATASET_MIRROR"
 ENV_DLIB = "DISENTANGLEMENT_LIB_DATA"
 ENV_MANUAL_DIR = "TFDIS_DATASET_MANUAL_DIR"
 ENV_VERIFY = "TFDIS_DATASET_VERIFY"
+# An extra checksums.tsv whose entries take precedence (private re-releases,
+# the tests' registry of their dummy files); no flag.
+ENV_CHECKSUMS = "TFDIS_DATASET_CHECKSUMS"
 
 _FLAG_ENV = {"download": ENV_DOWNLOAD, "dataset_mirror": ENV_MIRROR,
              "dlib_data_dir": ENV_DLIB, "dataset_manual_dir": ENV_MANUAL_DIR,
