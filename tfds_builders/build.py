@@ -5,6 +5,7 @@
   python -m tfds_builders.build mpi3d --config=real --dataset_mirror=https://my.mirror/tfdis
   python -m tfds_builders.build smallnorb --dlib_data_dir=$DISENTANGLEMENT_LIB_DATA --nodownload
   python -m tfds_builders.build procedural_dsprites --config=full
+  python -m tfds_builders.build scream_dsprites --fetch_only=The_Scream.jpg
 
 The official files are looked up in the manual directory, then in a
 disentanglement_lib data folder (``--dlib_data_dir`` or
@@ -17,6 +18,10 @@ start-up, which the pinned environment does not install; this is the same
 build through the Python API. tfdis reads the prepared build by name and data
 directory (``tfdis.data.tfds_data.load_prepared_builder``) and runs this
 module when the build is missing (``tfdis.data.official``).
+
+``--fetch_only=KEYS`` finds or downloads and verifies only those inputs and
+prints ``{input: path}`` as JSON, without building (tfdis's scream_dsprites
+fetches the painting this way).
 
 Concurrent prepares of one dataset (e.g. the workers of a study) take turns
 on a lock file (``<data_dir>/.tfdis_locks/``); the later ones find the build

@@ -289,3 +289,29 @@ def test_dlib_data_folder_is_used_in_place(tmp_path):
   # Read in place: nothing was copied into the data directory.
   assert not list((tmp_path / "data").rglob("*.mat"))
   assert not list((tmp_path / "data").rglob("*.jpg"))
+
+
+def test_fetch_only_downloads_one_input_without_building(tmp_path):
+  """What tfdis's scream_dsprites uses to get the painting (no build)."""
+  from tfds_builders import build  # pylint: disable=g-import-not-at-top
+  from tfds_builders.scream_dsprites import scream_dsprites_dataset_builder as scream  # pylint: disable=g-import-not-at-top
+  root = tmp_path / "served"
+  root.mkdir()
+  painting = _dummy(scream, "The_Scream.jpg")
+  shutil.copy(painting, root / "The_Scream.jpg")
+  srv = _testing.FileServer(root)
+  try:
+    paths = build.fetch("scream_dsprites", ["The_Scream.jpg"],
+                        data_dir=str(tmp_path / "data"),
+                        manual_dir=str(tmp_path / "manual"), download=True,
+                        mirror=srv.url, dlib_dir=None, verify=True)
+  finally:
+    srv.close()
+  path = paths["The_Scream.jpg"]
+  assert path.startswith(str(tmp_path / "data" / "downloads"))
+  assert open(path, "rb").read() == painting.read_bytes()
+  assert srv.requests == ["/The_Scream.jpg"]  # not the dSprites file
+  assert not (tmp_path / "data" / "scream_dsprites").exists()
+  with pytest.raises(UserError, match="has no input"):
+    build.fetch("scream_dsprites", ["nope.jpg"],
+                data_dir=str(tmp_path / "data"))
