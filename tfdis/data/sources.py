@@ -39,7 +39,6 @@ from typing import Optional
 from absl import flags
 
 from tfdis.data import tfds_data
-from tfdis.errors import UserError
 
 ENV_DOWNLOAD = "TFDIS_DATASET_DOWNLOAD"
 ENV_MIRROR = "TFDIS_DATASET_MIRROR"
