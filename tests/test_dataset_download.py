@@ -83,3 +83,24 @@ def test_offline_train_names_file_url_manual_dir_and_mirror(tmp_path):
   assert dsprites.HDF5_FILENAME in message
   assert str(tmp_path / "tfds" / "downloads" / "manual") in message
   assert "--dataset_mirror" in message and "--nodownload" in message
+
+
+def test_scream_painting_is_fetched_for_tfdis(tmp_path, monkeypatch):
+  """tfdis's scream_dsprites gets the painting through the builder's
+  ``--fetch_only`` in a child process (download + record, no build)."""
+  from tfdis.data import sources  # pylint: disable=g-import-not-at-top
+  from tfds_builders.scream_dsprites import scream_dsprites_dataset_builder as scream  # pylint: disable=g-import-not-at-top
+  root = tmp_path / "served"
+  root.mkdir()
+  painting = _testing.dummy_dir(scream.Builder) / "The_Scream.jpg"
+  shutil.copy(painting, root)
+  server = _testing.FileServer(root)
+  try:
+    for key, value in _env(tmp_path, TFDIS_DATASET_MIRROR=server.url).items():
+      monkeypatch.setenv(key, value)
+    paths = sources.fetch_files("scream_dsprites", ["The_Scream.jpg"],
+                                str(tmp_path / "tfds"))
+  finally:
+    server.close()
+  assert open(paths["The_Scream.jpg"], "rb").read() == painting.read_bytes()
+  assert server.requests == ["/The_Scream.jpg"]
