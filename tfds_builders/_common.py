@@ -67,10 +67,12 @@ def reading_official_file(path, expected: str, source: str) -> Iterator[None]:
     raise
   except Exception as e:  # pylint: disable=broad-except  (see docstring)
     detail = str(e).strip() or "no details"
-    raise OfficialFileError(
+    error = OfficialFileError(
         f"{path} is not a valid {expected}: it is truncated, corrupt or "
         f"another file ({type(e).__name__}: {detail}). Download it again from "
-        f"{source} and replace it.") from e
+        f"{source} and replace it.")
+    error.path = str(path)  # build.prepare removes it if it was downloaded
+    raise error from e
 
 
 def manual_dir_from(dl_manager) -> Optional[epath.Path]:

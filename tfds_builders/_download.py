@@ -601,6 +601,33 @@ def resolve(builder, dl_manager, inputs: Sequence[Input]
   return paths
 
 
+def forget_download(download_dir, path) -> bool:
+  """Removes ``path`` if it is a download under ``download_dir`` (with its
+  INFO file and any record of its checksum); whether it was one.
+
+  For a downloaded file that verified (or was recorded) but cannot be read:
+  the next run downloads it again instead of failing on the cached copy.
+  """
+  root = os.path.abspath(os.fspath(download_dir))
+  path = os.path.abspath(os.fspath(path))
+  if not path.startswith(root + os.sep) or not os.path.isfile(path):
+    return False
+  name = None
+  try:  # TFDS's INFO file names the file as the server sent it
+    with open(path + ".INFO") as f:
+      name = json.load(f).get("original_fname")
+  except (OSError, ValueError):
+    pass
+  remove_download(path)
+  records_path = os.path.join(root, RECORD_FILE)
+  if name and os.path.exists(records_path):
+    with open(records_path) as f:
+      records = json.load(f)
+    if records.pop(name, None) is not None:
+      io_utils.write_json(records_path, records)
+  return True
+
+
 def input_names(inputs: Sequence[Input]) -> Mapping[str, str]:
   """{file name: where to get it} of every candidate (for messages/tests)."""
   return {c.name: c.url or "" for inp in inputs for c in inp.candidates}

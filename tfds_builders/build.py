@@ -109,6 +109,7 @@ def prepare(name: str, config: Optional[str] = None,
   half-built is left (TFDS builds in a temporary folder renamed at the end).
   """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from tfds_builders import _common  # pylint: disable=g-import-not-at-top
   from tfds_builders import _download  # pylint: disable=g-import-not-at-top
 
   cls = builder_class(name)
@@ -129,6 +130,14 @@ def prepare(name: str, config: Optional[str] = None,
               manual_dir=manual_dir,
               # Never TFDS's prepared catalogue datasets of the same name.
               try_download_gcs=False))
+    except _common.OfficialFileError as e:
+      # A downloaded file that cannot be read must not stay in the cache.
+      downloads = os.path.join(os.fspath(builder.data_dir_root), "downloads")
+      if _download.forget_download(downloads, getattr(e, "path", "")):
+        raise _common.OfficialFileError(
+            f"{e} The downloaded file was removed; the next run downloads it "
+            "again.") from None
+      raise
     except UserError:
       raise
     except Exception as e:  # pylint: disable=broad-except

@@ -177,6 +177,32 @@ def test_file_of_the_wrong_format(tmp_path, server):
   assert not _built(tmp_path / "data")
 
 
+def test_unreadable_download_is_removed_by_prepare(tmp_path):
+  """Recorded at first use (no published checksum) but not an MPI3D file:
+  the build fails, and the download and its record are forgotten so the
+  next run fetches it again."""
+  from tfds_builders import build  # pylint: disable=g-import-not-at-top
+  root = tmp_path / "served"
+  root.mkdir()
+  np.savez(root / "mpi3d_toy.npz", imgs=np.zeros((2, 64, 64), np.uint8))
+  srv = _testing.FileServer(root)
+  data = tmp_path / "data"
+  try:
+    with pytest.raises(_common.OfficialFileError) as err:
+      build.prepare("mpi3d", config="toy", data_dir=str(data),
+                    manual_dir=str(tmp_path / "manual"), download=True,
+                    mirror=srv.url, verify=True)
+  finally:
+    srv.close()
+  message = str(err.value)
+  assert "is not a valid MPI3D npz" in message
+  assert "The downloaded file was removed" in message
+  assert _leftovers(data) == []
+  records = data / "downloads" / _download.RECORD_FILE
+  assert not records.exists() or "mpi3d_toy.npz" not in records.read_text()
+  assert not _built(data, "mpi3d")
+
+
 def test_unpublished_checksum_is_recorded_then_compared(tmp_path):
   """MPI3D has no published SHA-256: recorded at the first download, a
   later download of a different file is refused (and removed)."""
