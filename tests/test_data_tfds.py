@@ -83,14 +83,23 @@ def test_scream_variant_inverts_the_sprite_on_painting_crops(dsprites,
                 scream_path="/nonexistent/The_Scream.jpg")
 
 
-def test_unprepared_dataset_names_the_build_command(tmp_path):
+def test_unprepared_dataset_offline_names_the_files(tmp_path, monkeypatch):
+  """A missing build is made on first use (tfds_builders.build in a child
+  process); offline and without the files, its message comes through."""
+  monkeypatch.setenv("TFDIS_DATASET_DOWNLOAD", "0")
+  monkeypatch.delenv("DISENTANGLEMENT_LIB_DATA", raising=False)
+  monkeypatch.delenv("TFDIS_DATASET_MANUAL_DIR", raising=False)
   with pytest.raises(DatasetNotPreparedError) as err:
     get_dataset("mpi3d_toy", data_dir=str(tmp_path))
   message = str(err.value)
   assert isinstance(err.value, UserError)
-  assert ("python -m tfds_builders.build mpi3d --config=toy "
-          f"--data_dir={tmp_path} --manual_dir=DIR") in message
-  assert str(tmp_path) in message
+  assert message.startswith("mpi3d: 1 official file(s) missing")
+  assert "mpi3d_toy.npz" in message
+  assert "storage.googleapis.com/mpi3d_disentanglement_dataset" in message
+  assert str(tmp_path / "downloads" / "manual") in message
+  assert "--dataset_mirror" in message
+  assert not (tmp_path / "mpi3d").exists() or not any(
+      (tmp_path / "mpi3d").rglob("dataset_info.json"))
 
 
 def test_missing_official_file_names_file_url_and_manual_dir(tmp_path):
@@ -98,7 +107,7 @@ def test_missing_official_file_names_file_url_and_manual_dir(tmp_path):
   manual.mkdir()
   with pytest.raises(UserError) as err:  # raised before TFDS runs
     prepare("shapes3d", data_dir=str(tmp_path / "data"),
-            manual_dir=str(manual))
+            manual_dir=str(manual), download=False)
   message = str(err.value)
   assert "3dshapes.h5" in message
   assert "https://storage.googleapis.com/3d-shapes/3dshapes.h5" in message

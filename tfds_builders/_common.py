@@ -6,9 +6,10 @@
   requires it below 3.9), so ``code_path`` (and with it ``dataset_info``,
   CITATIONS.bib, checksums and the dummy-data tests) raises
   ``ModuleNotFoundError``. The mixin returns the module file directly.
-* ``require_manual_files``: the official files cannot be downloaded on these
-  machines; a missing file fails early (in ``_split_generators``) with the
-  file name, where to get it and the manual directory to put it in.
+* ``require_manual_files`` / ``check_manual_files``: a missing manual file
+  fails early with the file name, where to get it and the manual directory
+  to put it in (the official builders find, download and verify their files
+  with ``_download.resolve`` instead, which reports the same way).
 * feature/metadata helpers so every builder exposes ``image``,
   ``label_<factor>`` (ClassLabel) and ``value_<factor>`` (float32), rows in
   row-major factor order.
@@ -66,10 +67,12 @@ def reading_official_file(path, expected: str, source: str) -> Iterator[None]:
     raise
   except Exception as e:  # pylint: disable=broad-except  (see docstring)
     detail = str(e).strip() or "no details"
-    raise OfficialFileError(
+    error = OfficialFileError(
         f"{path} is not a valid {expected}: it is truncated, corrupt or "
         f"another file ({type(e).__name__}: {detail}). Download it again from "
-        f"{source} and replace it.") from e
+        f"{source} and replace it.")
+    error.path = str(path)  # build.prepare removes it if it was downloaded
+    raise error from e
 
 
 def manual_dir_from(dl_manager) -> Optional[epath.Path]:

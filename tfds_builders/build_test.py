@@ -25,7 +25,7 @@ def test_builds_from_manual_dir(tmp_path):
 
 
 def test_missing_file_and_unknown_name_are_usage_errors(tmp_path):
-  done = _run("dsprites", f"--data_dir={tmp_path}")
+  done = _run("dsprites", f"--data_dir={tmp_path}", "--nodownload")
   assert done.returncode == 2, done.stderr[-3000:]
   assert "tfds_builders.build: error: dsprites:" in done.stderr
   assert "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz" in done.stderr

@@ -87,10 +87,16 @@ def test_smallnorb_mat(tmp_path):
   import gzip  # pylint: disable=g-import-not-at-top
   with open(_dummy("smallnorb", name), "rb") as f:
     packed = gzip.compress(f.read())
-  with open(path, "wb") as f:  # downloaded .mat.gz not gunzipped
+  with open(path, "wb") as f:  # the .mat.gz download is read through gzip
     f.write(packed)
-  with pytest.raises(_common.OfficialFileError, match="gunzip it first"):
+  np.testing.assert_array_equal(smallnorb.read_norb_matrix(path),
+                                smallnorb.read_norb_matrix(_dummy(
+                                    "smallnorb", name)))
+  with open(path, "wb") as f:  # a truncated .mat.gz
+    f.write(packed[:len(packed) // 2])
+  with pytest.raises(_common.OfficialFileError) as err:
     smallnorb.read_norb_matrix(path)
+  _check(err, path, "smallNORB binary matrix", smallnorb.MANUAL_FILES[name])
 
 
 def test_cars3d_mat(tmp_path):

@@ -22,8 +22,10 @@ from absl import app, flags, logging
 
 from tfdis.errors import run_main
 from tfdis.export import code_cache
+from tfdis.data import sources as data_sources
 
 FLAGS = flags.FLAGS
+data_sources.define_flags()  # --nodownload, --dataset_mirror, ...
 
 flags.DEFINE_list("model_dirs", None,
                   "Comma-separated model directories (holding saved_model/) "
@@ -140,6 +142,7 @@ flags.register_multi_flags_validator(["metric_params", "metrics"],
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  data_sources.apply_flags()  # to the environment: workers see them too
   from tfdis.evaluate import evaluate_model_dirs
   from tfdis.export.load import expand_model_dirs
   from tfdis.io_utils import ensure_writable_dir

@@ -25,9 +25,11 @@ from absl import logging
 
 from tfdis.errors import run_main
 from tfdis.execution import flags as execution_flags
+from tfdis.data import sources as data_sources
 from tfdis.study.presets import study_names
 
 FLAGS = flags.FLAGS
+data_sources.define_flags()  # --nodownload, --dataset_mirror, ...
 
 flags.DEFINE_enum("study", None, study_names(), "Study preset to run.")
 flags.DEFINE_string("output_dir", None,
@@ -89,6 +91,7 @@ flags.register_validator("sweep", _valid_sweep)
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  data_sources.apply_flags()  # to the environment: workers see them too
   from tfdis.execution import ExecutorUnavailable
   from tfdis.study import run_study
 

@@ -27,8 +27,10 @@ lean_import.import_tensorflow()  # before anything imports TensorFlow
 from tfdis import config_flags  # noqa: E402
 from tfdis.errors import run_main  # noqa: E402
 from tfdis.training.config import TrainConfig  # noqa: E402
+from tfdis.data import sources as data_sources  # noqa: E402
 
 FLAGS = flags.FLAGS
+data_sources.define_flags()  # --nodownload, --dataset_mirror, ...
 
 config_flags.define_config_flags(TrainConfig)
 config_flags.define_hyperparameter_flags()
@@ -47,6 +49,7 @@ def config_from_flags() -> TrainConfig:
 def main(argv):
   if len(argv) > 1:
     raise flags.ValidationError(f"unexpected arguments: {argv[1:]}")
+  data_sources.apply_flags()  # to the environment: workers see them too
   if FLAGS.export_only:
     from tfdis.training import export_from_checkpoint
 

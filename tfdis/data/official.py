@@ -5,15 +5,18 @@ memory::
 
   get_dataset("dsprites", data_dir=None)
 
-The build is made once from the official files with
-``python -m tfds_builders.build <dataset> --manual_dir=DIR [--data_dir=D]``;
-``data_dir`` is the TFDS data directory (default: ``$TFDS_DATA_DIR`` or
-``~/tensorflow_datasets``). A missing build fails with that command. The
+A missing build is made on first use, as ``tfds.load`` does: the official
+files are found (manual directory, disentanglement_lib folder) or downloaded,
+verified and built by ``python -m tfds_builders.build <dataset>`` run as a
+child process (``tfdis.data.sources``: the binaries' ``--nodownload``,
+``--dataset_mirror``, ``--dlib_data_dir``, ``--dataset_manual_dir`` reach it
+through the environment). ``data_dir`` is the TFDS data directory (default:
+``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``). The
 colour / noisy / scream dSprites variants load dSprites and apply their
 per-sample randomness on demand (``dsprites_variants``); scream additionally
-needs the painting (``scream_path``, default
-``<manual_dir>/The_Scream.jpg``, ``manual_dir`` defaulting to
-``<data_dir>/downloads/manual``).
+needs the painting (``scream_path``, or ``<manual_dir>/The_Scream.jpg``;
+by default found in the manual directory or dlib's ``scream/scream.jpg``, or
+downloaded and verified by the scream_dsprites builder).
 
 CelebA has no factors, so it is not a ground-truth dataset here:
 ``load_celeba_images`` returns its images for qualitative runs.
@@ -28,6 +31,7 @@ from typing import Optional
 import numpy as np
 
 from tfdis.data import dsprites_variants
+from tfdis.data import sources
 from tfdis.data import tfds_data
 from tfdis.registry import DATASETS
 
@@ -49,8 +53,31 @@ def _load(name: str, data_dir: Optional[str]):
   # Cached: the big grids take a while to read and several consumers in one
   # process (metrics, visualisation) ask for the same data.
   tfds_name, config = _BUILDS[name]
-  return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
-                                          data_dir=data_dir)
+  try:
+    return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
+                                            data_dir=data_dir)
+  except tfds_data.DatasetNotPreparedError as e:
+    if _is_prepared(tfds_name, config, data_dir):
+      raise  # a build is there but unusable: its message says why
+    first = e
+  sources.prepare_build(tfds_name, config, data_dir)
+  try:
+    return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
+                                            data_dir=data_dir)
+  except tfds_data.DatasetNotPreparedError:
+    raise first from None
+
+
+def _is_prepared(tfds_name: str, config: Optional[str],
+                 data_dir: Optional[str]) -> bool:
+  """Whether ``<data_dir>/<name>[/<config>]/<version>`` holds a build."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  root = os.path.expanduser(data_dir or tfds.core.constants.DATA_DIR)
+  folder = os.path.join(root, tfds_name, *([config] if config else []))
+  if not os.path.isdir(folder):
+    return False
+  return any(os.path.isfile(os.path.join(folder, v, "dataset_info.json"))
+             for v in os.listdir(folder))
 
 
 def _path(p) -> Optional[str]:
@@ -77,18 +104,43 @@ def load_dsprites_variant(variant: str, data_dir: Optional[str] = None):
   return _variant(variant, data_dir)
 
 
+def _scream_painting(data_dir: Optional[str]) -> str:
+  """The painting's path: a manual directory, dlib's folder, or fetched.
+
+  Looked up as the builder does (``$TFDIS_DATASET_MANUAL_DIR``,
+  ``<data_dir>/downloads/manual``, ``$DISENTANGLEMENT_LIB_DATA/scream/
+  scream.jpg``); otherwise downloaded and verified by the scream_dsprites
+  builder (``--fetch_only``, no build).
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  root = os.path.expanduser(data_dir or tfds.core.constants.DATA_DIR)
+  candidates = [os.path.join(d, dsprites_variants.SCREAM_FILENAME) for d in (
+      os.environ.get(sources.ENV_MANUAL_DIR),
+      os.path.join(root, "downloads", "manual")) if d]
+  dlib = os.environ.get(sources.ENV_DLIB)
+  if dlib:
+    candidates.append(os.path.join(os.path.expanduser(dlib), "scream",
+                                   "scream.jpg"))
+  for path in candidates:
+    if os.path.isfile(path):
+      return path
+  return sources.fetch_files("scream_dsprites",
+                             [dsprites_variants.SCREAM_FILENAME],
+                             data_dir)[dsprites_variants.SCREAM_FILENAME]
+
+
 def load_scream_dsprites(data_dir: Optional[str] = None,
                          manual_dir: Optional[str] = None,
                          scream_path: Optional[str] = None):
-  """``scream_dsprites``; ``manual_dir``/``scream_path`` locate the painting."""
+  """``scream_dsprites``; ``manual_dir``/``scream_path`` locate the painting
+  (default: found or downloaded as the builders do, see ``_scream_painting``).
+  """
   if scream_path is None:
     if manual_dir is None:
-      # TFDS default manual dir next to the data.
-      import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-      root = data_dir or tfds.core.constants.DATA_DIR
-      manual_dir = os.path.join(os.path.expanduser(root), "downloads",
-                                "manual")
-    scream_path = os.path.join(manual_dir, dsprites_variants.SCREAM_FILENAME)
+      scream_path = _scream_painting(_path(data_dir))
+    else:
+      scream_path = os.path.join(manual_dir,
+                                 dsprites_variants.SCREAM_FILENAME)
   try:
     scream = dsprites_variants.load_scream(scream_path)
   except FileNotFoundError as e:
@@ -98,8 +150,12 @@ def load_scream_dsprites(data_dir: Optional[str] = None,
 
 def load_celeba_images(data_dir: Optional[str] = None,
                        max_images: Optional[int] = None) -> np.ndarray:
-  """uint8 [N, 64, 64, 3] aligned CelebA images (centre crop, resized)."""
-  return tfds_data.load_unlabelled_images("celeba", data_dir=_path(data_dir),
+  """uint8 [N, 64, 64, 3] aligned CelebA images (centre crop, resized);
+  built on first use like the labelled benchmarks."""
+  data_dir = _path(data_dir)
+  if not _is_prepared("celeba", None, data_dir):
+    sources.prepare_build("celeba", None, data_dir)
+  return tfds_data.load_unlabelled_images("celeba", data_dir=data_dir,
                                           max_images=max_images)
 
 

@@ -1,4 +1,6 @@
-"""Builds cars3d from dummy_data/cars/ (2 car files in the official format)."""
+"""Builds cars3d from dummy_data/cars/ (2 car files in the official format)
+and from dummy_data/tarball/ (the same files in the official tarball's
+layout, read without extracting)."""
 
 import numpy as np
 
@@ -22,3 +24,15 @@ def test_build_from_dummy_data(tmp_path):
 
 def test_missing_file_names_file_url_and_manual_dir(tmp_path):
   _testing.check_missing_files(module.Builder, tmp_path)
+
+
+def test_tarball_builds_the_same_examples(tmp_path):
+  folder = _testing.read_all(_testing.build(module.Builder, tmp_path / "a"))
+  tarball = _testing.build(module.Builder, tmp_path / "b",
+                           manual_dir=_testing.dummy_dir(module.Builder) /
+                           "tarball")
+  data = _testing.check_build(tarball, 4 * 24 * 2)
+  assert tarball.info.metadata["source_files"]["cars"]["file"] == (
+      module.TARBALL)
+  for key, value in folder.items():
+    np.testing.assert_array_equal(data[key], value)

@@ -1,4 +1,6 @@
-"""Writes dummy_data/cars/: two car .mat files in the official format.
+"""Writes dummy_data/cars/ (two car .mat files in the official format) and
+dummy_data/tarball/nips2015-analogy-data.tar.gz (the same files as the
+official tarball's members data/cars/*.mat, plus its data/cars/list.txt).
 
 Key ``im`` uint8 of shape 128×128×3×24×4 (H, W, C, azimuth, elevation),
 zlib-compressed MATLAB v5 files; each view is a flat-coloured box whose width
@@ -8,6 +10,7 @@ Run from the repository root: python -m tfds_builders.cars3d.make_dummy_data
 """
 
 import os
+import tarfile
 
 import numpy as np
 import scipy.io
@@ -26,6 +29,23 @@ def make(directory: str) -> None:
                      {"im": im}, do_compression=True)
 
 
+def make_tarball(cars_dir: str, path: str) -> None:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  names = sorted(n for n in os.listdir(cars_dir) if n.endswith(".mat"))
+  listing = os.path.join(os.path.dirname(path), "list.txt")
+  with open(listing, "w") as f:
+    f.write("".join(n[:-4] + "\n" for n in names))
+  with tarfile.open(path, "w:gz") as tar:
+    # Reverse order: the builder must not depend on the archive's order.
+    for name in reversed(names):
+      tar.add(os.path.join(cars_dir, name), f"data/cars/{name}")
+    tar.add(listing, "data/cars/list.txt")
+  os.remove(listing)
+
+
 if __name__ == "__main__":
-  make(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dummy_data",
-                    "cars"))
+  HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "dummy_data")
+  make(os.path.join(HERE, "cars"))
+  make_tarball(os.path.join(HERE, "cars"),
+               os.path.join(HERE, "tarball", "nips2015-analogy-data.tar.gz"))

@@ -1,10 +1,14 @@
-"""Writes dummy_data/: a tiny dSprites npz in the official format.
+"""Writes dummy_data/: a tiny dSprites file in both official formats.
 
 Same keys and dtypes as dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz
 (``imgs`` uint8 {0, 1}, ``latents_classes`` int64, ``latents_values`` float64,
 ``metadata`` a pickled dict with ``latents_sizes``), on a reduced grid
 colour 1 × shape 3 × scale 2 × orientation 2 × pos_x 2 × pos_y 2 = 48 rows,
 row-major, images rendered by tfdis's procedural dSprites.
+
+The same rows are written as DeepMind's HDF5 release
+(dsprites_ndarray_co1sh3sc6or40x32y32_64x64.hdf5: datasets ``imgs``,
+``latents/classes``, ``latents/values``; the metadata is not stored there).
 
 Run from the repository root: python -m tfds_builders.dsprites.make_dummy_data
 """
@@ -16,6 +20,7 @@ import numpy as np
 from tfdis.data.procedural_dsprites import ProceduralDSprites
 
 FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+HDF5_FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.hdf5"
 SUBSETS = (np.arange(3), np.array([0, 5]), np.array([0, 10]),
            np.array([0, 31]), np.array([0, 31]))
 
@@ -46,6 +51,20 @@ def make(path: str) -> None:
                       metadata=np.array(metadata, dtype=object))
 
 
+def make_hdf5(npz_path: str, path: str) -> None:
+  """The rows of the npz at ``npz_path`` in the HDF5 release's layout."""
+  import h5py  # pylint: disable=g-import-not-at-top
+  with np.load(npz_path) as data:
+    arrays = {k: data[k] for k in ("imgs", "latents_classes",
+                                   "latents_values")}
+  with h5py.File(path, "w") as f:
+    f.create_dataset("imgs", data=arrays["imgs"], compression="gzip")
+    f.create_dataset("latents/classes", data=arrays["latents_classes"])
+    f.create_dataset("latents/values", data=arrays["latents_values"])
+
+
 if __name__ == "__main__":
-  make(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dummy_data",
-                    FILENAME))
+  HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "dummy_data")
+  make(os.path.join(HERE, FILENAME))
+  make_hdf5(os.path.join(HERE, FILENAME), os.path.join(HERE, HDF5_FILENAME))

@@ -8,13 +8,16 @@ see tfds_builders/_dsprites_variant.py.
 import tensorflow_datasets as tfds
 
 from tfds_builders import _common
+from tfds_builders import _download
 from tfds_builders import _dsprites_variant
+from tfds_builders import _streaming
 from tfds_builders.dsprites import dsprites_dataset_builder as dsprites
 
 MANUAL_FILES = dsprites.MANUAL_FILES
 
 
-class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
+class Builder(_common.CodePathMixin, _streaming.StreamingSplitsMixin,
+              tfds.core.GeneratorBasedBuilder):
   """noisy_dsprites."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -26,8 +29,8 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
     return _dsprites_variant.variant_info(self, "noisy")
 
   def _split_generators(self, dl_manager):
-    root = _common.require_manual_files(dl_manager, self.name, MANUAL_FILES)
-    return {"train": self._generate_examples(root / dsprites.FILENAME)}
+    paths = _download.resolve(self, dl_manager, dsprites.INPUTS)
+    return {"train": self._generate_examples(paths["dsprites"])}
 
   def _generate_examples(self, path):
     return _dsprites_variant.variant_examples(path, "noisy")

@@ -12,14 +12,20 @@ import tensorflow_datasets as tfds
 
 from tfdis.data import dsprites_variants
 from tfds_builders import _common
+from tfds_builders import _download
 from tfds_builders import _dsprites_variant
+from tfds_builders import _streaming
 from tfds_builders.dsprites import dsprites_dataset_builder as dsprites
 
-MANUAL_FILES = dict(dsprites.MANUAL_FILES)
-MANUAL_FILES[dsprites_variants.SCREAM_FILENAME] = dsprites_variants.SCREAM_URL
+# dlib reads the painting as scream/scream.jpg of its data folder.
+INPUTS = dsprites.INPUTS + (_download.single(
+    dsprites_variants.SCREAM_FILENAME, dsprites_variants.SCREAM_URL,
+    dlib_path="scream/scream.jpg"),)
+MANUAL_FILES = _download.input_names(INPUTS)
 
 
-class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
+class Builder(_common.CodePathMixin, _streaming.StreamingSplitsMixin,
+              tfds.core.GeneratorBasedBuilder):
   """scream_dsprites."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -34,9 +40,9 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
     return _dsprites_variant.variant_info(self, "scream")
 
   def _split_generators(self, dl_manager):
-    root = _common.require_manual_files(dl_manager, self.name, MANUAL_FILES)
+    paths = _download.resolve(self, dl_manager, INPUTS)
     return {"train": self._generate_examples(
-        root / dsprites.FILENAME, root / dsprites_variants.SCREAM_FILENAME)}
+        paths["dsprites"], paths[dsprites_variants.SCREAM_FILENAME])}
 
   def _generate_examples(self, path, scream_path):
     with scream_path.open("rb") as f:

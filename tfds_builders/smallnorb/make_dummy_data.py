@@ -3,11 +3,14 @@
 Official NORB binary format (magic number, rank, dims, little-endian data):
 dat uint8 [2, 2, 96, 96], cat int32 [2], info int32 [2, 4] (instance,
 elevation, azimuth stored as 0..34 even, lighting). Rows are in file (not
-row-major) order on purpose so the builder's sorting is exercised.
+row-major) order on purpose so the builder's sorting is exercised. The same
+six files are also written gzip-compressed to dummy_data/gz/*.mat.gz (the
+form the official downloads have).
 
 Run from the repository root: python -m tfds_builders.smallnorb.make_dummy_data
 """
 
+import gzip
 import os
 
 import numpy as np
@@ -47,5 +50,19 @@ def make(directory: str) -> None:
     write_matrix(os.path.join(directory, f"{part}-info.mat"), info)
 
 
+def make_gz(directory: str, out: str) -> None:
+  """Each .mat of ``directory`` as ``out/<name>.gz`` (mtime 0: reproducible)."""
+  os.makedirs(out, exist_ok=True)
+  for name in sorted(os.listdir(directory)):
+    if name.endswith(".mat"):
+      with open(os.path.join(directory, name), "rb") as f:
+        data = gzip.compress(f.read(), mtime=0)
+      with open(os.path.join(out, name + ".gz"), "wb") as f:
+        f.write(data)
+
+
 if __name__ == "__main__":
-  make(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dummy_data"))
+  HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "dummy_data")
+  make(HERE)
+  make_gz(HERE, os.path.join(HERE, "gz"))

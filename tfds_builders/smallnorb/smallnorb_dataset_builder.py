@@ -1,11 +1,13 @@
 """smallnorb: the small NORB files as a TFDS dataset (LeCun et al. 2004).
 
-Reads from the manual directory the six NORB binary matrices
+Reads the six NORB binary matrices
 ``smallnorb-5x46789x9x18x6x2x96x96-training-{dat,cat,info}.mat`` and
-``smallnorb-5x01235x9x18x6x2x96x96-testing-{dat,cat,info}.mat`` (the
-decompressed ``.mat.gz`` downloads). A NORB matrix starts with a little-endian
-int32 magic number giving the element type, an int32 rank and max(rank, 3)
-int32 dimensions, followed by the data.
+``smallnorb-5x01235x9x18x6x2x96x96-testing-{dat,cat,info}.mat``, each either
+gunzipped (``.mat``, as in dlib's ``small_norb/`` folder) or as downloaded
+(``.mat.gz``, read through gzip), from the manual directory, a dlib folder or
+a download. A NORB matrix starts with a little-endian int32 magic number
+giving the element type, an int32 rank and max(rank, 3) int32 dimensions,
+followed by the data; the images are streamed a chunk at a time.
 
 As in Locatello et al. 2019 (dlib ``norb.py``) both parts are used, camera 0
 only, the 96×96 images are resized to 64×64 (antialiased, PIL Lanczos), and
@@ -17,6 +19,8 @@ class index otherwise. Not put in TFDS's registry (TFDS ships a ``smallnorb``
 builder); use the class.
 """
 
+import functools
+import gzip
 from typing import Tuple
 
 from etils import epath
@@ -25,51 +29,119 @@ from PIL import Image
 import tensorflow_datasets as tfds
 
 from tfds_builders import _common
+from tfds_builders import _download
+from tfds_builders import _streaming
 
 _BASE_URL = "https://cs.nyu.edu/~ylclab/data/norb-v1.0-small/"
 PARTS = ("smallnorb-5x46789x9x18x6x2x96x96-training",
          "smallnorb-5x01235x9x18x6x2x96x96-testing")
-MANUAL_FILES = {
-    f"{part}-{kind}.mat": f"{_BASE_URL}{part}-{kind}.mat.gz (gunzip it)"
-    for part in PARTS for kind in ("dat", "cat", "info")}
+KINDS = ("dat", "cat", "info")
+# Each matrix as the gunzipped .mat (dlib's small_norb/ folder, or unpacked
+# by hand) or the downloaded .mat.gz (read through gzip; TFDS's catalog
+# records its size and SHA-256).
+INPUTS = tuple(
+    _download.Input(f"{part}-{kind}", (
+        _download.Candidate(f"{part}-{kind}.mat",
+                            f"{_BASE_URL}{part}-{kind}.mat.gz",
+                            dlib_path=f"small_norb/{part}-{kind}.mat",
+                            downloadable=False),
+        _download.Candidate(f"{part}-{kind}.mat.gz",
+                            f"{_BASE_URL}{part}-{kind}.mat.gz")))
+    for part in PARTS for kind in KINDS)
+MANUAL_FILES = _download.input_names(INPUTS)
 FACTOR_NAMES = ("category", "instance", "elevation", "azimuth", "lighting")
 FACTOR_SIZES = (5, 10, 9, 18, 6)
 CATEGORY_NAMES = ("animal", "human", "airplane", "truck", "car")
 NUISANCE = ("instance",)
+CHUNK_ROWS = 2048
 
 # NORB magic numbers -> numpy element types (little-endian).
 _MAGIC = {0x1E3D4C51: "<f4", 0x1E3D4C53: "<f8", 0x1E3D4C54: "<i4",
           0x1E3D4C55: "u1", 0x1E3D4C56: "<i2"}
 
 
-def read_norb_matrix(path) -> np.ndarray:
-  """A NORB binary matrix file as a numpy array."""
+def _source(path) -> str:
   name = epath.Path(path).name
-  with _common.reading_official_file(
-      path, "smallNORB binary matrix (gunzipped .mat: magic number, rank, "
-      "dims, data)", MANUAL_FILES.get(name, _BASE_URL)):
-    raw = epath.Path(path).read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-      raise ValueError("it is still gzip-compressed; gunzip it first")
-    if len(raw) < 8:
-      raise ValueError(f"{len(raw)} bytes, shorter than its header")
-    magic, rank = np.frombuffer(raw[:8], dtype="<i4")
-    if int(magic) not in _MAGIC:
-      raise ValueError(f"unknown NORB magic number {int(magic):#x}")
-    stored = max(int(rank), 3)
-    if len(raw) < 8 + 4 * stored:
-      raise ValueError(f"{len(raw)} bytes, shorter than its header")
-    dims = np.frombuffer(raw[8:8 + 4 * stored], dtype="<i4")[:int(rank)]
-    body = raw[8 + 4 * stored:]
-    itemsize = np.dtype(_MAGIC[int(magic)]).itemsize
-    # Whole elements only, so a truncated file fails the size check below.
-    data = np.frombuffer(body[:len(body) // itemsize * itemsize],
-                         dtype=_MAGIC[int(magic)])
-    expected = int(np.prod(dims))
-    if data.size != expected:
-      raise ValueError(f"the header says {dims.tolist()} ({expected} "
-                       f"elements) but the file holds {data.size}")
-    return data.reshape(dims)
+  name = name[:-len(".gz")] if name.endswith(".gz") else name
+  return MANUAL_FILES.get(name, _BASE_URL)
+
+
+class NorbMatrix:
+  """A NORB binary matrix (``.mat`` or ``.mat.gz``) read a chunk at a time.
+
+  A NORB matrix starts with a little-endian int32 magic number (the element
+  type), an int32 rank and max(rank, 3) int32 dimensions, then the data. A
+  gzip-compressed file is recognised by its first bytes and read through
+  ``gzip`` (the downloads are ``.mat.gz``).
+  """
+
+  def __init__(self, path):
+    self.path = epath.Path(path)
+    self.reading = functools.partial(
+        _common.reading_official_file, path,
+        "smallNORB binary matrix (.mat or .mat.gz: magic number, rank, dims, "
+        "data)", _source(path))
+    with self.reading():
+      raw = self._raw = self.path.open("rb")
+      gzipped = raw.read(2) == b"\x1f\x8b"
+      raw.seek(0)
+      self._f = gzip.GzipFile(fileobj=raw) if gzipped else raw
+      head = self._read_exact(8, "its header")
+      magic, rank = np.frombuffer(head, dtype="<i4")
+      if int(magic) not in _MAGIC:
+        raise ValueError(f"unknown NORB magic number {int(magic):#x}")
+      stored = max(int(rank), 3)
+      dims = np.frombuffer(self._read_exact(4 * stored, "its header"),
+                           dtype="<i4")[:int(rank)]
+      self.shape = tuple(int(d) for d in dims)
+      self.dtype = np.dtype(_MAGIC[int(magic)])
+    self.row_elems = int(np.prod(self.shape[1:], dtype=np.int64))
+    self.position = 0
+
+  def _read_exact(self, n: int, what: str) -> bytes:
+    data = self._f.read(n)
+    if len(data) < n:
+      raise ValueError(f"the file ends inside {what}")
+    return data
+
+  def __len__(self) -> int:
+    return self.shape[0] if self.shape else 0
+
+  def read(self, rows: int) -> np.ndarray:
+    rows = max(0, min(int(rows), len(self) - self.position))
+    want = rows * self.row_elems * self.dtype.itemsize
+    with self.reading():
+      data = self._f.read(want)
+      if len(data) < want:
+        expected = int(np.prod(self.shape, dtype=np.int64))
+        held = (self.position * self.row_elems +
+                len(data) // self.dtype.itemsize)
+        raise ValueError(f"the header says {list(self.shape)} ({expected} "
+                         f"elements) but the file holds {held}")
+    self.position += rows
+    return np.frombuffer(data, dtype=self.dtype).reshape(
+        (rows,) + self.shape[1:])
+
+  def close(self) -> None:
+    self._f.close()
+    self._raw.close()
+
+  def __enter__(self) -> "NorbMatrix":
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.close()
+
+
+def read_norb_matrix(path) -> np.ndarray:
+  """A whole NORB binary matrix file (``.mat`` or ``.mat.gz``)."""
+  with NorbMatrix(path) as matrix:
+    data = matrix.read(len(matrix))
+    with matrix.reading():
+      if matrix._f.read(1):  # pylint: disable=protected-access
+        raise ValueError(f"the header says {list(matrix.shape)} but the "
+                         "file holds more data")
+    return data
 
 
 def resize_64(images: np.ndarray) -> np.ndarray:
@@ -80,20 +152,42 @@ def resize_64(images: np.ndarray) -> np.ndarray:
                        (0, 64, 64), np.uint8)
 
 
-def read_parts(root) -> Tuple[np.ndarray, np.ndarray]:
+def read_labels(paths, part: str) -> Tuple[np.ndarray, int]:
+  """(labels [N, 5] int64 of one part, N); azimuth halved to 0..17."""
+  cat = read_norb_matrix(paths[f"{part}-cat"]).reshape(-1)
+  info = read_norb_matrix(paths[f"{part}-info"])
+  if len(cat) != len(info) or info.ndim != 2 or info.shape[1] != 4:
+    raise _common.OfficialFileError(
+        f"{part}: cat/info disagree: {cat.shape}, {info.shape}")
+  info = info.astype(np.int64).copy()
+  info[:, 2] //= 2  # azimuth 0, 2, ..., 34 -> 0..17
+  return np.concatenate([cat.astype(np.int64)[:, None], info], 1), len(cat)
+
+
+def part_examples(paths, part: str):
+  """(row-major key, example) of one part, streamed in file order."""
+  labels, rows = read_labels(paths, part)
+  keys = _streaming.row_major_keys(labels, FACTOR_SIZES)
+  with NorbMatrix(paths[f"{part}-dat"]) as dat:
+    if len(dat) != rows or len(dat.shape) != 4 or dat.shape[2:] != (96, 96):
+      raise _common.OfficialFileError(
+          f"{dat.path}: images {list(dat.shape)} do not match the {rows} "
+          "labels of cat/info (expected [N, 2, 96, 96])")
+    for start in range(0, rows, CHUNK_ROWS):
+      images = resize_64(dat.read(CHUNK_ROWS)[:, 0])[..., None]  # camera 0
+      stop = start + len(images)
+      yield from _common.grid_examples(
+          images, labels[start:stop], label_values(labels[start:stop]),
+          FACTOR_NAMES, keys=keys[start:stop])
+
+
+def read_parts(paths) -> Tuple[np.ndarray, np.ndarray]:
   """(images uint8 [N, 96, 96] camera 0, labels [N, 5]) of both parts."""
   images, labels = [], []
   for part in PARTS:
-    dat = read_norb_matrix(epath.Path(root) / f"{part}-dat.mat")
-    cat = read_norb_matrix(epath.Path(root) / f"{part}-cat.mat").reshape(-1)
-    info = read_norb_matrix(epath.Path(root) / f"{part}-info.mat")
-    if not len(dat) == len(cat) == len(info) or dat.ndim != 4:
-      raise ValueError(f"{part}: dat/cat/info disagree: {dat.shape}, "
-                       f"{cat.shape}, {info.shape}")
-    info = info.astype(np.int64).copy()
-    info[:, 2] //= 2  # azimuth 0, 2, ..., 34 -> 0..17
-    images.append(dat[:, 0])
-    labels.append(np.concatenate([cat.astype(np.int64)[:, None], info], 1))
+    part_labels, _ = read_labels(paths, part)
+    images.append(read_norb_matrix(paths[f"{part}-dat"])[:, 0])
+    labels.append(part_labels)
   return np.concatenate(images), np.concatenate(labels)
 
 
@@ -112,8 +206,8 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder,
   RELEASE_NOTES = {"1.0.0": "Initial release (tfdis)."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       f"Download the six files {PARTS[0]}-{{dat,cat,info}}.mat.gz and "
-      f"{PARTS[1]}-{{dat,cat,info}}.mat.gz from {_BASE_URL}, gunzip them and "
-      "place the .mat files in the manual directory.")
+      f"{PARTS[1]}-{{dat,cat,info}}.mat.gz from {_BASE_URL} and place them "
+      "(gunzipped or not) in the manual directory.")
   MANUAL_FILES = MANUAL_FILES
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -128,13 +222,11 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder,
     )
 
   def _split_generators(self, dl_manager):
-    root = _common.require_manual_files(dl_manager, self.name, MANUAL_FILES)
-    return {"train": self._generate_examples(root)}
+    paths = _download.resolve(self, dl_manager, INPUTS)
+    return {"train": self._generate_examples(paths)}
 
-  def _generate_examples(self, root):
-    images, labels = read_parts(root)
-    order = _common.row_major_order(labels, FACTOR_SIZES, "smallnorb")
-    images, labels = images[order], labels[order]
-    small = resize_64(images)[..., None]
-    return _common.grid_examples(small, labels, label_values(labels),
-                                 FACTOR_NAMES)
+  def _generate_examples(self, paths):
+    # The parts' rows interleave in row-major order: each example carries
+    # its row-major key and TFDS's writer sorts them (48,600 small PNGs).
+    for part in PARTS:
+      yield from part_examples(paths, part)

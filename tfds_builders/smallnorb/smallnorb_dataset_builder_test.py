@@ -27,3 +27,16 @@ def test_norb_header_parsing():
 
 def test_missing_file_names_file_url_and_manual_dir(tmp_path):
   _testing.check_missing_files(module.Builder, tmp_path)
+
+
+def test_mat_gz_downloads_build_the_same_examples(tmp_path):
+  """dummy_data/gz holds the same six matrices as .mat.gz (the download)."""
+  mat = _testing.read_all(_testing.build(module.Builder, tmp_path / "a"))
+  builder = _testing.build(module.Builder, tmp_path / "b",
+                           manual_dir=_testing.dummy_dir(module.Builder) /
+                           "gz")
+  data = _testing.check_build(builder, 4)
+  files = {r["file"] for r in builder.info.metadata["source_files"].values()}
+  assert files == {n for n in module.MANUAL_FILES if n.endswith(".mat.gz")}
+  for key, value in mat.items():
+    np.testing.assert_array_equal(data[key], value)
