@@ -2,11 +2,13 @@
 
 Each materialises one fixed random draw per image (seeded, so a rebuild is
 identical) of the variant's nuisance randomness over the dSprites grid read
-from the official npz (see ``tfdis.data.dsprites_variants`` for the
+from the official file (see ``tfdis.data.dsprites_variants`` for the
 definitions, after dlib's ``dsprites.py``). ``tfdis.data.get_dataset`` does
 not use these builds: it draws the randomness per sample from dSprites, as
 dlib does. These builds are for users who want fixed images (e.g. for TFDS
-pipelines).
+pipelines). The dSprites images are streamed in chunks of ``_CHUNK`` rows
+(the random stream is drawn chunk by chunk in file order, so the chunk size
+is part of the build's definition: keep it).
 """
 
 import numpy as np
@@ -34,17 +36,14 @@ def variant_info(builder, variant: str) -> tfds.core.DatasetInfo:
 
 
 def variant_examples(path, variant: str, scream=None):
-  images, labels, values = dsprites.read_dsprites(path)
+  """The ``train`` split generator (``KeyOrdered`` for a row-major file)."""
   rs = np.random.RandomState(SEED)
-  for start in range(0, len(images), _CHUNK):
-    binary = images[start:start + _CHUNK]
+
+  def colour(binary):
     if variant == "color":
-      coloured = dsprites_variants.color_images(binary, rs)
-    elif variant == "noisy":
-      coloured = dsprites_variants.noisy_images(binary, rs)
-    else:
-      coloured = dsprites_variants.scream_images(binary, rs, scream)
-    stop = start + len(binary)
-    yield from _common.grid_examples(coloured, labels[start:stop],
-                                     values[start:stop], dsprites.FACTOR_NAMES,
-                                     keys=np.arange(start, stop))
+      return dsprites_variants.color_images(binary, rs)
+    if variant == "noisy":
+      return dsprites_variants.noisy_images(binary, rs)
+    return dsprites_variants.scream_images(binary, rs, scream)
+
+  return dsprites.split_generator(path, colour, rows=_CHUNK)

@@ -11,11 +11,16 @@ from N and recorded in the dataset metadata (``colour_shape_values``,
 ``grid_sizes``); the colour/shape ClassLabels have 6 classes so both releases
 fit one feature spec. Values are the class indices.
 
+The images are streamed from the npz a chunk at a time (the file is 12.7 GB
+for the 6 × 6 release) and written straight into shards in row-major order
+(``tfds_builders/_streaming.py``): a build's memory does not grow with N.
+
 ``MPI3DConfig(prefix_colours=c)`` (used by the dummy-data test only) accepts a
 truncated file and labels its rows as the first N rows of the c × c grid.
 """
 
 import dataclasses
+import functools
 from typing import Optional
 
 from etils import epath
@@ -23,6 +28,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_builders import _common
+from tfds_builders import _streaming
 
 URL = "https://storage.googleapis.com/mpi3d_disentanglement_dataset/data/"
 FACTOR_NAMES = ("object_color", "object_shape", "object_size",
@@ -30,6 +36,7 @@ FACTOR_NAMES = ("object_color", "object_shape", "object_size",
                 "vertical_axis")
 REST_SIZES = (2, 3, 3, 40, 40)
 ROWS_PER_COLOUR_SHAPE = int(np.prod(REST_SIZES))  # 28,800
+CHUNK_ROWS = 4096  # 48 MB of 64x64x3 images per read
 KNOWN_COLOURS = {4: 4 * 4 * ROWS_PER_COLOUR_SHAPE,
                  6: 6 * 6 * ROWS_PER_COLOUR_SHAPE}
 
@@ -45,12 +52,46 @@ def manual_files(config) -> dict:
 
 
 def read_images(path, source: str) -> np.ndarray:
-  """The ``images`` array of an MPI3D npz (``source``: where to get it)."""
+  """The whole ``images`` array of an MPI3D npz (tests; builds stream)."""
   with _common.reading_official_file(
       path, "MPI3D npz (array images [N, 64, 64, 3])", source):
-    with epath.Path(path).open("rb") as f:
-      with np.load(f) as data:
-        return np.asarray(data["images"])
+    with _streaming.NpzArchive(path) as archive:
+      return archive.array("images").read_all()
+
+
+def image_rows(path, source: str) -> int:
+  """N of the ``images`` array, from its header (nothing else is read)."""
+  with _common.reading_official_file(
+      path, "MPI3D npz (array images [N, 64, 64, 3])", source):
+    with _streaming.NpzArchive(path) as archive:
+      images = archive.array("images")
+      if images.shape[1:] != (64, 64, 3) or images.dtype != np.uint8:
+        raise ValueError(f"images is {images.dtype} {list(images.shape)}, "
+                         "expected uint8 [N, 64, 64, 3]")
+      return len(images)
+
+
+def stream_examples(path, source: str, colours: int,
+                    rows: int = CHUNK_ROWS):
+  """(row-major key, example) for every row, ``rows`` images at a time."""
+  sizes = np.asarray(grid_sizes(colours))
+  strides = np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]])
+  reading = functools.partial(
+      _common.reading_official_file, path,
+      "MPI3D npz (array images [N, 64, 64, 3])", source)
+  with reading():
+    archive = _streaming.NpzArchive(path)
+  with archive:
+    with reading():
+      images = archive.array("images")
+    for start in range(0, len(images), rows):
+      with reading():
+        chunk = images.read(rows)
+      index = np.arange(start, start + len(chunk))
+      labels = (index[:, None] // strides) % sizes
+      yield from _common.grid_examples(chunk, labels,
+                                       labels.astype(np.float32),
+                                       FACTOR_NAMES, keys=index)
 
 
 def grid_sizes(colours: int) -> tuple:
@@ -70,7 +111,8 @@ def colours_from_rows(num_rows: int, filename: str,
       f"is truncated or not an MPI3D release.")
 
 
-class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
+class Builder(_common.CodePathMixin, _streaming.StreamingSplitsMixin,
+              tfds.core.GeneratorBasedBuilder):
   """MPI3D (toy / realistic / real)."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -99,8 +141,9 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
     files = manual_files(self.builder_config)
     root = _common.require_manual_files(dl_manager, self.name, files)
     path = root / self.builder_config.filename
-    images = read_images(path, files[self.builder_config.filename])
-    colours = colours_from_rows(len(images), self.builder_config.filename,
+    source = files[self.builder_config.filename]
+    colours = colours_from_rows(image_rows(path, source),
+                                self.builder_config.filename,
                                 self.builder_config.prefix_colours)
     # Written to dataset_info.json with the build.
     self.info.metadata["colour_shape_values"] = colours
@@ -108,12 +151,8 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
     self.info.metadata["release"] = (
         "4x4 (dlib's toy/realistic release)" if colours == 4 else
         "6x6 (real / current public release)")
-    return {"train": self._generate_examples(images, colours)}
+    return {"train": _streaming.KeyOrdered(
+        self._generate_examples(path, source, colours))}
 
-  def _generate_examples(self, images, colours):
-    sizes = np.asarray(grid_sizes(colours))
-    index = np.arange(len(images))
-    strides = np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]])
-    labels = (index[:, None] // strides) % sizes
-    return _common.grid_examples(images, labels, labels.astype(np.float32),
-                                 FACTOR_NAMES)
+  def _generate_examples(self, path, source, colours):
+    return stream_examples(path, source, colours)

@@ -9,12 +9,14 @@ import tensorflow_datasets as tfds
 
 from tfds_builders import _common
 from tfds_builders import _dsprites_variant
+from tfds_builders import _streaming
 from tfds_builders.dsprites import dsprites_dataset_builder as dsprites
 
 MANUAL_FILES = dsprites.MANUAL_FILES
 
 
-class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
+class Builder(_common.CodePathMixin, _streaming.StreamingSplitsMixin,
+              tfds.core.GeneratorBasedBuilder):
   """noisy_dsprites."""
 
   VERSION = tfds.core.Version("1.0.0")

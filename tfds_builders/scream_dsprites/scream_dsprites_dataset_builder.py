@@ -13,13 +13,15 @@ import tensorflow_datasets as tfds
 from tfdis.data import dsprites_variants
 from tfds_builders import _common
 from tfds_builders import _dsprites_variant
+from tfds_builders import _streaming
 from tfds_builders.dsprites import dsprites_dataset_builder as dsprites
 
 MANUAL_FILES = dict(dsprites.MANUAL_FILES)
 MANUAL_FILES[dsprites_variants.SCREAM_FILENAME] = dsprites_variants.SCREAM_URL
 
 
-class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder):
+class Builder(_common.CodePathMixin, _streaming.StreamingSplitsMixin,
+              tfds.core.GeneratorBasedBuilder):
   """scream_dsprites."""
 
   VERSION = tfds.core.Version("1.0.0")

@@ -6,7 +6,8 @@ order floor_hue 10, wall_hue 10, object_hue 10, scale 8, shape 4,
 orientation 15). Labels (class indices) are the positions of the values on the
 official grids (hues linspace(0, 0.9, 10), scale linspace(0.75, 1.25, 8),
 shape 0..3, orientation linspace(-30, 30, 15)); rows are written in row-major
-factor order (the file's order; sorted if a file is not). Not put in TFDS's
+factor order (the file's order; sorted if a file is not), streamed a chunk
+at a time (bounded memory, see ``tfds_builders/_streaming.py``). Not put in TFDS's
 registry (TFDS ships a ``shapes3d`` builder); use the class.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_builders import _common
+from tfds_builders import _streaming
 
 FILENAME = "3dshapes.h5"
 URL = "https://storage.googleapis.com/3d-shapes/3dshapes.h5"
@@ -42,8 +44,8 @@ def values_to_labels(values: np.ndarray) -> np.ndarray:
   return labels
 
 
-class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder,
-              skip_registration=True):
+class Builder(_common.CodePathMixin, _streaming.StreamingSplitsMixin,
+              tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """3D Shapes from the official h5 file."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -66,9 +68,17 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder,
 
   def _split_generators(self, dl_manager):
     root = _common.require_manual_files(dl_manager, self.name, MANUAL_FILES)
-    return {"train": self._generate_examples(root / FILENAME)}
+    return {"train": _streaming.KeyOrdered(
+        self._generate_examples(root / FILENAME))}
 
   def _generate_examples(self, path):
+    """Streams ``_CHUNK`` images at a time, in row-major order.
+
+    Only ``labels`` (23 MB at full size) is read whole. A file in row-major
+    order (the official one) is read in contiguous slices; otherwise each
+    chunk of the row-major order is read with sorted point reads, so the
+    keys (row-major positions) always increase.
+    """
     h5py = tfds.core.lazy_imports.h5py
     reading = functools.partial(
         _common.reading_official_file, path,
@@ -84,11 +94,13 @@ class Builder(_common.CodePathMixin, tfds.core.GeneratorBasedBuilder,
           order = _common.row_major_order(
               labels, [len(v) for v in FACTOR_VALUES], FILENAME)
           images = h5["images"]
+          if images.shape[1:] != (64, 64, 3) or len(images) != len(values):
+            raise ValueError(f"images has shape {images.shape}, expected "
+                             f"[{len(values)}, 64, 64, 3]")
         sequential = (np.diff(order) == 1).all() if len(order) > 1 else True
         for start in range(0, len(order), _CHUNK):
           rows = order[start:start + _CHUNK]
-          # h5py reads contiguous slices fast; fancy reads need sorted
-          # indices.
+          # h5py reads contiguous slices fast; point reads for the rest.
           with reading():
             chunk = (images[rows[0]:rows[-1] + 1] if sequential else
                      np.stack([images[int(r)] for r in rows]))
