@@ -93,9 +93,9 @@ def write_dsprites(out: str) -> None:
         "color", "shape", "scale", "orientation", "posX", "posY"),
                 "description": "synthetic dSprites (tfdis benchmark)"}
     with z.open("metadata.npy", "w") as fh:
-      np.lib.format.write_array(fh, np.array(metadata, dtype=object),
-                                allow_pickle=True,
-                                pickle_kwargs={"protocol": pickle.DEFAULT_PROTOCOL})
+      np.lib.format.write_array(
+          fh, np.array(metadata, dtype=object), allow_pickle=True,
+          pickle_kwargs={"protocol": pickle.DEFAULT_PROTOCOL})
   done()
 
 

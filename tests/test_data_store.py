@@ -187,3 +187,21 @@ def test_reading_by_row_needs_memory_that_does_not_grow_with_the_grid(
   assert grown["memory"] > 250, peaks
   assert grown["disk"] < 48 and grown["write"] < 48, peaks
   assert peaks["disk", big] < peaks["memory", big] - 200, peaks
+
+
+def test_two_processes_loading_a_new_build_share_one_cache(tmp_path):
+  data_dir = str(tmp_path / "data")
+  prepare("dsprites", data_dir=data_dir, manual_dir=DUMMY.format("dsprites"))
+  code = ("import sys; from tfdis.data import get_dataset; "
+          "d = get_dataset('dsprites', data_dir=sys.argv[1]); "
+          "print(d.images.path, int(d.images[:].sum()))")
+  env = dict(os.environ, PYTHONPATH=REPO + os.pathsep +
+             os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="2")
+  procs = [subprocess.Popen([sys.executable, "-c", code, data_dir],
+                            stdout=subprocess.PIPE, text=True, env=env)
+           for _ in range(2)]
+  outs = [p.communicate()[0].split()[-2:] for p in procs]
+  assert all(p.returncode == 0 for p in procs)
+  assert outs[0] == outs[1]  # same file, same images
+  root = os.path.dirname(os.path.dirname(outs[0][0]))
+  assert len([e for e in os.listdir(root) if not e.startswith(".")]) == 1
