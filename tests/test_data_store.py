@@ -122,9 +122,10 @@ def test_grid_store_gathers_like_numpy(tmp_path):
   order = np.random.RandomState(1).permutation(50)
   grid_store.write_grid(path, rows.shape, [(order[:20], rows[order[:20]]),
                                            (order[20:], rows[order[20:]])])
-  store = grid_store.GridStore(path, rows.shape, resident_limit=1)
+  store = grid_store.GridStore(path, rows.shape)
   for index in (7, -1, slice(3, 40, 4), np.array([[1, 2], [49, 0]]),
-                np.arange(50) % 2 == 0, np.array([], np.int64)):
+                np.arange(50) % 2 == 0, np.array([], np.int64),
+                np.array([3, 3, 2, 48]), (np.array([5, 1]), 0, slice(1, 3))):
     np.testing.assert_array_equal(store[index], rows[index])
   np.testing.assert_array_equal(np.asarray(store), rows)
   with pytest.raises(ValueError, match="expected"):

@@ -4,7 +4,7 @@ Training and the metrics read images by grid row. A TFDS build stores PNG
 examples in an order of its own, so the first load of a build streams its
 ``train`` split once (batched reads, each batch written at its row-major
 positions; never the whole split in memory) into a raw uint8 file, and every
-later load maps that file (``tfdis.data.grid_store.GridStore``)::
+later load reads rows from that file (``tfdis.data.grid_store.GridStore``)::
 
   <build dir>/tfdis_grid_cache/<key>/images.u8     N x H x W x C bytes
                                      grid.json     shape, factors, sizes
@@ -36,7 +36,7 @@ import json
 import os
 import shutil
 import time
-from typing import Optional, Sequence
+from typing import Sequence
 
 from absl import logging
 import numpy as np
@@ -218,8 +218,7 @@ def _prune(root: str, keep: str) -> None:
 
 
 def open_grid_cache(builder, name: str, grid_names: Sequence[str],
-                    num_classes: Sequence[int], batch_size: int = 4096,
-                    resident_limit: Optional[int] = None):
+                    num_classes: Sequence[int], batch_size: int = 4096):
   """(GridStore of the build's images in row-major order, sizes, values).
 
   Builds the cache on first use (see the module docstring).
@@ -252,5 +251,5 @@ def open_grid_cache(builder, name: str, grid_names: Sequence[str],
   with np.load(os.path.join(entry, "values.npz")) as z:
     values = [z[f"value_{n}"] for n in grid_names]
   store = grid_store.open_grid(os.path.join(entry, "images.u8"),
-                               meta["shape"], resident_limit)
+                               meta["shape"])
   return store, meta["grid_sizes"], values

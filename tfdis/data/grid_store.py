@@ -3,60 +3,52 @@
 The official grids are too large to hold in RAM on a workstation (MPI3D real:
 1,036,800 x 64x64x3 = 12.7 GB). ``GridStore`` keeps them in a raw file of
 row-major uint8 rows and answers the batch gathers every consumer makes
-(``images[rows]``, see ``GroundTruthData.images_from_indices``) through a
-read-only memory map: a gather costs what an in-memory gather costs plus one
-page fault per page (the file stays in the page cache when RAM allows).
+(``images[rows]``, see ``GroundTruthData.images_from_indices``) with
+positional reads (``os.preadv``) into the batch's output array: one system
+call per run of consecutive rows (a batch in grid order is one call), no
+decoding, and nothing of the file stays in the process. The kernel's page
+cache keeps the file's hot part in otherwise free memory, as for any file.
 
-Pages a process has touched count in its resident set size (RSS) as long as
-they stay mapped, so a random-order pass over the whole file would show the
-whole file as RSS even though the kernel can drop those pages at any time.
-The store therefore unmaps what it has read (``madvise(MADV_DONTNEED)``,
-which for a read-only file mapping only drops the page-table entries; the
-data stays in the page cache) once about ``resident_limit`` bytes have been
-read, which keeps the process's peak RSS near ``resident_limit`` above its
-baseline whatever the grid size.
+Why not a memory map: pages of a file mapping count in the process's resident
+set size (RSS) while mapped, and Linux maps the page cache's large folios
+whole (2 MiB per fault for 12 KiB rows, measured on Linux 6.18 / ext4), so a
+random-order pass over a mapped 12.7 GB grid showed 12.7 GB of RSS; dropping
+the mapping after each batch bounded the RSS but cost a 2 MiB mapping per row
+(measured 3-8x slower than these reads).
 
-``write_grid`` streams batches of rows into such a file at their row-major
-positions (never the whole grid in memory) and is what the TFDS grid cache
-(``tfdis.data.grid_cache``) uses.
+``GridWriter`` writes batches of rows at their row-major positions the same
+way (never the whole grid in memory); the TFDS grid cache
+(``tfdis.data.grid_cache``) uses it.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
-# Bytes read through the map before it is dropped from the page tables (the
-# RSS bound above the process baseline; see the module docstring).
-RESIDENT_LIMIT = 128 << 20
 
-
-def _map_granule() -> int:
-  """Bytes one page fault may map: the kernel maps the page cache's large
-  folios whole (up to a PMD, 2 MiB on x86-64, measured on Linux 6.18 with
-  ext4), not just the 4 KiB page read."""
-  try:
-    with open("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size") as f:
-      return int(f.read())
-  except (OSError, ValueError):
-    return 2 << 20
+def _runs(rows: np.ndarray):
+  """(start, stop) positions of runs of consecutive values in sorted rows."""
+  if not len(rows):
+    return []
+  breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+  return zip(np.concatenate([[0], breaks]).tolist(),
+             np.concatenate([breaks, [len(rows)]]).tolist())
 
 
 class GridStore:
   """Read-only uint8 rows [N, *row_shape] of the raw file ``path``.
 
   Supports what the ground-truth classes need of an image array: ``shape``,
-  ``dtype``, ``ndim``, ``len`` and ``store[index]`` (an int, a slice or an
-  integer array; always returns an in-memory copy of just those rows).
-  ``np.asarray(store)`` reads the whole grid into memory (avoid it on big
-  grids).
+  ``dtype``, ``ndim``, ``len`` and ``store[index]`` (an int, a slice, a
+  boolean mask or an integer array; returns a new in-memory array of just
+  those rows). ``np.asarray(store)`` reads the whole grid into memory (avoid
+  it on big grids). Safe to use from several threads (positional reads).
   """
 
-  def __init__(self, path: str, shape: Sequence[int],
-               resident_limit: int = RESIDENT_LIMIT):
+  def __init__(self, path: str, shape: Sequence[int]):
     self.path = os.fspath(path)
     self.shape = tuple(int(s) for s in shape)
     self.dtype = np.dtype(np.uint8)
@@ -67,36 +59,57 @@ class GridStore:
     if size != self.nbytes:
       raise ValueError(f"{self.path}: {size} bytes, expected {self.nbytes} "
                        f"for uint8 rows of shape {self.shape}")
-    with open(self.path, "rb") as f:
-      self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    # Rows are read in random order: no read-ahead of neighbouring rows.
-    self._map.madvise(mmap.MADV_RANDOM)
-    self._array = np.frombuffer(self._map, np.uint8).reshape(self.shape)
-    self.resident_limit = int(resident_limit)
-    self._chunk_rows = max(1, self.resident_limit // max(
-        _map_granule(), self._row_bytes))
+    self._fd = os.open(self.path, os.O_RDONLY)
+    if hasattr(os, "posix_fadvise"):  # rows come in random order
+      os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_RANDOM)
 
   def __len__(self) -> int:
     return self.shape[0]
 
-  def __getitem__(self, index) -> np.ndarray:
-    if isinstance(index, (int, np.integer)):
-      return self[np.array([index])][0]
+  def _rows(self, index) -> np.ndarray:
     if isinstance(index, slice):
-      index = np.arange(*index.indices(self.shape[0]), dtype=np.int64)
+      return np.arange(*index.indices(self.shape[0]), dtype=np.int64)
     index = np.asarray(index)
     if index.dtype == bool:
-      index = np.flatnonzero(index)
-    flat = index.reshape(-1).astype(np.int64, copy=False)
-    out = np.empty((len(flat),) + self.shape[1:], np.uint8)
-    # Gather a few rows at a time and drop their pages from the map, so
-    # what one gather makes resident is bounded (see _map_granule).
-    chunk = self._chunk_rows
-    for start in range(0, len(flat), chunk):
-      np.take(self._array, flat[start:start + chunk], axis=0,
-              out=out[start:start + chunk])
-      self._map.madvise(mmap.MADV_DONTNEED)
-    return out.reshape(index.shape + self.shape[1:])
+      if index.shape != (self.shape[0],):
+        raise IndexError(f"boolean index of shape {index.shape} for "
+                         f"{self.shape[0]} rows")
+      return np.flatnonzero(index)
+    if not np.issubdtype(index.dtype, np.integer):
+      raise IndexError(f"rows must be integers, got {index.dtype}")
+    rows = index.astype(np.int64)
+    n = self.shape[0]
+    if rows.size and (rows.min() < -n or rows.max() >= n):
+      raise IndexError(f"row index out of range for {n} rows")
+    return np.where(rows < 0, rows + n, rows)
+
+  def __getitem__(self, index) -> np.ndarray:
+    if isinstance(index, tuple):  # rows first, then numpy on the rest
+      return self[index[0]][(slice(None),) + index[1:]]
+    if isinstance(index, (int, np.integer)):
+      return self[np.array([index])][0]
+    rows = self._rows(index)
+    flat = rows.reshape(-1)
+    order = None
+    if len(flat) > 1 and not (np.diff(flat) > 0).all():
+      order = np.argsort(flat, kind="stable")
+      flat = flat[order]
+    buf = np.empty((len(flat), self._row_bytes), np.uint8)
+    for start, stop in _runs(flat):
+      self._read(buf[start:stop], int(flat[start]) * self._row_bytes)
+    if order is not None:
+      out = np.empty_like(buf)
+      out[order] = buf
+      buf = out
+    return buf.reshape(rows.shape + self.shape[1:])
+
+  def _read(self, out: np.ndarray, offset: int) -> None:
+    view = memoryview(out).cast("B")
+    while len(view):
+      got = os.preadv(self._fd, [view], offset)
+      if got <= 0:
+        raise IOError(f"{self.path}: unexpected end of file at byte {offset}")
+      view, offset = view[got:], offset + got
 
   def __array__(self, dtype=None, copy=None):
     out = self[:]
@@ -106,70 +119,69 @@ class GridStore:
     return f"GridStore({self.path!r}, shape={self.shape})"
 
   def __reduce__(self):  # pickles by path (e.g. to Ray or spawn workers)
-    return (GridStore, (self.path, self.shape, self.resident_limit))
+    return (GridStore, (self.path, self.shape))
+
+  def __del__(self):
+    fd = getattr(self, "_fd", None)
+    if fd is not None:
+      os.close(fd)
+      self._fd = None
 
 
 class GridWriter:
   """Writes uint8 rows of an [N, *row_shape] grid into a new raw file.
 
-  ``write(rows, images)`` puts each image at its row; memory stays bounded
-  (written pages are flushed and unmapped every ``resident_limit`` bytes).
-  The file's space is reserved up front, so a full disk fails at once with
-  ``OSError`` (ENOSPC) instead of a crash on a later write.
+  ``write(rows, images)`` puts each image at its row (one positional write
+  per run of consecutive rows). The file's space is reserved up front, so a
+  full disk fails at once with ``OSError`` (ENOSPC) instead of on a later
+  write.
   """
 
-  def __init__(self, path: str, shape: Sequence[int],
-               resident_limit: int = RESIDENT_LIMIT):
+  def __init__(self, path: str, shape: Sequence[int]):
     self.path = os.fspath(path)
     self.shape = tuple(int(s) for s in shape)
     self.nbytes = int(np.prod(self.shape, dtype=np.int64))
     self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64))
-    self._file = open(self.path, "w+b")
+    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
       if self.nbytes:
-        os.posix_fallocate(self._file.fileno(), 0, self.nbytes)
-      self._map = mmap.mmap(self._file.fileno(), max(self.nbytes, 1))
+        os.posix_fallocate(self._fd, 0, self.nbytes)
     except BaseException:
-      self._file.close()
+      self.abort()
       raise
-    self._array = np.frombuffer(self._map, np.uint8,
-                                count=self.nbytes).reshape(self.shape)
-    self.resident_limit = int(resident_limit)
-    self._written = 0
 
   def write(self, rows: np.ndarray, images: np.ndarray) -> None:
-    rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) and (np.diff(rows) == 1).all():  # a contiguous block
-      self._array[rows[0]:rows[-1] + 1] = images
-    else:
-      self._array[rows] = images
-    self._written += len(rows) * max(self._row_bytes, _map_granule())
-    if self._written >= self.resident_limit:
-      self._map.flush()
-      self._map.madvise(mmap.MADV_DONTNEED)
-      self._written = 0
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    images = np.ascontiguousarray(images, dtype=np.uint8).reshape(
+        len(rows), self._row_bytes)
+    if rows.size and (rows.min() < 0 or rows.max() >= self.shape[0]):
+      raise IndexError(f"rows out of range for {self.shape[0]} rows")
+    if len(rows) > 1 and not (np.diff(rows) > 0).all():
+      order = np.argsort(rows, kind="stable")
+      rows, images = rows[order], images[order]
+    for start, stop in _runs(rows):
+      view = memoryview(images[start:stop]).cast("B")
+      offset = int(rows[start]) * self._row_bytes
+      while len(view):
+        done = os.pwritev(self._fd, [view], offset)
+        view, offset = view[done:], offset + done
 
   def close(self) -> None:
     """Flushes the rows to disk and closes the file."""
-    if self._map.closed:
-      return
-    self._map.flush()
-    del self._array
-    self._map.close()
-    os.fsync(self._file.fileno())
-    self._file.close()
+    if self._fd is not None:
+      os.fsync(self._fd)
+      os.close(self._fd)
+      self._fd = None
 
   def abort(self) -> None:
-    if not self._map.closed:
-      del self._array
-      self._map.close()
-    self._file.close()
+    if self._fd is not None:
+      os.close(self._fd)
+      self._fd = None
 
 
-def write_grid(path: str, shape: Sequence[int], batches,
-               resident_limit: int = RESIDENT_LIMIT) -> None:
+def write_grid(path: str, shape: Sequence[int], batches) -> None:
   """Writes ``(rows, images)`` batches into the raw grid file ``path``."""
-  writer = GridWriter(path, shape, resident_limit)
+  writer = GridWriter(path, shape)
   try:
     for rows, images in batches:
       writer.write(rows, images)
@@ -179,7 +191,5 @@ def write_grid(path: str, shape: Sequence[int], batches,
   writer.close()
 
 
-def open_grid(path: str, shape: Sequence[int],
-              resident_limit: Optional[int] = None) -> GridStore:
-  return GridStore(path, shape, RESIDENT_LIMIT if resident_limit is None
-                   else resident_limit)
+def open_grid(path: str, shape: Sequence[int]) -> GridStore:
+  return GridStore(path, shape)
