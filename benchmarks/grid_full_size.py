@@ -13,7 +13,9 @@ measures what tfdis itself does with a grid of that size, from the synthetic
    (``store=disk``) or held in memory (``store=memory``);
 3. ``evaluate``: MIG on ``--mig_points`` points of the disk run's model
    (``tfdis.evaluate.evaluate_model_dirs``, encoding cache off so every point
-   is gathered and encoded), with either store.
+   is gathered and encoded), with either store;
+4. ``ab``: MIG with both stores in one process, alternating, ``--repeats``
+   rounds (the fair throughput comparison on a shared machine).
 
 Each step runs as its own process under ``/usr/bin/time -v`` (peak RSS).
 
@@ -41,9 +43,14 @@ from dataset_memory import mem_available, timed  # noqa: E402  pylint: disable=g
 
 NAMES = ("object_color", "object_shape", "object_size", "camera_height",
          "background_color", "horizontal_axis", "vertical_axis")
-SIZES = (6, 6, 2, 3, 3, 40, 40)
-SHAPE = (int(np.prod(SIZES)), 64, 64, 3)
 DATASET = "mpi3d_real_grid_benchmark"
+
+
+def _sizes(colours: int):
+  """MPI3D real's grid, or its first ``colours`` object colours (a prefix of
+  the rows: object_color is the slowest factor)."""
+  sizes = (colours, 6, 2, 3, 3, 40, 40)
+  return sizes, (int(np.prod(sizes)), 64, 64, 3)
 
 
 def _register():
@@ -51,10 +58,11 @@ def _register():
   from tfdis.data import grid_store  # pylint: disable=g-import-not-at-top
   from tfdis.registry import DATASETS  # pylint: disable=g-import-not-at-top
 
-  def load(path: str, store: str = "disk"):
-    images = (grid_store.GridStore(path, SHAPE) if store == "disk" else
-              np.fromfile(path, np.uint8).reshape(SHAPE))
-    return TFDSGroundTruthData("mpi3d_real", images, NAMES, SIZES)
+  def load(path: str, store: str = "disk", colours: int = 6):
+    sizes, shape = _sizes(colours)
+    images = (grid_store.GridStore(path, shape) if store == "disk" else
+              np.fromfile(path, np.uint8).reshape(shape))
+    return TFDSGroundTruthData("mpi3d_real", images, NAMES, sizes)
 
   DATASETS.register(DATASET, load)
 
@@ -62,18 +70,19 @@ def _register():
 def step_write(args):
   from tfdis.data import grid_store  # pylint: disable=g-import-not-at-top
   t = time.time()
-  writer = grid_store.GridWriter(args.grid + ".tmp", SHAPE)
+  _, shape = _sizes(args.colours)
+  writer = grid_store.GridWriter(args.grid + ".tmp", shape)
   with zipfile.ZipFile(args.npz) as z, z.open("images.npy") as f:
     version = np.lib.format.read_magic(f)
     read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                    else np.lib.format.read_array_header_2_0)
-    shape, _, dtype = read_header(f)
-    assert tuple(shape) == SHAPE and dtype == np.uint8, (shape, dtype)
-    row = int(np.prod(SHAPE[1:]))
-    for start in range(0, SHAPE[0], 8192):
-      n = min(8192, SHAPE[0] - start)
+    stored, _, dtype = read_header(f)
+    assert stored[1:] == shape[1:] and stored[0] >= shape[0], stored
+    row = int(np.prod(shape[1:]))
+    for start in range(0, shape[0], 8192):
+      n = min(8192, shape[0] - start)
       chunk = np.frombuffer(f.read(n * row), np.uint8).reshape((n,) +
-                                                              SHAPE[1:])
+                                                              shape[1:])
       writer.write(np.arange(start, start + n), chunk)
   writer.close()
   os.replace(args.grid + ".tmp", args.grid)
@@ -86,10 +95,13 @@ def step_train(args):
   from tfdis.training.trainer import train  # pylint: disable=g-import-not-at-top
   config = TrainConfig(
       model="beta_vae", dataset=DATASET,
-      dataset_options={"path": args.grid, "store": args.store},
+      dataset_options={"path": args.grid, "store": args.store,
+                       "colours": args.colours},
       steps=args.steps, batch_size=args.batch_size, log_every=50, seed=0,
       model_dir=os.path.join(args.work, f"run-{args.store}"))
-  train(config, overwrite=True)
+  result = train(config, overwrite=True)
+  print(json.dumps({"steps_per_sec": result["steps_per_sec"],
+                    "train_seconds": result["train_seconds"]}))
 
 
 def step_evaluate(args):
@@ -99,13 +111,44 @@ def step_evaluate(args):
   shutil.rmtree(os.path.join(model_dir, "metrics"), ignore_errors=True)
   evaluate_model_dirs(
       model_dir, ["mig"], dataset=DATASET,
-      dataset_options={"path": args.grid, "store": args.store},
+      dataset_options={"path": args.grid, "store": args.store,
+                       "colours": args.colours},
       metric_params={"mig": {"num_train": args.mig_points}},
       cache_encodings="off")
   with open(os.path.join(model_dir, "metrics", "mean", "mig.json")) as f:
     record = json.load(f)
   print(json.dumps({"mig_seconds": record["elapsed_s"],
                     "discrete_mig": record["scores"]["discrete_mig"]}))
+
+
+def step_ab(args):
+  """MIG encoding rows/s of both stores in one process, alternating
+  (disk, memory, disk, memory, ...), so the machine's load hits both alike."""
+  from tfdis.data import grid_store  # pylint: disable=g-import-not-at-top
+  from tfdis.data.tfds_data import TFDSGroundTruthData  # pylint: disable=g-import-not-at-top
+  from tfdis.export.load import load_saved_model  # pylint: disable=g-import-not-at-top
+  from tfdis.metrics.mig import compute_mig  # pylint: disable=g-import-not-at-top
+  sizes, shape = _sizes(args.colours)
+  stores = {"disk": grid_store.GridStore(args.grid, shape),
+            "memory": np.fromfile(args.grid, np.uint8).reshape(shape)}
+  loaded = load_saved_model(os.path.join(args.work, "run-disk"))
+  rep = loaded.representation_fn("mean")
+  times = {"disk": [], "memory": []}
+  scores = {}
+  for _ in range(args.repeats):
+    for name, images in stores.items():
+      data = TFDSGroundTruthData("mpi3d_real", images, NAMES, sizes)
+      t = time.perf_counter()
+      result = compute_mig(data, rep, np.random.RandomState(0),
+                           num_train=args.mig_points)
+      times[name].append(time.perf_counter() - t)
+      scores[name] = result["discrete_mig"]
+  print(json.dumps({
+      "seconds": times, "discrete_mig": scores,
+      "rows_per_s": {k: round(args.mig_points / float(np.median(v)))
+                     for k, v in times.items()},
+      "ratio_disk_to_memory": float(np.median(times["memory"]) /
+                                    np.median(times["disk"]))}))
 
 
 def main():
@@ -116,14 +159,21 @@ def main():
   parser.add_argument("--steps", type=int, default=300)
   parser.add_argument("--batch_size", type=int, default=64)
   parser.add_argument("--mig_points", type=int, default=10000)
+  parser.add_argument("--colours", type=int, default=6,
+                      help="Object colours of the grid (6: all 1,036,800 "
+                      "rows; fewer: a prefix, for an in-memory comparison "
+                      "on a machine without 18 GB free).")
+  parser.add_argument("--repeats", type=int, default=3,
+                      help="Alternating rounds of the in-process A/B.")
   parser.add_argument("--output", default=None)
   parser.add_argument("--step", default=None, help=argparse.SUPPRESS)
   parser.add_argument("--store", default="disk", help=argparse.SUPPRESS)
   args = parser.parse_args()
-  args.grid = os.path.join(args.work, "mpi3d_real.u8")
+  args.grid = os.path.join(args.work, f"mpi3d_real_c{args.colours}.u8")
+  sizes, shape = _sizes(args.colours)
   if args.step:
     return {"write": step_write, "train": step_train,
-            "evaluate": step_evaluate}[args.step](args)
+            "evaluate": step_evaluate, "ab": step_ab}[args.step](args)
 
   os.makedirs(args.work, exist_ok=True)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO + (
@@ -131,7 +181,8 @@ def main():
       else ""))
   me = [sys.executable, os.path.abspath(__file__)] + [
       a for a in sys.argv[1:] if not a.startswith("--output")]
-  results = {"rows": SHAPE[0], "grid_gb": round(np.prod(SHAPE) / 1e9, 2)}
+  results = {"rows": shape[0], "grid_gb": round(np.prod(shape) / 1e9, 2),
+             "sizes": sizes}
 
   def save():
     if args.output:
@@ -146,10 +197,8 @@ def main():
     out = {k: r[k] for k in ("seconds", "cpu_seconds", "peak_rss_gb")}
     if last:
       out.update(json.loads(last[-1]))
-    rates = [float(x) for x in __import__("re").findall(
-        r"([\d.]+) steps/s", r["log"])]
-    if rates:
-      out["rows_per_s"] = round(rates[-1] * args.batch_size)
+    if "steps_per_sec" in out:
+      out["rows_per_s"] = round(out["steps_per_sec"] * args.batch_size)
     if "mig_seconds" in out:
       out["rows_per_s"] = round(args.mig_points / out["mig_seconds"])
     results[name] = out
@@ -158,13 +207,15 @@ def main():
   if not os.path.exists(args.grid):
     run("write", ["--step=write"])
   for store in args.paths.split(","):
-    if store == "memory" and mem_available() < np.prod(SHAPE) * 1.15 + 3e9:
+    if store == "memory" and mem_available() < np.prod(shape) * 1.15 + 3e9:
       results[f"{store}"] = {"skipped": "MemAvailable %.1f GB" % (
           mem_available() / 1e9)}
       save()
       continue
     run(f"train-{store}", ["--step=train", f"--store={store}"])
     run(f"evaluate-{store}", ["--step=evaluate", f"--store={store}"])
+  if "memory" in args.paths and "skipped" not in results.get("memory", {}):
+    run("ab", ["--step=ab"])
 
 
 if __name__ == "__main__":
