@@ -23,7 +23,7 @@ folder to remove it (it is rebuilt on the next load).
 
 Concurrent processes are safe: the cache is written under a temporary name
 and renamed into place, under an exclusive lock (``fcntl.flock``) so only
-one process builds it and the others wait and then map it.
+one process builds it and the others wait and then read it.
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ OFFICIAL_NAMES = tuple(_BUILDS)
 @functools.lru_cache(maxsize=2)
 def _load(name: str, data_dir: Optional[str], store: str):
   # Cached: several consumers in one process (metrics, visualisation) ask for
-  # the same data; an in-memory grid takes a while to read (a disk store is
-  # only a file mapping).
+  # the same data; an in-memory grid takes a while to read (a disk store
+  # only opens a file).
   tfds_name, config = _BUILDS[name]
   return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
                                           data_dir=data_dir, store=store)
