@@ -68,12 +68,12 @@ def timed(cmd, log_path, env=None) -> dict:
     raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see "
                        f"{log_path}")
   return {"seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
-          "peak_rss_gb": round(int(peak.group(1)) / 2**20, 3) if peak
+          "peak_rss_gib": round(int(peak.group(1)) / 2**20, 3) if peak
                          else None, "log": text}
 
 
 def _keep(result: dict) -> dict:
-  return {k: result[k] for k in ("seconds", "cpu_seconds", "peak_rss_gb")}
+  return {k: result[k] for k in ("seconds", "cpu_seconds", "peak_rss_gib")}
 
 
 def du(path: str, skip: str = "") -> int:
@@ -160,9 +160,9 @@ def run_dataset(name: str, args, env) -> dict:
 
 
 def table(rows) -> str:
-  head = ("| dataset | files GB | build s | build peak RSS GB | build GB | "
-          "cache s | cache GB | train peak RSS GB disk / memory | "
-          "train rows/s disk / memory | evaluate peak RSS GB disk / memory | "
+  head = ("| dataset | files GB | build s | build peak RSS GiB | build GB | "
+          "cache s | cache GB | train peak RSS GiB disk / memory | "
+          "train rows/s disk / memory | evaluate peak RSS GiB disk / memory | "
           "MIG encode rows/s disk / memory (ratio) |")
   lines = [head, "|" + "---|" * 11]
 
@@ -183,11 +183,11 @@ def table(rows) -> str:
       pass
     lines.append(
         f"| {row['dataset']} | {row['files_gb']} | {row['build']['seconds']} "
-        f"| {row['build']['peak_rss_gb']} | {row['build_gb']} | "
+        f"| {row['build']['peak_rss_gib']} | {row['build_gb']} | "
         f"{row['cache']['seconds']} | {row['cache_gb']} | "
-        f"{pair(row, 'train', 'peak_rss_gb')} | "
+        f"{pair(row, 'train', 'peak_rss_gib')} | "
         f"{pair(row, 'train', 'rows_per_s')} | "
-        f"{pair(row, 'evaluate', 'peak_rss_gb')} | "
+        f"{pair(row, 'evaluate', 'peak_rss_gib')} | "
         f"{pair(row, 'evaluate', 'rows_per_s')}{ratio} |")
   return "\n".join(lines)
 

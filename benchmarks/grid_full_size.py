@@ -194,7 +194,7 @@ def main():
   def run(name, extra):
     r = timed(me + extra, os.path.join(args.work, f"{name}.log"), env)
     last = [l for l in r["log"].splitlines() if l.startswith("{")]
-    out = {k: r[k] for k in ("seconds", "cpu_seconds", "peak_rss_gb")}
+    out = {k: r[k] for k in ("seconds", "cpu_seconds", "peak_rss_gib")}
     if last:
       out.update(json.loads(last[-1]))
     if "steps_per_sec" in out:
