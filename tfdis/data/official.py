@@ -1,9 +1,13 @@
 """The official benchmarks as ground-truth data (Locatello et al. 2019, Sec. 5).
 
-Each name reads the prepared TFDS build of ``tfds_builders/<dataset>`` into
-memory::
+Each name reads the prepared TFDS build of ``tfds_builders/<dataset>``::
 
-  get_dataset("dsprites", data_dir=None)
+  get_dataset("dsprites", data_dir=None, store="disk")
+
+``store="disk"`` (default) reads images by row from the build's grid cache
+(written once per build next to it; ``tfdis.data.grid_cache``), in bounded
+memory; ``store="memory"`` holds the whole grid in RAM (3.0 GB for dSprites,
+12.7 GB for MPI3D real). The images are the same either way.
 
 A missing build is made on first use, as ``tfds.load`` does: the official
 files are found (manual directory, disentanglement_lib folder) or downloaded,
@@ -49,13 +53,14 @@ OFFICIAL_NAMES = tuple(_BUILDS)
 
 
 @functools.lru_cache(maxsize=2)
-def _load(name: str, data_dir: Optional[str]):
-  # Cached: the big grids take a while to read and several consumers in one
-  # process (metrics, visualisation) ask for the same data.
+def _load(name: str, data_dir: Optional[str], store: str):
+  # Cached: several consumers in one process (metrics, visualisation) ask for
+  # the same data; an in-memory grid takes a while to read (a disk store
+  # only opens a file).
   tfds_name, config = _BUILDS[name]
   try:
     return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
-                                            data_dir=data_dir)
+                                            data_dir=data_dir, store=store)
   except tfds_data.DatasetNotPreparedError as e:
     if _is_prepared(tfds_name, config, data_dir):
       raise  # a build is there but unusable: its message says why
@@ -63,7 +68,7 @@ def _load(name: str, data_dir: Optional[str]):
   sources.prepare_build(tfds_name, config, data_dir)
   try:
     return tfds_data.load_tfds_ground_truth(tfds_name, name, config=config,
-                                            data_dir=data_dir)
+                                            data_dir=data_dir, store=store)
   except tfds_data.DatasetNotPreparedError:
     raise first from None
 
@@ -84,24 +89,26 @@ def _path(p) -> Optional[str]:
   return None if p is None else os.path.abspath(os.path.expanduser(p))
 
 
-def load_official(name: str, data_dir: Optional[str] = None):
+def load_official(name: str, data_dir: Optional[str] = None,
+                  store: str = "disk"):
   """Ground-truth data for ``dsprites``, ``shapes3d``, ..., ``mpi3d_real``."""
   if name not in _BUILDS:
     raise ValueError(f"{name!r} is not an official labelled benchmark; "
                      f"known: {list(_BUILDS)}")
-  return _load(name, _path(data_dir))
+  return _load(name, _path(data_dir), store)
 
 
 def _variant(variant: str, data_dir: Optional[str],
-             scream: Optional[np.ndarray] = None):
-  base = load_official("dsprites", data_dir)
+             scream: Optional[np.ndarray] = None, store: str = "disk"):
+  base = load_official("dsprites", data_dir, store)
   return dsprites_variants.DSpritesVariant(base, variant, scream=scream,
                                            name=f"{variant}_dsprites")
 
 
-def load_dsprites_variant(variant: str, data_dir: Optional[str] = None):
+def load_dsprites_variant(variant: str, data_dir: Optional[str] = None,
+                          store: str = "disk"):
   """``color_dsprites`` / ``noisy_dsprites``."""
-  return _variant(variant, data_dir)
+  return _variant(variant, data_dir, store=store)
 
 
 def _scream_painting(data_dir: Optional[str]) -> str:
@@ -131,7 +138,8 @@ def _scream_painting(data_dir: Optional[str]) -> str:
 
 def load_scream_dsprites(data_dir: Optional[str] = None,
                          manual_dir: Optional[str] = None,
-                         scream_path: Optional[str] = None):
+                         scream_path: Optional[str] = None,
+                         store: str = "disk"):
   """``scream_dsprites``; ``manual_dir``/``scream_path`` locate the painting
   (default: found or downloaded as the builders do, see ``_scream_painting``).
   """
@@ -145,7 +153,7 @@ def load_scream_dsprites(data_dir: Optional[str] = None,
     scream = dsprites_variants.load_scream(scream_path)
   except FileNotFoundError as e:
     raise tfds_data.DatasetFilesMissingError(str(e)) from None
-  return _variant("scream", data_dir, scream)
+  return _variant("scream", data_dir, scream, store)
 
 
 def load_celeba_images(data_dir: Optional[str] = None,
