@@ -52,7 +52,7 @@ from tfdis import io_utils
 from tfdis.models import build_model
 from tfdis.models import precision
 from tfdis.models.architectures import check_architecture
-from tfdis.training import inputs, summaries
+from tfdis.training import checkpoints, inputs, summaries
 from tfdis.training.config import TrainConfig
 from tfdis.specs import ConfigError, check_compatible
 from tfdis.training.strategy import make_strategy
@@ -483,12 +483,13 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
                              has_gpu=bool(tf.config.list_logical_devices("GPU")))
   seed_everything(config.seed)
   model, checkpoint = build_for_config(config, data, strategy, dataset_size)
+  # The newest readable checkpoint (unreadable ones are set aside and
+  # dropped from the index) before the manager reads the index.
+  ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
+  resumed_from = checkpoints.restore_newest_readable(checkpoint, ckpt_dir)
   manager = tf.train.CheckpointManager(
-      checkpoint, os.path.join(model_dir, CHECKPOINT_SUBDIR),
-      max_to_keep=config.keep_checkpoints)
-  resumed_from = manager.latest_checkpoint
+      checkpoint, ckpt_dir, max_to_keep=config.keep_checkpoints)
   if resumed_from:
-    checkpoint.restore(resumed_from).assert_existing_objects_matched()
     logging.info("Resumed from %s at step %d", resumed_from,
                  int(model.step.numpy()))
   # The config wins over restored values (PBT edits them between intervals).
@@ -600,12 +601,12 @@ def restore_for_export(model_dir: str) -> Tuple[Any, Dict[str, Any]]:
   model, checkpoint = build_for_config(
       config, data, tf.distribute.get_strategy(),
       len(indices) if indices is not None else data.num_examples)
-  latest = tf.train.latest_checkpoint(os.path.join(model_dir,
-                                                   CHECKPOINT_SUBDIR))
+  latest = checkpoints.restore_newest_readable(
+      checkpoint, os.path.join(model_dir, CHECKPOINT_SUBDIR),
+      assert_matched=False)
   if latest is None:
     raise ConfigError(f"no checkpoint under {model_dir}/checkpoints: train "
                       "the model first")
-  checkpoint.restore(latest).expect_partial()
   return model, metadata_for(model, config, data)
 
 
