@@ -43,7 +43,8 @@ flags.DEFINE_string("metric_params", None,
                     "JSON overrides of metric parameters, per metric "
                     "('{\"dci\": {\"num_train\": 1000}}') or shared by every "
                     "metric that takes them ('{\"num_train\": 500}').")
-flags.DEFINE_integer("seed", 0, "Seed of every metric's sampling.")
+flags.DEFINE_integer("seed", 0, "Seed of every metric's sampling.",
+                     lower_bound=0, upper_bound=2 ** 31 - 1)
 flags.DEFINE_enum("sklearn_compat", "current", ["current", "dlib"],
                   "Classifier defaults of the metrics that fit a logistic "
                   "regression or linear SVM: 'current' (today's scikit-learn, "

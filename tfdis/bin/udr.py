@@ -8,6 +8,8 @@ tfdis.udr.run_udr_study).
 
 from __future__ import annotations
 
+import math
+
 from absl import app, flags, logging
 
 from tfdis.errors import run_main
@@ -26,13 +28,18 @@ flags.DEFINE_enum("mode", "hyper", ["hyper", "a2a"],
 flags.DEFINE_enum("correlation", "lasso", ["lasso", "spearman"],
                   "Similarity matrix: lasso (UDR_L) or spearman (UDR_S).")
 flags.DEFINE_integer("num_pairs", None, "Partners P per model, sampled with "
-                     "--seed; default: all available.", lower_bound=1)
+                     "--seed; default: all available.", lower_bound=1,
+                     upper_bound=2 ** 31 - 1)
 flags.DEFINE_integer("num_data_points", 10000, "Images encoded by every model "
-                     "(paper A.5: 10000 for lasso).", lower_bound=2)
+                     "(paper A.5: 10000 for lasso).", lower_bound=2,
+                     upper_bound=2 ** 31 - 1)
 flags.DEFINE_integer("seed", 0, "Seeds the image draw, partner sampling and "
-                     "the lasso.")
+                     "the lasso.", lower_bound=0, upper_bound=2 ** 31 - 1)
 flags.DEFINE_float("kl_filter_threshold", 0.01, "A latent is informative if "
                    "its KL exceeds this (paper Eq. 3).", lower_bound=0.0)
+flags.register_validator(
+    "kl_filter_threshold", math.isfinite,
+    message="--kl_filter_threshold must be a finite number >= 0 (e.g. 0.01).")
 flags.DEFINE_bool("filter_low_kl", True, "Score only informative latents.")
 flags.DEFINE_string("alpha", "0.1", "Lasso penalty (a positive float) or "
                     "'cv' for MultiTaskLassoCV.")
@@ -41,7 +48,8 @@ flags.DEFINE_enum("aggregation", "relative_strength",
                   "Pair score: dlib's relative strength or paper Eq. 2.")
 flags.DEFINE_string("dataset", "auto", "'auto' (from the models' metadata) or "
                     "a registered dataset name.")
-flags.DEFINE_integer("batch_size", 256, "Encoder batch size.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 256, "Encoder batch size.", lower_bound=1,
+                     upper_bound=2 ** 31 - 1)
 flags.DEFINE_enum("cache_encodings", "disk", list(code_cache.MODES),
                   code_cache.FLAG_HELP)
 
@@ -61,6 +69,21 @@ def _parse_alpha(value: str):
 flags.register_validator(
     "alpha", lambda v: _parse_alpha(v) is not None,
     message="--alpha must be a positive number (e.g. 0.1) or 'cv'.")
+
+
+def _validate_dataset(value) -> bool:
+  if value == "auto":
+    return True
+  from tfdis.data import DATASETS
+
+  try:
+    DATASETS.get(value)
+  except KeyError as e:
+    raise flags.ValidationError(f"--dataset: {e} (or use 'auto')")
+  return True
+
+
+flags.register_validator("dataset", _validate_dataset)
 
 
 def main(argv):

@@ -498,8 +498,11 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
   model.set_learning_rate(config.learning_rate)
   if model.supervision is not None:
     model.gamma_sup.assign(model.supervision["gamma_sup"])
-  config.save(os.path.join(model_dir, CONFIG_FILE))
   start_step = int(model.step.numpy())
+  finished = _finished_record(model_dir, config, start_step)
+  if finished is not None:
+    return finished
+  config.save(os.path.join(model_dir, CONFIG_FILE))
 
   fit = None
   if start_step < config.steps:
@@ -568,6 +571,36 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
   if os.path.exists(failed):  # superseded by this successful run
     os.remove(failed)
   return result
+
+
+def _finished_record(model_dir: str, config: TrainConfig, step: int
+                     ) -> Optional[Dict[str, Any]]:
+  """The stored train.json if a rerun has nothing to do, else None.
+
+  Nothing to do: the checkpoint is at or beyond the requested steps and
+  train.json records that very step (it is written last, after the export,
+  so the SavedModel is of that step too). Then nothing is written: no
+  re-export, no config.json, no train.json whose final losses would be
+  empty (the rerun trained nothing), so the record of the run survives
+  a rerun with a smaller --steps.
+  """
+  from tfdis.export.load import is_saved_model_dir
+
+  path = os.path.join(model_dir, TRAIN_JSON)
+  if step < config.steps or not os.path.isfile(path):
+    return None
+  if config.export and not is_saved_model_dir(model_dir):
+    return None
+  try:
+    stored = io_utils.read_json(path)
+  except (OSError, ValueError):
+    return None  # unreadable: rewrite it
+  if not isinstance(stored, dict) or stored.get("steps") != step:
+    return None
+  logging.info("Checkpoint at step %d >= steps %d: nothing to train; %s "
+               "and the SavedModel are kept unchanged.", step, config.steps,
+               path)
+  return stored
 
 
 def _notes(config: TrainConfig) -> Dict[str, str]:

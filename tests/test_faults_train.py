@@ -1,0 +1,105 @@
+"""Faults a long run meets in one model directory (docs/faults.md).
+
+* A truncated newest checkpoint: the rerun sets it aside (renamed
+  ``*.corrupt-<time>``, not deleted), drops it from the index file and
+  resumes from the newest readable one; with none readable, one message.
+* A rerun with nothing to do (same or smaller --steps) writes nothing:
+  every file of the run directory keeps its bytes and its modification time
+  in nanoseconds (the lock file excepted: taking the lock is the rerun).
+
+Real TensorFlow training of a tiny model (dlib's conv network, 2 latents,
+batch 4, a few steps) on the offline procedural dSprites.
+"""
+
+import os
+
+import pytest
+
+from tfdis.errors import UserError
+from tfdis.training import TrainConfig, train
+from tfdis.training.checkpoints import NoReadableCheckpointError
+
+
+def _config(model_dir, **kw):
+  base = dict(model="beta_vae", dataset="procedural_dsprites_small",
+              architecture="conv", latent_dim=2, batch_size=4, steps=4,
+              checkpoint_every=2, keep_checkpoints=5, log_every=2,
+              summary_every=2, image_summary_every=1000,
+              model_dir=str(model_dir), export=False)
+  base.update(kw)
+  return TrainConfig(**base)
+
+
+def _files(directory):
+  out = {}
+  for root, _, names in os.walk(directory):
+    for n in names:
+      if n == ".tfdis.lock":
+        continue
+      p = os.path.join(root, n)
+      with open(p, "rb") as f:
+        out[os.path.relpath(p, directory)] = (f.read(),
+                                              os.stat(p).st_mtime_ns)
+  return out
+
+
+def test_truncated_newest_checkpoint_is_set_aside_and_run_resumes(tmp_path):
+  model_dir = tmp_path / "m"
+  train(_config(model_dir))
+  ckpts = model_dir / "checkpoints"
+  data = ckpts / "ckpt-4.data-00000-of-00001"
+  size = data.stat().st_size
+  with open(data, "r+b") as f:  # a disk error / full disk during a copy
+    f.truncate(size // 3)
+  res = train(_config(model_dir, steps=6))
+  assert res["start_step"] == 2 and res["steps"] == 6
+  assert res["resumed_from"].endswith("ckpt-2")
+  names = sorted(os.listdir(ckpts))
+  aside = [n for n in names if ".corrupt-" in n]
+  assert sorted(n.split(".corrupt-")[0] for n in aside) == [
+      "ckpt-4.data-00000-of-00001", "ckpt-4.index"]
+  # The set-aside bytes are kept as they were (nothing deleted).
+  kept = [n for n in aside if n.startswith("ckpt-4.data")][0]
+  assert (ckpts / kept).stat().st_size == size // 3
+  index = (ckpts / "checkpoint").read_text()
+  assert 'model_checkpoint_path: "ckpt-6"' in index
+  assert ".corrupt-" not in index
+  # The new ckpt-4 (written by the resumed run) is readable: a third run
+  # resumes from ckpt-6 without setting anything else aside.
+  res = train(_config(model_dir, steps=7))
+  assert res["start_step"] == 6
+  assert sorted(n for n in os.listdir(ckpts) if ".corrupt-" in n) == aside
+
+
+def test_no_readable_checkpoint_is_one_message(tmp_path):
+  model_dir = tmp_path / "m"
+  train(_config(model_dir, steps=2))
+  ckpts = model_dir / "checkpoints"
+  (ckpts / "ckpt-2.data-00000-of-00001").write_bytes(b"garbage")
+  with pytest.raises(NoReadableCheckpointError) as err:
+    train(_config(model_dir, steps=4))
+  assert isinstance(err.value, UserError)
+  msg = str(err.value)
+  assert str(ckpts) in msg and "ckpt-2" in msg and "Rerun" in msg
+  assert "\n" not in msg
+  # Set aside, so the next run starts afresh from step 0.
+  res = train(_config(model_dir, steps=2))
+  assert res["start_step"] == 0 and res["steps"] == 2
+
+
+def test_rerun_with_nothing_to_do_changes_nothing(tmp_path):
+  model_dir = tmp_path / "m"
+  first = train(_config(model_dir, steps=2, export=True))
+  assert first["final_losses"]
+  before = _files(model_dir)
+  assert "saved_model/saved_model.pb" in before
+  for steps in (2, 1):  # the same command, and a smaller --steps
+    res = train(_config(model_dir, steps=steps, export=True))
+    assert res["final_losses"] == first["final_losses"]
+    after = _files(model_dir)
+    assert sorted(after) == sorted(before)
+    changed = [p for p in before if after[p] != before[p]]
+    assert not changed, changed
+  # More steps still train on (and then rewrite the record).
+  res = train(_config(model_dir, steps=3, export=True))
+  assert res["start_step"] == 2 and res["steps"] == 3 and res["final_losses"]
