@@ -341,9 +341,14 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
 
   Returns:
     One row per model: ``model_dir``, ``dataset``, ``representation`` and
-    ``<metric>.<score>`` / ``<metric>.elapsed_s`` columns.
+    ``<metric>.<score>`` / ``<metric>.elapsed_s`` columns. A model that
+    cannot be loaded or scored is skipped after logging why, the others are
+    scored; ``frame.attrs["failures"]`` maps each failed model directory to
+    its reason ({} if none).
   """
   import pandas as pd
+
+  from tfdis.failures import ModelFailures
 
   if representation not in REPRESENTATIONS:
     raise ValueError(f"Unknown representation {representation!r}; use one of "
@@ -356,18 +361,24 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
   dirs = expand_model_dirs(model_dirs)
   datasets = _DatasetCache()
   rows = []
+  failures = ModelFailures("models")
   start = time.monotonic()
   for i, model_dir in enumerate(dirs):
     logging.info("[%d/%d] evaluating %s (%s): %s", i + 1, len(dirs), model_dir,
                  representation, ", ".join(metrics))
     t0 = time.monotonic()
-    rows.append(evaluate_model(model_dir, metrics, representation, dataset,
-                               overwrite, metric_params, seed,
-                               dataset_options, _datasets=datasets,
-                               sklearn_compat=sklearn_compat,
-                               cache_encodings=cache_encodings))
+    # One model that cannot be loaded or scored must not cost the others.
+    with failures.guard(model_dir):
+      rows.append(evaluate_model(model_dir, metrics, representation, dataset,
+                                 overwrite, metric_params, seed,
+                                 dataset_options, _datasets=datasets,
+                                 sklearn_compat=sklearn_compat,
+                                 cache_encodings=cache_encodings))
     done = time.monotonic() - start
     eta = done / (i + 1) * (len(dirs) - i - 1)
     logging.info("[%d/%d] %s finished in %.1f s (elapsed %.0f s, ETA %.0f s)",
                  i + 1, len(dirs), model_dir, time.monotonic() - t0, done, eta)
-  return pd.DataFrame(rows)
+  frame = pd.DataFrame(rows)
+  frame.attrs["failures"] = dict(failures.failed)
+  frame.attrs["num_models"] = len(dirs)
+  return frame

@@ -146,8 +146,14 @@ def main(argv):
       dataset_options=_json_object(FLAGS.dataset_options, "dataset_options"))
   score_columns = [c for c in frame.columns if "." in c
                    and not c.endswith(".elapsed_s") and ":" not in c]
-  logging.info("scores:\n%s", frame[["model_dir"] + score_columns]
-               .to_string(index=False))
+  if len(frame):
+    logging.info("scores:\n%s", frame[["model_dir"] + score_columns]
+                 .to_string(index=False))
+  from tfdis.failures import ModelFailures
+
+  failures = ModelFailures("models")
+  failures.failed.update(frame.attrs.get("failures", {}))
+  failures.exit_if_any("tfdis_evaluate", frame.attrs.get("num_models"))
 
 
 def run():

@@ -132,9 +132,15 @@ def main(argv):
   udr_failed = sorted(d for d, v in result["udr"].items()
                       if isinstance(v, str))
   if result["failed"]:
-    print("Failed models: " + ", ".join(sorted(result["failed"])))
+    print("Failed models:")
+    for model, error in sorted(result["failed"].items()):
+      lines = str(error).strip().splitlines()
+      print(f"  {model}: {lines[-1] if lines else '?'}")
   if udr_failed:
-    print("Failed UDR runs: " + ", ".join(udr_failed))
+    print("Failed or skipped UDR groups:")
+    for udr_dir in udr_failed:
+      lines = str(result["udr"][udr_dir]).strip().splitlines()
+      print(f"  {udr_dir}: {lines[-1] if lines else '?'}")
   if result["failed"] or udr_failed:
     sys.exit(1)
 

@@ -9,6 +9,7 @@ tfdis.udr.run_udr_study).
 from __future__ import annotations
 
 import math
+import sys
 
 from absl import app, flags, logging
 
@@ -95,10 +96,25 @@ def main(argv):
   # Both checks are cheap (no TensorFlow import): fail before loading models.
   model_dirs = expand_model_dirs(FLAGS.model_dirs, min_count=2)
   ensure_writable_dir(FLAGS.output_dir)
+  logging.info("UDR over %d models -> %s", len(model_dirs), FLAGS.output_dir)
+  from tfdis.udr.study import GroupSkippedError
+
+  try:
+    result = _run(model_dirs)
+  except GroupSkippedError as e:  # a model failed, not the request: exit 1
+    logging.error("%s", e)
+    sys.stderr.write(f"tfdis_udr: {e}\n")
+    sys.exit(1)
+  for model_dir, score in result["model_scores"].items():
+    logging.info("UDR %.4f  %s", score, model_dir)
+  print(f"UDR written to {FLAGS.output_dir}: "
+        + ", ".join(sorted(result["outputs"])))
+
+
+def _run(model_dirs):
   from tfdis.udr import run_udr_study
 
-  logging.info("UDR over %d models -> %s", len(model_dirs), FLAGS.output_dir)
-  result = run_udr_study(
+  return run_udr_study(
       model_dirs, FLAGS.output_dir, mode=FLAGS.mode,
       correlation=FLAGS.correlation, num_pairs=FLAGS.num_pairs,
       num_data_points=FLAGS.num_data_points, seed=FLAGS.seed,
@@ -106,10 +122,6 @@ def main(argv):
       filter_low_kl=FLAGS.filter_low_kl, alpha=_parse_alpha(FLAGS.alpha),
       aggregation=FLAGS.aggregation, dataset=FLAGS.dataset,
       batch_size=FLAGS.batch_size, cache_encodings=FLAGS.cache_encodings)
-  for model_dir, score in result["model_scores"].items():
-    logging.info("UDR %.4f  %s", score, model_dir)
-  print(f"UDR written to {FLAGS.output_dir}: "
-        + ", ".join(sorted(result["outputs"])))
 
 
 def run():
