@@ -521,7 +521,7 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
                                         data_seed(seed, start_step), indices,
                                         labels),
           config.steps - start_step, seed=config.seed, label=config.model,
-          checkpoint=lambda step: manager.save(checkpoint_number=step),
+          checkpoint=lambda step: save_checkpoint(manager, step),
           checkpoint_every=config.checkpoint_every, writer=writer,
           summary_every=config.summary_every, image_batch=image_batch,
           image_summary_every=config.image_summary_every,
@@ -571,6 +571,47 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
   if os.path.exists(failed):  # superseded by this successful run
     os.remove(failed)
   return result
+
+
+def save_checkpoint(manager, step: int) -> str:
+  """``manager.save(checkpoint_number=step)``; a full disk or a file-size
+  limit becomes one DiskFullError naming the checkpoint and its size (about
+  that of the previous one), after removing the partial files (TensorFlow's
+  ``ckpt-<n>_temp/`` staging and any ``ckpt-<n>.*`` the index does not list;
+  the index file is only updated after a complete save, so the previous
+  checkpoints stay valid)."""
+  directory = manager.directory
+  prefix = os.path.join(directory, f"ckpt-{int(step)}")
+  previous = manager.latest_checkpoint
+  try:
+    return manager.save(checkpoint_number=step)
+  except Exception as e:  # pylint: disable=broad-except
+    if not io_utils.is_no_space(e):
+      raise
+    import glob
+
+    from tfdis import rundir
+
+    partial = sum(os.path.getsize(p) for p in glob.glob(prefix + "*")
+                  if os.path.isfile(p))
+    partial += sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in
+                   os.walk(prefix + "_temp") for f in fs)
+    rundir.clean_stale_temporaries(directory)  # we hold the run's lock
+    if prefix not in manager.checkpoints:
+      for p in glob.glob(glob.escape(prefix) + ".*"):
+        if os.path.isfile(p):
+          os.remove(p)
+    if previous:
+      size = sum(os.path.getsize(p) for p in glob.glob(previous + ".*")
+                 if os.path.isfile(p))
+      needed = (f"about {io_utils.format_bytes(size)} (the size of the "
+                "previous checkpoint)")
+    else:
+      needed = f"at least {io_utils.format_bytes(partial)}"
+    text = str(e).strip().splitlines()
+    raise io_utils.DiskFullError(
+        prefix, needed, text[0][:120] if text else type(e).__name__
+    ) from None
 
 
 def _finished_record(model_dir: str, config: TrainConfig, step: int
