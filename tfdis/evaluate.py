@@ -26,6 +26,7 @@ unless ``overwrite``. Files are written atomically (``tfdis.io_utils``).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -315,7 +316,8 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
                         seed: int = 0,
                         dataset_options: Optional[Mapping[str, Any]] = None,
                         sklearn_compat: str = "current",
-                        cache_encodings: str = "disk"):
+                        cache_encodings: str = "disk",
+                        keep_going: bool = False):
   """Scores every model with every metric; returns a pandas DataFrame.
 
   Args:
@@ -338,13 +340,17 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
       per model for all metrics (datasets whose observations are a function
       of the factors), keeping the codes in ``<model_dir>/encodings/`` for
       later runs ('disk'); identical scores.
+    keep_going: a model that cannot be loaded or scored is logged and
+      skipped and the others are scored (tfdis_evaluate); without it the
+      first such error is raised. Errors of the request as a whole (an
+      explicit ``dataset`` whose images do not fit the model) are raised
+      either way.
 
   Returns:
     One row per model: ``model_dir``, ``dataset``, ``representation`` and
-    ``<metric>.<score>`` / ``<metric>.elapsed_s`` columns. A model that
-    cannot be loaded or scored is skipped after logging why, the others are
-    scored; ``frame.attrs["failures"]`` maps each failed model directory to
-    its reason ({} if none).
+    ``<metric>.<score>`` / ``<metric>.elapsed_s`` columns;
+    ``frame.attrs["failures"]`` maps each model skipped by ``keep_going``
+    to its reason ({} if none).
   """
   import pandas as pd
 
@@ -362,13 +368,17 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
   datasets = _DatasetCache()
   rows = []
   failures = ModelFailures("models")
+  from tfdis.export.load import ObservationShapeError
+
+  request_errors = ((ObservationShapeError,) if dataset != "auto" else ())
   start = time.monotonic()
   for i, model_dir in enumerate(dirs):
     logging.info("[%d/%d] evaluating %s (%s): %s", i + 1, len(dirs), model_dir,
                  representation, ", ".join(metrics))
     t0 = time.monotonic()
     # One model that cannot be loaded or scored must not cost the others.
-    with failures.guard(model_dir):
+    with (failures.guard(model_dir, reraise=request_errors) if keep_going
+          else contextlib.nullcontext()):
       rows.append(evaluate_model(model_dir, metrics, representation, dataset,
                                  overwrite, metric_params, seed,
                                  dataset_options, _datasets=datasets,

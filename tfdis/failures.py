@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import traceback
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Tuple
 
 from absl import logging
 
@@ -54,12 +54,17 @@ class ModelFailures:
                   reason, self.what)
 
   @contextlib.contextmanager
-  def guard(self, item: str) -> Iterator[None]:
+  def guard(self, item: str, reraise: Tuple[type, ...] = ()
+            ) -> Iterator[None]:
     """Records an exception raised inside as the failure of ``item``.
-    KeyboardInterrupt/SystemExit pass (BaseException, not Exception); a
-    non-user error keeps its traceback in the log (it may be a bug)."""
+    KeyboardInterrupt/SystemExit pass (BaseException, not Exception), and so
+    do the ``reraise`` types (errors of the request as a whole, e.g. an
+    explicit dataset that fits no model); a non-user error keeps its
+    traceback in the log (it may be a bug)."""
     try:
       yield
+    except reraise:
+      raise
     except Exception as e:  # pylint: disable=broad-except
       if not is_user_error(e):
         logging.error("%s: %s", item, "".join(traceback.format_exception(

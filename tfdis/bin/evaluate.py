@@ -143,7 +143,8 @@ def main(argv):
       metric_params=_json_object(FLAGS.metric_params, "metric_params"),
       seed=FLAGS.seed, sklearn_compat=FLAGS.sklearn_compat,
       cache_encodings=FLAGS.cache_encodings,
-      dataset_options=_json_object(FLAGS.dataset_options, "dataset_options"))
+      dataset_options=_json_object(FLAGS.dataset_options, "dataset_options"),
+      keep_going=True)
   score_columns = [c for c in frame.columns if "." in c
                    and not c.endswith(".elapsed_s") and ":" not in c]
   if len(frame):
