@@ -103,3 +103,38 @@ def test_rerun_with_nothing_to_do_changes_nothing(tmp_path):
   # More steps still train on (and then rewrite the record).
   res = train(_config(model_dir, steps=3, export=True))
   assert res["start_step"] == 2 and res["steps"] == 3 and res["final_losses"]
+
+
+def test_garbled_index_and_truncated_newest_checkpoint_unit(tmp_path):
+  """restore_newest_readable on a one-variable checkpoint: a garbled index
+  file is set aside and rebuilt from the checkpoint files on disk; the
+  truncated newest checkpoint is set aside; the value of the newest readable
+  one is restored and a CheckpointManager continues from it."""
+  import tensorflow as tf
+
+  from tfdis.training.checkpoints import restore_newest_readable
+
+  directory = str(tmp_path / "checkpoints")
+  v = tf.Variable(tf.zeros([1000]))
+  ckpt = tf.train.Checkpoint(v=v)
+  manager = tf.train.CheckpointManager(ckpt, directory, max_to_keep=5)
+  for step in (1, 2, 3):
+    v.assign(tf.fill([1000], float(step)))
+    manager.save(checkpoint_number=step)
+  with open(os.path.join(directory, "checkpoint"), "wb") as f:
+    f.write(b'model_checkpoint_path: "ckpt-\x00\xff {{')
+  data = os.path.join(directory, "ckpt-3.data-00000-of-00001")
+  with open(data, "r+b") as f:
+    f.truncate(100)
+  v.assign(tf.zeros([1000]))
+  restored = restore_newest_readable(ckpt, directory)
+  assert restored == os.path.join(directory, "ckpt-2")
+  assert float(v.numpy()[0]) == 2.0
+  names = os.listdir(directory)
+  assert sum(n.startswith("checkpoint.corrupt-") for n in names) == 1
+  assert sum(n.startswith("ckpt-3.") and ".corrupt-" in n
+             for n in names) == 2
+  manager = tf.train.CheckpointManager(ckpt, directory, max_to_keep=5)
+  assert manager.latest_checkpoint == os.path.join(directory, "ckpt-2")
+  assert manager.checkpoints == [os.path.join(directory, "ckpt-1"),
+                                 os.path.join(directory, "ckpt-2")]

@@ -62,7 +62,9 @@ def _listed(directory: str) -> Tuple[List[str], bool]:
   usable = True
   try:
     state = tf.train.get_checkpoint_state(directory)
-  except _read_errors() as e:
+  except Exception as e:  # pylint: disable=broad-except
+    # A garbled index: UnicodeDecodeError, protobuf's text ParseError
+    # (not a ValueError), TensorFlow's read errors.
     logging.warning("checkpoint index %s is unreadable (%s); using the "
                     "checkpoint files found next to it",
                     os.path.join(directory, INDEX_FILE), e)
