@@ -592,8 +592,8 @@ def save_checkpoint(manager, step: int) -> str:
 
     from tfdis import rundir
 
-    partial = sum(os.path.getsize(p) for p in glob.glob(prefix + "*")
-                  if os.path.isfile(p))
+    partial = sum(os.path.getsize(p) for p in
+                  glob.glob(glob.escape(prefix) + ".*") if os.path.isfile(p))
     partial += sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in
                    os.walk(prefix + "_temp") for f in fs)
     rundir.clean_stale_temporaries(directory)  # we hold the run's lock
@@ -602,8 +602,8 @@ def save_checkpoint(manager, step: int) -> str:
         if os.path.isfile(p):
           os.remove(p)
     if previous:
-      size = sum(os.path.getsize(p) for p in glob.glob(previous + ".*")
-                 if os.path.isfile(p))
+      size = sum(os.path.getsize(p) for p in
+                 glob.glob(glob.escape(previous) + ".*") if os.path.isfile(p))
       needed = (f"about {io_utils.format_bytes(size)} (the size of the "
                 "previous checkpoint)")
     else:
