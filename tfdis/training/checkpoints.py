@@ -179,3 +179,22 @@ def restore_newest_readable(checkpoint: Any, directory: str,
                     "setting aside %d unreadable one(s)", restored,
                     len(set_aside))
   return restored
+
+
+class UnreadableCheckpointError(UserError, RuntimeError):
+  """The one checkpoint a restore must use cannot be read."""
+
+
+def read_member_checkpoint(checkpoint: Any, prefix: str, member: Any) -> None:
+  """Restores a PBT member from exactly ``prefix`` (the population state
+  names it: an older checkpoint would be another member history, so there
+  is no fallback). An unreadable one is one message naming the file."""
+  try:
+    checkpoint.read(prefix).assert_existing_objects_matched()
+  except _read_errors() as e:
+    text = str(e).strip()
+    reason = type(e).__name__ + (f": {text.splitlines()[0]}" if text else "")
+    raise UnreadableCheckpointError(
+        f"the checkpoint {prefix} of PBT member {member} is unreadable "
+        f"({reason}). Restore a good copy of it, or start the PBT run in a "
+        "new --output_dir.") from None
