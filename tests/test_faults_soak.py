@@ -1,6 +1,6 @@
 """Soak: a tiny study whose workers and driver are SIGKILLed at random points.
 
-``tfdis_study`` (3 β-VAEs, 20 steps, MIG, UDR on 200 points, 2 worker
+``tfdis_study`` (2 β-VAEs, 20 steps, MIG, UDR on 200 points, 2 worker
 processes) is started again and again; each time, after a random delay
 (seeded: the same kills on every run of the test), either the whole process
 group (driver and workers) or one worker process is killed with SIGKILL,
@@ -24,15 +24,14 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWEEP = {"beta_vae": [{"beta": 4.0}]}
-MODELS = ("beta_vae-beta=4-seed=0", "beta_vae-beta=4-seed=1",
-          "beta_vae-beta=4-seed=2")
+MODELS = ("beta_vae-beta=4-seed=0", "beta_vae-beta=4-seed=1")
 KILLS = 5
 SEED = 24
 
 
 def _cmd(out):
   return [sys.executable, "-m", "tfdis.bin.study", "--study=quickstart",
-          f"--output_dir={out}", "--steps=20", "--seeds=3",
+          f"--output_dir={out}", "--steps=20", "--seeds=2",
           f"--sweep={json.dumps(SWEEP)}", "--metrics=mig",
           "--udr_num_data_points=200", "--novisualize", "--num_workers=2"]
 
@@ -98,7 +97,7 @@ def test_study_survives_random_sigkills(tmp_path):
       try:
         # After TensorFlow's import (~5-10 s) the study trains, exports,
         # evaluates: kill anywhere in it.
-        time.sleep(rng.uniform(4.0, 30.0))
+        time.sleep(rng.uniform(4.0, 20.0))
         if proc.poll() is None:
           workers = _workers(proc.pid)
           if workers and rng.random() < 0.5:
@@ -131,7 +130,7 @@ def test_study_survives_random_sigkills(tmp_path):
     assert 0.0 <= mig["scores"]["discrete_mig"] <= 1.0
   udr = _strict(os.path.join(out, "udr", "lasso_hyper", "beta_vae",
                              "udr.json"))
-  assert len(udr["models"]) == 3
+  assert len(udr["models"]) == 2
   leftovers, jsons = [], 0
   for root, dirs, files in os.walk(out):
     for n in dirs + files:
@@ -142,14 +141,14 @@ def test_study_survives_random_sigkills(tmp_path):
         _strict(os.path.join(root, n))
         jsons += 1
   assert not leftovers, leftovers
-  assert jsons >= 3 * 3 + 2
+  assert jsons >= 3 * len(MODELS) + 2
 
   # Nothing is redone: every artifact keeps its bytes and mtime.
   before = _artifacts(out)
   again = subprocess.run(_cmd(out), env=_env(), cwd=REPO, capture_output=True,
                          text=True, timeout=600)
   assert again.returncode == 0, again.stderr[-3000:]
-  assert "3 already done" in again.stdout
+  assert f"{len(MODELS)} already done" in again.stdout
   after = _artifacts(out)
   changed = sorted(p for p in before if after.get(p) != before[p])
   # The study manifest, results table and report are rewritten by design.
