@@ -7,8 +7,9 @@
   previous checkpoint / SavedModel keeps its bytes; after the filler is
   removed the same call finishes.
 * EFBIG: ``RLIMIT_FSIZE`` in a subprocess (SIGXFSZ ignored, so the write
-  fails instead of killing the process) while writing a JSON record and a
-  report: same message, previous file intact, no temporary.
+  fails instead of killing the process) while writing a JSON record, an
+  encoding-cache NPZ and a report: same message, previous file intact, no
+  temporary.
 """
 
 import os
@@ -108,6 +109,10 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 try:
   if kind == "json":
     io_utils.write_json(path, {{"scores": list(range(5000))}})
+  elif kind == "npz":  # the primitive of the encoding cache
+    import numpy as np
+    io_utils.write_npz(path, codes=np.random.RandomState(0).normal(
+        size=(1000, 10)))
   else:
     io_utils.write_text(path, "<html>" + "x" * 100000 + "</html>")
 except io_utils.DiskFullError as e:
@@ -117,6 +122,7 @@ except io_utils.DiskFullError as e:
 
 
 @pytest.mark.parametrize("kind,name", [("json", "mig.json"),
+                                       ("npz", "codes.npz"),
                                        ("report", "report.html")])
 def test_file_size_limit_while_writing_a_record(tmp_path, kind, name):
   path = tmp_path / name
