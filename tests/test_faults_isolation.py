@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers_savedmodel import make_linear_saved_model
+from helpers_savedmodel import make_linear_saved_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
