@@ -26,6 +26,7 @@ unless ``overwrite``. Files are written atomically (``tfdis.io_utils``).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -334,7 +335,8 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
                         seed: int = 0,
                         dataset_options: Optional[Mapping[str, Any]] = None,
                         sklearn_compat: str = "current",
-                        cache_encodings: str = "disk"):
+                        cache_encodings: str = "disk",
+                        keep_going: bool = False):
   """Scores every model with every metric; returns a pandas DataFrame.
 
   Args:
@@ -358,12 +360,21 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
       per model for all metrics (datasets whose observations are a function
       of the factors), keeping the codes in ``<model_dir>/encodings/`` for
       later runs ('disk'); identical scores.
+    keep_going: a model that cannot be loaded or scored is logged and
+      skipped and the others are scored (tfdis_evaluate); without it the
+      first such error is raised. Errors of the request as a whole (an
+      explicit ``dataset`` whose images do not fit the model) are raised
+      either way.
 
   Returns:
     One row per model: ``model_dir``, ``dataset``, ``representation`` and
-    ``<metric>.<score>`` / ``<metric>.elapsed_s`` columns.
+    ``<metric>.<score>`` / ``<metric>.elapsed_s`` columns;
+    ``frame.attrs["failures"]`` maps each model skipped by ``keep_going``
+    to its reason ({} if none).
   """
   import pandas as pd
+
+  from tfdis.failures import ModelFailures
 
   if representation not in REPRESENTATIONS:
     raise ValueError(f"Unknown representation {representation!r}; use one of "
@@ -376,18 +387,28 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
   dirs = expand_model_dirs(model_dirs)
   datasets = _DatasetCache()
   rows = []
+  failures = ModelFailures("models")
+  from tfdis.export.load import ObservationShapeError
+
+  request_errors = ((ObservationShapeError,) if dataset != "auto" else ())
   start = time.monotonic()
   for i, model_dir in enumerate(dirs):
     logging.info("[%d/%d] evaluating %s (%s): %s", i + 1, len(dirs), model_dir,
                  representation, ", ".join(metrics))
     t0 = time.monotonic()
-    rows.append(evaluate_model(model_dir, metrics, representation, dataset,
-                               overwrite, metric_params, seed,
-                               dataset_options, _datasets=datasets,
-                               sklearn_compat=sklearn_compat,
-                               cache_encodings=cache_encodings))
+    # One model that cannot be loaded or scored must not cost the others.
+    with (failures.guard(model_dir, reraise=request_errors) if keep_going
+          else contextlib.nullcontext()):
+      rows.append(evaluate_model(model_dir, metrics, representation, dataset,
+                                 overwrite, metric_params, seed,
+                                 dataset_options, _datasets=datasets,
+                                 sklearn_compat=sklearn_compat,
+                                 cache_encodings=cache_encodings))
     done = time.monotonic() - start
     eta = done / (i + 1) * (len(dirs) - i - 1)
     logging.info("[%d/%d] %s finished in %.1f s (elapsed %.0f s, ETA %.0f s)",
                  i + 1, len(dirs), model_dir, time.monotonic() - t0, done, eta)
-  return pd.DataFrame(rows)
+  frame = pd.DataFrame(rows)
+  frame.attrs["failures"] = dict(failures.failed)
+  frame.attrs["num_models"] = len(dirs)
+  return frame

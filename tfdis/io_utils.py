@@ -8,6 +8,7 @@ process never leaves a half-written file that a later step would trust.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -18,27 +19,142 @@ from typing import Any, Dict, Iterator, List, Tuple
 import numpy as np
 
 
+# A full disk (ENOSPC), a quota (EDQUOT) or a file-size limit (EFBIG).
+NO_SPACE_ERRNOS = frozenset(e for e in (errno.ENOSPC, errno.EFBIG,
+                                        getattr(errno, "EDQUOT", None))
+                            if e is not None)
+# How TensorFlow's C++ file system reports the same (its errors carry no
+# errno); ResourceExhaustedError is what SaveV2 raises on a full disk.
+_NO_SPACE_TEXT = ("No space left on device", "File too large",
+                  "Disk quota exceeded")
+
+
+class DiskFullError(OSError):
+  """A write failed for lack of space (or a file-size limit). ``path``: what
+  was being written; ``needed``: bytes the write needed (None if unknown).
+  The temporary files of the write are removed and the previous artifact, if
+  any, is intact; free space and rerun."""
+
+  user_facing = True
+
+  def __init__(self, path: str, needed: Any = None, reason: str = ""):
+    self.path = os.fspath(path)
+    self.needed = needed
+    need = (f"it needed {format_bytes(needed)}" if isinstance(needed, int)
+            else f"it needed {needed}" if needed else
+            "the size it needed is unknown")
+    free = free_bytes(self.path)
+    free_text = (f", {format_bytes(free)} free there now"
+                 if free is not None else "")
+    super().__init__(
+        errno.ENOSPC,
+        f"no space to write {self.path} ({reason or 'disk full'}; {need}"
+        f"{free_text}). The partial files were removed and the previous "
+        "version, if any, is intact: free space (or raise the file-size "
+        "limit) and rerun the same command.")
+
+  def __str__(self) -> str:
+    return self.strerror
+
+
+def format_bytes(n: int) -> str:
+  for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+    if n >= size:
+      return f"{n / size:.1f} {unit} ({n} bytes)"
+  return f"{n} bytes"
+
+
+def free_bytes(path: str):
+  """Free bytes on the file system of ``path`` (or its nearest existing
+  parent); None if unknown."""
+  probe = os.path.abspath(path)
+  while probe and not os.path.exists(probe):
+    parent = os.path.dirname(probe)
+    if parent == probe:
+      break
+    probe = parent
+  try:
+    st = os.statvfs(probe)
+  except OSError:
+    return None
+  return st.f_bavail * st.f_frsize
+
+
+def is_no_space(error: BaseException) -> bool:
+  """True for an error that means "no space" (an OSError's errno, or the
+  text of TensorFlow's ResourceExhausted/Unknown errors from its writers)."""
+  if isinstance(error, DiskFullError):
+    return True
+  if isinstance(error, OSError) and error.errno in NO_SPACE_ERRNOS:
+    return True
+  text = str(error)
+  if any(t in text for t in _NO_SPACE_TEXT):
+    return True
+  return type(error).__name__ == "ResourceExhaustedError" and (
+      "SaveV2" in text or "write" in text.lower())
+
+
+def tree_bytes(path: str) -> int:
+  if os.path.isfile(path):
+    return os.path.getsize(path)
+  total = 0
+  for root, _, files in os.walk(path):
+    for name in files:
+      try:
+        total += os.path.getsize(os.path.join(root, name))
+      except OSError:
+        pass
+  return total
+
+
 @contextlib.contextmanager
-def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
+def no_space_as_user_error(path: str, needed: Any = None,
+                           measure: Any = None) -> Iterator[None]:
+  """Turns a no-space failure inside into :class:`DiskFullError` naming
+  ``path``. ``needed`` (bytes or text) is what the write needed; if None,
+  ``measure`` (a path whose size at the failure is a lower bound, e.g. the
+  temporary file) is measured: "at least N bytes"."""
+  try:
+    yield
+  except DiskFullError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    if not is_no_space(e):
+      raise
+    if needed is None and measure is not None and os.path.exists(measure):
+      needed = f"at least {format_bytes(tree_bytes(measure))}"
+    reason = (os.strerror(e.errno) if isinstance(e, OSError) and e.errno
+              else str(e).strip().splitlines()[0][:120])
+    raise DiskFullError(path, needed, reason) from None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, suffix: str = "", needed: Any = None
+                ) -> Iterator[str]:
   """Yields a temporary path next to ``path``; renames it to ``path`` on success.
 
   ``suffix`` lets writers that insist on an extension (np.savez, PIL) see one.
-  On an exception the temporary file is removed and ``path`` is untouched.
+  On an exception the temporary file is removed and ``path`` is untouched;
+  a full disk or a file-size limit becomes :class:`DiskFullError` naming
+  ``path`` and ``needed`` bytes (if given, else at least what was written).
   """
   path = os.fspath(path)
   directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(
-      prefix="." + os.path.basename(path) + ".", suffix=".tmp" + suffix,
-      dir=directory)
-  os.close(fd)
+  with no_space_as_user_error(path, needed):
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix="." + os.path.basename(path) + ".", suffix=".tmp" + suffix,
+        dir=directory)
+    os.close(fd)
   try:
-    yield tmp
-    # mkstemp creates 0600 files; give artifacts the usual umask permissions.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
+    with no_space_as_user_error(path, needed, measure=tmp):
+      yield tmp
+      # mkstemp creates 0600 files; give artifacts the usual umask
+      # permissions.
+      umask = os.umask(0)
+      os.umask(umask)
+      os.chmod(tmp, 0o666 & ~umask)
+      os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
@@ -129,11 +245,9 @@ def write_json(path: str, obj: Any) -> None:
   obj, non_finite = strict_jsonable(obj)
   if non_finite and isinstance(obj, dict):
     obj[NON_FINITE_NOTE] = non_finite
-  with atomic_path(path) as tmp:
-    with open(tmp, "w") as f:
-      json.dump(obj, f, indent=2, sort_keys=True, default=_json_default,
-                allow_nan=False)
-      f.write("\n")
+  data = (json.dumps(obj, indent=2, sort_keys=True, default=_json_default,
+                     allow_nan=False) + "\n").encode()
+  write_bytes(path, data)
 
 
 def read_json(path: str, restore_non_finite: bool = True) -> Any:
@@ -183,13 +297,11 @@ def ensure_writable_dir(path: str, what: str = "--output_dir") -> str:
 
 
 def write_text(path: str, text: str) -> None:
-  with atomic_path(path) as tmp:
-    with open(tmp, "w") as f:
-      f.write(text)
+  write_bytes(path, text.encode())
 
 
 def write_bytes(path: str, data: bytes) -> None:
-  with atomic_path(path) as tmp:
+  with atomic_path(path, needed=len(data)) as tmp:
     with open(tmp, "wb") as f:
       f.write(data)
 

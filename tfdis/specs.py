@@ -58,8 +58,15 @@ def redefault(spec: type, name: str, default: Any):
                     flag=f.metadata["flag"])
 
 
-def _is_int(v, lo):
-  return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+# Integers TensorFlow and NumPy hold (int64); a larger step count, batch size
+# or period is a typo, and would fail deep inside TensorFlow.
+MAX_INT = 2 ** 63 - 1
+# Seeds: Keras/NumPy take 32 bits and the data seed multiplies by ~1e6.
+MAX_SEED = 2 ** 31 - 1
+
+
+def _is_int(v, lo, hi=MAX_INT):
+  return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
 def need(condition: bool, message: str) -> None:
@@ -77,6 +84,7 @@ class Spec:
       check = cls.__dict__.get("_check")
       if check is not None:
         check(self)
+    _check_numbers(self)
     return self
 
   # ---- JSON --------------------------------------------------------------
@@ -129,6 +137,29 @@ class Spec:
     """Fields a resumed run may not change (see docs/design.md)."""
     return [f.name for f in dataclasses.fields(cls)
             if f.metadata.get("immutable")]
+
+
+def _check_numbers(spec: "Spec") -> None:
+  """What every numeric field of every config must satisfy, whatever its
+  own checks say (or skip, e.g. a field only one mode uses): integers in
+  int64 and not negative unless their default is; seeds in [0, MAX_SEED];
+  floats finite unless their default is not."""
+  for f in dataclasses.fields(spec):
+    value = getattr(spec, f.name)
+    default = (f.default if f.default is not dataclasses.MISSING else None)
+    if isinstance(value, bool):
+      continue
+    if isinstance(value, int):
+      if f.name == "seed" or f.name.endswith("_seed"):
+        need(0 <= value <= MAX_SEED, f"{f.name} must be an integer in [0, "
+             f"{MAX_SEED}], got {value!r}")
+      low = (-MAX_INT - 1 if isinstance(default, int) and default < 0
+             else 0)
+      need(low <= value <= MAX_INT, f"{f.name} must be an integer in "
+           f"[{low}, {MAX_INT}], got {value!r}")
+    elif isinstance(value, float) and not math.isfinite(value):
+      need(isinstance(default, float) and not math.isfinite(default),
+           f"{f.name} must be a finite number, got {value!r}")
 
 
 def _tuple_hint(hint) -> bool:
@@ -198,20 +229,25 @@ class ModelSpec(Spec):
     from tfdis.models.architectures import resolve_architecture
     from tfdis.models.losses import RECONSTRUCTION_LOSSES
 
-    validate_hyperparameters(self.model, self.hyperparameters)
-    try:
-      resolve_architecture(self.architecture)
-    except (ValueError, TypeError) as e:
-      raise ConfigError(str(e)) from None
-    validate_supervision(self.supervision)
     from tfdis.models import check_model_options
 
-    check_model_options(self.model, self.model_options)
+    # The families raise ValueError/TypeError (they are used outside configs
+    # too); from a config they are the user's to fix: one line, exit 2.
+    try:
+      validate_hyperparameters(self.model, self.hyperparameters)
+      resolve_architecture(self.architecture)
+      validate_supervision(self.supervision)
+      check_model_options(self.model, self.model_options)
+    except (ValueError, TypeError) as e:
+      if isinstance(e, UserError):
+        raise
+      raise ConfigError(str(e)) from None
     need(self.reconstruction_loss in RECONSTRUCTION_LOSSES,
          f"reconstruction_loss must be one of "
          f"{sorted(RECONSTRUCTION_LOSSES)}, got {self.reconstruction_loss!r}")
-    need(_is_int(self.latent_dim, 1),
-         f"latent_dim must be an integer >= 1, got {self.latent_dim!r}")
+    need(_is_int(self.latent_dim, 1, 2 ** 31 - 1),
+         f"latent_dim must be an integer in [1, 2147483647], got "
+         f"{self.latent_dim!r}")
     from tfdis.models.precision import check_precision
 
     try:
@@ -252,17 +288,18 @@ class TrainSpec(Spec):
          f"strategy must be one of {list(STRATEGIES)}, got "
          f"{self.strategy!r}")
     need(_is_int(self.steps, 1), f"steps (the total target step) must be an "
-         f"integer >= 1, got {self.steps!r}")
+         f"integer in [1, {MAX_INT}], got {self.steps!r}")
     for name in ("batch_size", "checkpoint_every", "summary_every",
                  "image_summary_every", "log_every", "keep_checkpoints"):
       v = getattr(self, name)
-      need(_is_int(v, 1), f"{name} must be an integer >= 1, got {v!r}")
+      need(_is_int(v, 1), f"{name} must be an integer in [1, {MAX_INT}], "
+           f"got {v!r}")
     lr = self.learning_rate
     need(isinstance(lr, (int, float)) and not isinstance(lr, bool) and
          math.isfinite(lr) and lr > 0,
          f"learning_rate must be a positive number, got {lr!r}")
-    need(_is_int(self.seed, 0), f"seed must be an integer >= 0, got "
-         f"{self.seed!r}")
+    need(_is_int(self.seed, 0, MAX_SEED), f"seed must be an integer in [0, "
+         f"{MAX_SEED}], got {self.seed!r}")
 
 
 def check_file(path: Optional[str], what: str) -> None:

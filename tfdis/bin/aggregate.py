@@ -48,6 +48,11 @@ def main(argv):
   print(f"{len(frame)} models -> {frame.attrs['csv']}")
   if frame.attrs.get("report"):
     print(f"Report: {frame.attrs['report']}")
+  from tfdis.failures import ModelFailures
+
+  failures = ModelFailures("models")
+  failures.failed.update(frame.attrs.get("failures", {}))
+  failures.exit_if_any("tfdis_aggregate", frame.attrs.get("num_models"))
   logging.info("done")
 
 

@@ -51,7 +51,8 @@ flags.DEFINE_string("metric_params", None,
                     "JSON overrides of metric parameters, per metric "
                     "('{\"dci\": {\"num_train\": 1000}}') or shared by every "
                     "metric that takes them ('{\"num_train\": 500}').")
-flags.DEFINE_integer("seed", 0, "Seed of every metric's sampling.")
+flags.DEFINE_integer("seed", 0, "Seed of every metric's sampling.",
+                     lower_bound=0, upper_bound=2 ** 31 - 1)
 flags.DEFINE_enum("sklearn_compat", "current", ["current", "dlib"],
                   "Classifier defaults of the metrics that fit a logistic "
                   "regression or linear SVM: 'current' (today's scikit-learn, "
@@ -156,17 +157,26 @@ def main(argv):
       metric_params=_json_object(FLAGS.metric_params, "metric_params"),
       seed=FLAGS.seed, sklearn_compat=FLAGS.sklearn_compat,
       cache_encodings=FLAGS.cache_encodings,
-      dataset_options=_json_object(FLAGS.dataset_options, "dataset_options"))
+      dataset_options=_json_object(FLAGS.dataset_options, "dataset_options"),
+      keep_going=True)
+  failed = frame.attrs.get("failures", {})
   if FLAGS.tensorboard_hparams:
     from tfdis.results.hparams import write_model_dirs_hparams
-    written = write_model_dirs_hparams(expand_model_dirs(FLAGS.model_dirs))
+    written = write_model_dirs_hparams(
+        [d for d in expand_model_dirs(FLAGS.model_dirs) if d not in failed])
     if written:
       logging.info("TensorBoard HParams: %d model(s), tensorboard "
                    "--logdir=%s", written["sessions"], written["root"])
   score_columns = [c for c in frame.columns if "." in c
                    and not c.endswith(".elapsed_s") and ":" not in c]
-  logging.info("scores:\n%s", frame[["model_dir"] + score_columns]
-               .to_string(index=False))
+  if len(frame):
+    logging.info("scores:\n%s", frame[["model_dir"] + score_columns]
+                 .to_string(index=False))
+  from tfdis.failures import ModelFailures
+
+  failures = ModelFailures("models")
+  failures.failed.update(frame.attrs.get("failures", {}))
+  failures.exit_if_any("tfdis_evaluate", frame.attrs.get("num_models"))
 
 
 def run():

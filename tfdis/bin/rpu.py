@@ -34,9 +34,9 @@ flags.DEFINE_multi_string("baseline", [], "NAME=DIR[,DIR...]: models scored "
                           "next to rPU-VAE in the report (e.g. "
                           "beta_tcvae=runs/x/m1,runs/x/m2).")
 flags.DEFINE_integer("report_num_train", 10000, "MIG/DCI training points in "
-                     "the report.", lower_bound=10)
+                     "the report.", lower_bound=10, upper_bound=2 ** 31 - 1)
 flags.DEFINE_integer("report_num_test", 5000, "DCI test points.",
-                     lower_bound=10)
+                     lower_bound=10, upper_bound=2 ** 31 - 1)
 
 
 def _parse_baselines(items):
@@ -55,7 +55,9 @@ def main(argv):
   config = config_flags.config_from_flags(RPUConfig)
   baselines = _parse_baselines(FLAGS.baseline)
   execution = execution_flags.config_from_flags(config.num_workers)
-  from tfdis.rpu.controller import run_rpu
+  from tfdis.rpu.controller import run_rpu, validate_pbt_configs
+
+  validate_pbt_configs(config)  # every PBT run it builds, before any work
   result = run_rpu(config, executor=execution)
   print(f"rPU-VAE results: {config.output_dir}/rpu_results.json; final "
         f"model: {result['final_saved_model']}")

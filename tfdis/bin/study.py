@@ -23,7 +23,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from tfdis.errors import run_main
+from tfdis.errors import UserError, run_main
 from tfdis.execution import flags as execution_flags
 from tfdis.data import sources as data_sources
 from tfdis.study.presets import study_names
@@ -39,7 +39,7 @@ flags.DEFINE_integer("num_workers", None,
                      "Parallel local worker processes (1 = in this process); "
                      "the CPU cores are split between them. Default: the "
                      "preset's (quickstart: 2, capped at the cores).",
-                     lower_bound=1)
+                     lower_bound=1, upper_bound=65536)
 flags.DEFINE_boolean("overwrite", False,
                      "Recompute metrics, visualisations and UDR of existing "
                      "models (checkpoints are never deleted; delete a model "
@@ -48,9 +48,10 @@ flags.DEFINE_boolean("aggregate", True,
                      "Write results.csv, plots and report.html at the end.")
 # Overrides (None = the preset's value); for demos and tests.
 flags.DEFINE_integer("steps", None, "Override: training steps per model.",
-                     lower_bound=1)
+                     lower_bound=1, upper_bound=2 ** 63 - 1)
 flags.DEFINE_integer("seeds", None, "Override: number of seeds per setting "
-                     "(seeds 0..N-1).", lower_bound=1)
+                     "(seeds 0..N-1).", lower_bound=1,
+                     upper_bound=2 ** 31 - 1)
 flags.DEFINE_list("datasets", None, "Override: datasets of the sweep.")
 flags.DEFINE_list("families", None,
                   "Override: keep only these model families of the preset.")
@@ -61,7 +62,7 @@ flags.DEFINE_list("metrics", None,
                   "Override: metrics to compute ('none' for no evaluation).")
 flags.DEFINE_integer("udr_num_data_points", None,
                      "Override: images encoded per model for UDR.",
-                     lower_bound=2)
+                     lower_bound=2, upper_bound=2 ** 31 - 1)
 flags.DEFINE_boolean("udr", True, "Run UDR per (dataset, family).")
 flags.DEFINE_boolean("visualize", None,
                      "Override: write per-model visualisations.")
@@ -122,8 +123,9 @@ def main(argv):
                        overwrite=FLAGS.overwrite, aggregate=FLAGS.aggregate,
                        executor=execution, **overrides)
   except (ValueError, TypeError, ExecutorUnavailable) as e:
-    # bad names/overrides, Ray unreachable, no shared storage: one line
-    sys.exit(f"tfdis_study: error: {e}")
+    # bad names/overrides, Ray unreachable, no shared storage: the user's
+    # to fix (one line, exit 2)
+    raise UserError(str(e)) from None
   print(f"Study {FLAGS.study}: {result['completed']} models run, "
         f"{result['skipped']} already done, {len(result['failed'])} failed "
         f"({result['num_models']} in total) in {result['wall_s']:.0f} s.")
@@ -134,9 +136,15 @@ def main(argv):
   udr_failed = sorted(d for d, v in result["udr"].items()
                       if isinstance(v, str))
   if result["failed"]:
-    print("Failed models: " + ", ".join(sorted(result["failed"])))
+    print("Failed models:")
+    for model, error in sorted(result["failed"].items()):
+      lines = str(error).strip().splitlines()
+      print(f"  {model}: {lines[-1] if lines else '?'}")
   if udr_failed:
-    print("Failed UDR runs: " + ", ".join(udr_failed))
+    print("Failed or skipped UDR groups:")
+    for udr_dir in udr_failed:
+      lines = str(result["udr"][udr_dir]).strip().splitlines()
+      print(f"  {udr_dir}: {lines[-1] if lines else '?'}")
   if result["failed"] or udr_failed:
     sys.exit(1)
 

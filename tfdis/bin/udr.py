@@ -12,6 +12,9 @@ you did not train only from a trusted source or in a sandbox
 
 from __future__ import annotations
 
+import math
+import sys
+
 from absl import app, flags, logging
 
 from tfdis.errors import run_main
@@ -30,13 +33,18 @@ flags.DEFINE_enum("mode", "hyper", ["hyper", "a2a"],
 flags.DEFINE_enum("correlation", "lasso", ["lasso", "spearman"],
                   "Similarity matrix: lasso (UDR_L) or spearman (UDR_S).")
 flags.DEFINE_integer("num_pairs", None, "Partners P per model, sampled with "
-                     "--seed; default: all available.", lower_bound=1)
+                     "--seed; default: all available.", lower_bound=1,
+                     upper_bound=2 ** 31 - 1)
 flags.DEFINE_integer("num_data_points", 10000, "Images encoded by every model "
-                     "(paper A.5: 10000 for lasso).", lower_bound=2)
+                     "(paper A.5: 10000 for lasso).", lower_bound=2,
+                     upper_bound=2 ** 31 - 1)
 flags.DEFINE_integer("seed", 0, "Seeds the image draw, partner sampling and "
-                     "the lasso.")
+                     "the lasso.", lower_bound=0, upper_bound=2 ** 31 - 1)
 flags.DEFINE_float("kl_filter_threshold", 0.01, "A latent is informative if "
                    "its KL exceeds this (paper Eq. 3).", lower_bound=0.0)
+flags.register_validator(
+    "kl_filter_threshold", math.isfinite,
+    message="--kl_filter_threshold must be a finite number >= 0 (e.g. 0.01).")
 flags.DEFINE_bool("filter_low_kl", True, "Score only informative latents.")
 flags.DEFINE_string("alpha", "0.1", "Lasso penalty (a positive float) or "
                     "'cv' for MultiTaskLassoCV.")
@@ -45,7 +53,8 @@ flags.DEFINE_enum("aggregation", "relative_strength",
                   "Pair score: dlib's relative strength or paper Eq. 2.")
 flags.DEFINE_string("dataset", "auto", "'auto' (from the models' metadata) or "
                     "a registered dataset name.")
-flags.DEFINE_integer("batch_size", 256, "Encoder batch size.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 256, "Encoder batch size.", lower_bound=1,
+                     upper_bound=2 ** 31 - 1)
 flags.DEFINE_enum("cache_encodings", "disk", list(code_cache.MODES),
                   code_cache.FLAG_HELP)
 
@@ -67,6 +76,21 @@ flags.register_validator(
     message="--alpha must be a positive number (e.g. 0.1) or 'cv'.")
 
 
+def _validate_dataset(value) -> bool:
+  if value == "auto":
+    return True
+  from tfdis.data import DATASETS
+
+  try:
+    DATASETS.get(value)
+  except KeyError as e:
+    raise flags.ValidationError(f"--dataset: {e} (or use 'auto')")
+  return True
+
+
+flags.register_validator("dataset", _validate_dataset)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -76,10 +100,25 @@ def main(argv):
   # Both checks are cheap (no TensorFlow import): fail before loading models.
   model_dirs = expand_model_dirs(FLAGS.model_dirs, min_count=2)
   ensure_writable_dir(FLAGS.output_dir)
+  logging.info("UDR over %d models -> %s", len(model_dirs), FLAGS.output_dir)
+  from tfdis.udr.study import GroupSkippedError
+
+  try:
+    result = _run(model_dirs)
+  except GroupSkippedError as e:  # a model failed, not the request: exit 1
+    logging.error("%s", e)
+    sys.stderr.write(f"tfdis_udr: {e}\n")
+    sys.exit(1)
+  for model_dir, score in result["model_scores"].items():
+    logging.info("UDR %.4f  %s", score, model_dir)
+  print(f"UDR written to {FLAGS.output_dir}: "
+        + ", ".join(sorted(result["outputs"])))
+
+
+def _run(model_dirs):
   from tfdis.udr import run_udr_study
 
-  logging.info("UDR over %d models -> %s", len(model_dirs), FLAGS.output_dir)
-  result = run_udr_study(
+  return run_udr_study(
       model_dirs, FLAGS.output_dir, mode=FLAGS.mode,
       correlation=FLAGS.correlation, num_pairs=FLAGS.num_pairs,
       num_data_points=FLAGS.num_data_points, seed=FLAGS.seed,
@@ -87,10 +126,6 @@ def main(argv):
       filter_low_kl=FLAGS.filter_low_kl, alpha=_parse_alpha(FLAGS.alpha),
       aggregation=FLAGS.aggregation, dataset=FLAGS.dataset,
       batch_size=FLAGS.batch_size, cache_encodings=FLAGS.cache_encodings)
-  for model_dir, score in result["model_scores"].items():
-    logging.info("UDR %.4f  %s", score, model_dir)
-  print(f"UDR written to {FLAGS.output_dir}: "
-        + ", ".join(sorted(result["outputs"])))
 
 
 def run():

@@ -27,15 +27,17 @@ flags.DEFINE_string("output_dir", None, "Where the pictures go. Model mode "
                     "default: <model_dir>/visualizations; required in "
                     "dataset mode.")
 flags.DEFINE_integer("num_images", 16, "Images in reconstructions.png and "
-                     "samples.png.", lower_bound=1)
+                     "samples.png.", lower_bound=1, upper_bound=2 ** 31 - 1)
 flags.DEFINE_integer("num_traversals", 5, "Base images with a traversal PNG.",
-                     lower_bound=0)
+                     lower_bound=0, upper_bound=2 ** 31 - 1)
 flags.DEFINE_integer("num_animations", 3, "Base images with traversal GIFs.",
-                     lower_bound=0)
-flags.DEFINE_integer("num_frames", 20, "Frames per GIF.", lower_bound=1)
+                     lower_bound=0, upper_bound=2 ** 31 - 1)
+flags.DEFINE_integer("num_frames", 20, "Frames per GIF.", lower_bound=1,
+                     upper_bound=2 ** 31 - 1)
 flags.DEFINE_enum("gif_layout", "all", ["all", "per_latent"],
                   "all latents side by side in one GIF, or one GIF each.")
-flags.DEFINE_integer("seed", 0, "Seeds the data draw and prior samples.")
+flags.DEFINE_integer("seed", 0, "Seeds the data draw and prior samples.",
+                     lower_bound=0, upper_bound=2 ** 31 - 1)
 
 
 def _json_dict(value: str) -> bool:

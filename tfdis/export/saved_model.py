@@ -140,9 +140,24 @@ def export_saved_model(model, export_dir: str,
   os.makedirs(parent, exist_ok=True)
   metadata = dict(metadata or {})
   metadata.setdefault("format", METADATA_FORMAT)
-  staging = tempfile.mkdtemp(prefix="." + os.path.basename(export_dir) + ".",
-                             suffix=".tmp", dir=parent)
+  with io_utils.no_space_as_user_error(export_dir):
+    staging = tempfile.mkdtemp(
+        prefix="." + os.path.basename(export_dir) + ".", suffix=".tmp",
+        dir=parent)
+  # What a full disk needs: about the size of the previous export, else at
+  # least what was staged when the write failed.
+  needed = (f"about {io_utils.format_bytes(io_utils.tree_bytes(export_dir))}"
+            " (the size of the previous export)"
+            if os.path.isdir(export_dir) else None)
   try:
+    return _export_staged(model, export_dir, metadata, staging, needed)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _export_staged(model, export_dir: str, metadata: Dict[str, Any],
+                   staging: str, needed: Any) -> str:
+  with io_utils.no_space_as_user_error(export_dir, needed, measure=staging):
     meta_dir = os.path.join(staging, "_meta")
     os.makedirs(meta_dir)
     meta_path = os.path.join(meta_dir, METADATA_FILE)
@@ -163,6 +178,4 @@ def export_saved_model(model, export_dir: str,
     os.replace(out, export_dir)
     if old is not None:
       shutil.rmtree(old, ignore_errors=True)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
   return export_dir

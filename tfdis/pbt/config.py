@@ -202,14 +202,20 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
          f"{self.eval!r}")
     need(self.final_supervision in FINAL_SUPERVISION,
          f"final_supervision must be one of {FINAL_SUPERVISION}")
+    # Checked whatever the eval (a bad value is a typo even where unused).
+    need(is_int(self.ensemble_size, 2), "ensemble_size must be an integer "
+         ">= 2 (UDR compares pairs of models)")
+    need(is_int(self.udr_num_data_points, 2),
+         "udr_num_data_points must be an integer >= 2")
+    need(isinstance(self.udr_kl_threshold, (int, float)) and
+         self.udr_kl_threshold >= 0, "udr_kl_threshold must be a number >= 0")
+    need(self.surrogate_num_rows is None or is_int(
+        self.surrogate_num_rows, 2), "surrogate_num_rows must be None or "
+         "an integer >= 2")
     if self.eval == "udr":
       need(getattr(cls, "VECTORISABLE", True), f"eval='udr' trains K-VAE "
            f"ensembles; {self.model} is not vectorised — use beta_tc_vae, "
            "beta_vae, annealed_vae or dip_vae_*")
-      need(is_int(self.ensemble_size, 2), "ensemble_size must be an integer "
-           ">= 2 (UDR compares pairs of models)")
-      need(is_int(self.udr_num_data_points, 2),
-           "udr_num_data_points must be an integer >= 2")
     if self.eval == "surrogate_mig":
       need(len(self.surrogate_labels) > 0, "eval='surrogate_mig' needs "
            "surrogate_labels (rPU leaf_<i>.npz paths)")

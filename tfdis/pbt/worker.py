@@ -163,7 +163,9 @@ def _load_state(entry, member_dir: str, member: Dict[str, Any],
   model = entry["model"]
   if member["checkpoint"]:
     prefix = os.path.join(member_dir, member["checkpoint"])
-    entry["checkpoint"].read(prefix).assert_existing_objects_matched()
+    from tfdis.training.checkpoints import read_member_checkpoint
+
+    read_member_checkpoint(entry["checkpoint"], prefix, member["id"])
     # The data order's shuffle seed is (global seed, data seed): without
     # this the global seed would be whatever this worker's previous member
     # set, and the numbers would depend on which worker ran which member

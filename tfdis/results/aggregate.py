@@ -31,6 +31,7 @@ def aggregate(root: str, output_dir: Optional[str] = None, plots: bool = True,
   root = os.path.abspath(os.fspath(root))
   output_dir = os.path.abspath(output_dir or root)
   frame = collect_results(root)
+  collected = dict(frame.attrs)
   if not len(frame):
     logging.warning("No model directories under %s (looked for "
                     "results/train.json or saved_model/saved_model.pb).", root)
@@ -47,5 +48,6 @@ def aggregate(root: str, output_dir: Optional[str] = None, plots: bool = True,
         matrices, csv_path=csv_path, title=title)
   logging.info("Aggregated %d models under %s -> %s%s", len(frame), root,
                csv_path, f", {attrs['report']}" if attrs["report"] else "")
+  frame.attrs.update(collected)
   frame.attrs.update(attrs)
   return frame

@@ -303,10 +303,21 @@ def _fmt(value: Any) -> str:
 
 
 def collect_results(root: str) -> pd.DataFrame:
-  """One row per model under ``root``; see :mod:`tfdis.results.columns`."""
+  """One row per model under ``root``; see :mod:`tfdis.results.columns`.
+
+  A model whose row cannot be built is left out after logging why;
+  ``frame.attrs["failures"]`` maps it to the reason (unreadable JSON files
+  alone do not count: their columns stay empty)."""
+  from tfdis.failures import ModelFailures
+
   root = os.path.abspath(os.fspath(root))
-  model_dirs = find_model_dirs(root)
-  rows = [_model_row(root, d) for d in model_dirs]
+  found = find_model_dirs(root)
+  failures = ModelFailures("models")
+  rows, model_dirs = [], []
+  for d in found:
+    with failures.guard(d):
+      rows.append(_model_row(root, d))
+      model_dirs.append(d)
   frame = pd.DataFrame(rows)
   for column in C.IDENTITY_COLUMNS:
     if column not in frame.columns:
@@ -331,4 +342,6 @@ def collect_results(root: str) -> pd.DataFrame:
             + [c for c in ("seed", "model_id") if c in frame])
     frame = frame.sort_values(keys, kind="stable",
                               na_position="last").reset_index(drop=True)
+  frame.attrs["failures"] = dict(failures.failed)
+  frame.attrs["num_models"] = len(found)
   return frame

@@ -71,7 +71,7 @@ from tfdis import io_utils
 from tfdis.pbt.config import PopulationSpec
 from tfdis.rpu import labels as labels_lib
 from tfdis.rpu import reduction as reduction_lib
-from tfdis.specs import (DataSpec, ModelSpec, Spec,
+from tfdis.specs import (ConfigError, DataSpec, ModelSpec, Spec,
                                   check_compatible, need, redefault,
                                   spec_field)
 
@@ -199,7 +199,14 @@ class RPUConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
     clash = reserved.intersection(self.pbt_options)
     need(not clash, f"pbt_options may not set {sorted(clash)}: the rPU "
          "controller sets them")
-    self.reduction_params()  # validates the reduction thresholds
+    for name in ("final_convergence_threshold", "udr_stop_threshold"):
+      value = getattr(self, name, None)
+      need(value is None or value >= 0, f"{name} must be a number >= 0 or "
+           f"None, got {value!r}")
+    try:
+      self.reduction_params()  # validates the reduction thresholds
+    except ValueError as e:
+      raise ConfigError(str(e)) from None
 
   def reduction_params(self) -> reduction_lib.ReductionParams:
     return reduction_lib.ReductionParams(

@@ -215,13 +215,19 @@ def _run_locked(spec, jobs, output_dir, num_workers, overwrite, aggregate,
         continue
       udr_started.add(udr_dir)
       ok = [j for j in members if key(j) in done_ids]
+      if len(ok) < len(members):
+        # UDR scores each model against its partners: without one of them
+        # the group's numbers would be another experiment. Skip and say so.
+        bad = sorted(key(j) for j in members if key(j) in failed)
+        udr_results[udr_dir] = (
+            f"skipped: UDR needs every model of the group and "
+            f"{len(bad)} failed ({', '.join(bad)})")
+        logging.error("UDR %s %s", udr_dir, udr_results[udr_dir])
+        continue
       reason = _udr_skip_reason(settings, ok)
       if reason:
         logging.warning("Skipping UDR %s: %s", udr_dir, reason)
         continue
-      if len(ok) < len(members):
-        logging.warning("UDR %s runs on %d of %d models (others failed)",
-                        udr_dir, len(ok), len(members))
       model_dirs = [j.model_dir for j in ok]
       udr_settings = io_utils.to_jsonable(dataclasses.asdict(settings))
       if not overwrite and J.udr_complete(udr_dir, model_dirs, udr_settings):

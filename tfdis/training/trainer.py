@@ -52,7 +52,7 @@ from tfdis import io_utils
 from tfdis.models import build_model
 from tfdis.models import precision
 from tfdis.models.architectures import check_architecture
-from tfdis.training import inputs, summaries
+from tfdis.training import checkpoints, inputs, summaries
 from tfdis.training.config import TrainConfig
 from tfdis.specs import ConfigError, check_compatible
 from tfdis.training.strategy import make_strategy
@@ -483,12 +483,13 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
                              has_gpu=bool(tf.config.list_logical_devices("GPU")))
   seed_everything(config.seed)
   model, checkpoint = build_for_config(config, data, strategy, dataset_size)
+  # The newest readable checkpoint (unreadable ones are set aside and
+  # dropped from the index) before the manager reads the index.
+  ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
+  resumed_from = checkpoints.restore_newest_readable(checkpoint, ckpt_dir)
   manager = tf.train.CheckpointManager(
-      checkpoint, os.path.join(model_dir, CHECKPOINT_SUBDIR),
-      max_to_keep=config.keep_checkpoints)
-  resumed_from = manager.latest_checkpoint
+      checkpoint, ckpt_dir, max_to_keep=config.keep_checkpoints)
   if resumed_from:
-    checkpoint.restore(resumed_from).assert_existing_objects_matched()
     logging.info("Resumed from %s at step %d", resumed_from,
                  int(model.step.numpy()))
   # The config wins over restored values (PBT edits them between intervals).
@@ -497,8 +498,11 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
   model.set_learning_rate(config.learning_rate)
   if model.supervision is not None:
     model.gamma_sup.assign(model.supervision["gamma_sup"])
-  config.save(os.path.join(model_dir, CONFIG_FILE))
   start_step = int(model.step.numpy())
+  finished = _finished_record(model_dir, config, start_step)
+  if finished is not None:
+    return finished
+  config.save(os.path.join(model_dir, CONFIG_FILE))
 
   fit = None
   if start_step < config.steps:
@@ -517,7 +521,7 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
                                         data_seed(seed, start_step), indices,
                                         labels),
           config.steps - start_step, seed=config.seed, label=config.model,
-          checkpoint=lambda step: manager.save(checkpoint_number=step),
+          checkpoint=lambda step: save_checkpoint(manager, step),
           checkpoint_every=config.checkpoint_every, writer=writer,
           summary_every=config.summary_every, image_batch=image_batch,
           image_summary_every=config.image_summary_every,
@@ -569,6 +573,77 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
   return result
 
 
+def save_checkpoint(manager, step: int) -> str:
+  """``manager.save(checkpoint_number=step)``; a full disk or a file-size
+  limit becomes one DiskFullError naming the checkpoint and its size (about
+  that of the previous one), after removing the partial files (TensorFlow's
+  ``ckpt-<n>_temp/`` staging and any ``ckpt-<n>.*`` the index does not list;
+  the index file is only updated after a complete save, so the previous
+  checkpoints stay valid)."""
+  directory = manager.directory
+  prefix = os.path.join(directory, f"ckpt-{int(step)}")
+  previous = manager.latest_checkpoint
+  try:
+    return manager.save(checkpoint_number=step)
+  except Exception as e:  # pylint: disable=broad-except
+    if not io_utils.is_no_space(e):
+      raise
+    import glob
+
+    from tfdis import rundir
+
+    partial = sum(os.path.getsize(p) for p in
+                  glob.glob(glob.escape(prefix) + ".*") if os.path.isfile(p))
+    partial += sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in
+                   os.walk(prefix + "_temp") for f in fs)
+    rundir.clean_stale_temporaries(directory)  # we hold the run's lock
+    if prefix not in manager.checkpoints:
+      for p in glob.glob(glob.escape(prefix) + ".*"):
+        if os.path.isfile(p):
+          os.remove(p)
+    if previous:
+      size = sum(os.path.getsize(p) for p in
+                 glob.glob(glob.escape(previous) + ".*") if os.path.isfile(p))
+      needed = (f"about {io_utils.format_bytes(size)} (the size of the "
+                "previous checkpoint)")
+    else:
+      needed = f"at least {io_utils.format_bytes(partial)}"
+    text = str(e).strip().splitlines()
+    raise io_utils.DiskFullError(
+        prefix, needed, text[0][:120] if text else type(e).__name__
+    ) from None
+
+
+def _finished_record(model_dir: str, config: TrainConfig, step: int
+                     ) -> Optional[Dict[str, Any]]:
+  """The stored train.json if a rerun has nothing to do, else None.
+
+  Nothing to do: the checkpoint is at or beyond the requested steps and
+  train.json records that very step (it is written last, after the export,
+  so the SavedModel is of that step too). Then nothing is written: no
+  re-export, no config.json, no train.json whose final losses would be
+  empty (the rerun trained nothing), so the record of the run survives
+  a rerun with a smaller --steps.
+  """
+  from tfdis.export.load import is_saved_model_dir
+
+  path = os.path.join(model_dir, TRAIN_JSON)
+  if step < config.steps or not os.path.isfile(path):
+    return None
+  if config.export and not is_saved_model_dir(model_dir):
+    return None
+  try:
+    stored = io_utils.read_json(path)
+  except (OSError, ValueError):
+    return None  # unreadable: rewrite it
+  if not isinstance(stored, dict) or stored.get("steps") != step:
+    return None
+  logging.info("Checkpoint at step %d >= steps %d: nothing to train; %s "
+               "and the SavedModel are kept unchanged.", step, config.steps,
+               path)
+  return stored
+
+
 def _notes(config: TrainConfig) -> Dict[str, str]:
   notes = {}
   if config.model == "factor_vae":
@@ -600,12 +675,12 @@ def restore_for_export(model_dir: str) -> Tuple[Any, Dict[str, Any]]:
   model, checkpoint = build_for_config(
       config, data, tf.distribute.get_strategy(),
       len(indices) if indices is not None else data.num_examples)
-  latest = tf.train.latest_checkpoint(os.path.join(model_dir,
-                                                   CHECKPOINT_SUBDIR))
+  latest = checkpoints.restore_newest_readable(
+      checkpoint, os.path.join(model_dir, CHECKPOINT_SUBDIR),
+      assert_matched=False)
   if latest is None:
     raise ConfigError(f"no checkpoint under {model_dir}/checkpoints: train "
                       "the model first")
-  checkpoint.restore(latest).expect_partial()
   return model, metadata_for(model, config, data)
 
 

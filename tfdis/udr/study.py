@@ -33,6 +33,37 @@ FIXES = [
 ]
 
 
+class GroupSkippedError(RuntimeError):
+  """A model of the UDR group cannot be loaded or encoded. UDR compares every
+  model with its partners, so the whole group is skipped (no partial UDR
+  whose numbers would depend on which model happened to fail)."""
+
+  def __init__(self, model_dir: str, reason: str):
+    self.model_dir = model_dir
+    self.reason = reason
+    super().__init__(
+        f"UDR group skipped: model {model_dir} cannot be used ({reason}). "
+        "UDR needs every model of the group: repair or retrain that model, "
+        "or leave it out of --model_dirs, and rerun.")
+
+
+def _model_guard(model_dir: str):
+  """Turns a per-model failure into GroupSkippedError naming the model."""
+  import contextlib
+
+  from tfdis.failures import describe
+
+  @contextlib.contextmanager
+  def guard():
+    try:
+      yield
+    except (IncompatibleModelsError, GroupSkippedError):
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      raise GroupSkippedError(model_dir, describe(e)) from e
+  return guard()
+
+
 class IncompatibleModelsError(UserError, ValueError):
   """The models of one UDR run cannot be compared (latent size, observation
   shape, too few partners)."""
@@ -141,20 +172,23 @@ def encode_models(model_dirs: Sequence[str], data, factors: np.ndarray,
   means, kls, reference = [], [], None
   start = time.time()
   for m, model_dir in enumerate(model_dirs):
-    model = load_saved_model(model_dir, batch_size=batch_size)
+    with _model_guard(model_dir):
+      model = load_saved_model(model_dir, batch_size=batch_size)
     shape = (model.latent_dim, tuple(model.observation_shape))
     if reference is None:
       reference = (shape, model_dir)
     elif shape != reference[0]:
       raise IncompatibleModelsError(_mismatch_message(model_dir, shape, *reference))
-    cache = code_cache.open_cache(model, data, cache_encodings)
-    if cache is not None:
-      mean, logvar = cache.gaussian_of_rows(data.factors_to_index(factors))
-      cache.flush()
-    else:
-      if images is None:
-        images = data.sample_observations_from_factors(factors, random_state)
-      mean, logvar = model.gaussian_encoder(images)
+    with _model_guard(model_dir):
+      cache = code_cache.open_cache(model, data, cache_encodings)
+    if cache is None and images is None:  # the data, not the model
+      images = data.sample_observations_from_factors(factors, random_state)
+    with _model_guard(model_dir):
+      if cache is not None:
+        mean, logvar = cache.gaussian_of_rows(data.factors_to_index(factors))
+        cache.flush()
+      else:
+        mean, logvar = model.gaussian_encoder(images)
     means.append(mean.astype(np.float64))
     kls.append(per_latent_kl(mean, logvar))
     elapsed = time.time() - start
@@ -233,7 +267,10 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
     raise ValueError(f"num_pairs must be >= 1 (or None for all), got "
                      f"{num_pairs}")
 
-  metadatas = [read_metadata(d) for d in model_dirs]  # also checks the dirs
+  metadatas = []
+  for d in model_dirs:  # also checks the dirs
+    with _model_guard(d):
+      metadatas.append(read_metadata(d))
   _check_metadata_shapes(metadatas, model_dirs)
   groups = [hyperparameter_key(m) for m in metadatas]
   partners = select_partners(groups, mode, num_pairs, seed, model_dirs)
