@@ -81,45 +81,9 @@ def _artifacts(out):
 
 
 @pytest.mark.slow
-def test_study_survives_random_sigkills(tmp_path):
-  out = str(tmp_path / "study")
-  rng = random.Random(SEED)
-  kills = {"driver": 0, "worker": 0}
-  log_path = str(tmp_path / "study.log")
-  attempts = 0
-  while sum(kills.values()) < KILLS:
-    attempts += 1
-    assert attempts <= 3 * KILLS, f"too few kills landed: {kills}"
-    with open(log_path, "a") as log:
-      proc = subprocess.Popen(_cmd(out), env=_env(), cwd=REPO, stdout=log,
-                              stderr=subprocess.STDOUT,
-                              start_new_session=True)
-      try:
-        # After TensorFlow's import (~5-10 s) the study trains, exports,
-        # evaluates: kill anywhere in it.
-        time.sleep(rng.uniform(4.0, 20.0))
-        if proc.poll() is None:
-          workers = _workers(proc.pid)
-          if workers and rng.random() < 0.5:
-            os.kill(rng.choice(workers), signal.SIGKILL)
-            kills["worker"] += 1
-            time.sleep(rng.uniform(1.0, 5.0))  # let the driver react
-            if proc.poll() is None:
-              os.killpg(proc.pid, signal.SIGKILL)
-              kills["driver"] += 1
-          else:
-            os.killpg(proc.pid, signal.SIGKILL)
-            kills["driver"] += 1
-      finally:
-        if proc.poll() is None:
-          os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-  # The rerun after the last kill finishes.
-  final = subprocess.run(_cmd(out), env=_env(), cwd=REPO, capture_output=True,
-                         text=True, timeout=900)
-  assert final.returncode == 0, (final.stdout[-3000:], final.stderr[-3000:])
-  print(f"soak: {sum(kills.values())} kills survived ({kills})")
-
+def _check_finished(out):
+  """Every model trained, exported and scored once; UDR; strict JSON; no
+  temporaries left."""
   for model in MODELS:
     model_dir = os.path.join(out, model)
     train = _strict(os.path.join(model_dir, "results", "train.json"))
@@ -142,6 +106,56 @@ def test_study_survives_random_sigkills(tmp_path):
         jsons += 1
   assert not leftovers, leftovers
   assert jsons >= 3 * len(MODELS) + 2
+
+
+def test_study_survives_random_sigkills(tmp_path):
+  rng = random.Random(SEED)
+  kills = {"driver": 0, "worker": 0}
+  log_path = str(tmp_path / "study.log")
+  # A round is one output directory, killed and rerun until it finishes.
+  # On a fast machine a round can finish between two kills; the next kill
+  # then starts a new round, so KILLS kills land whatever the speed.
+  rounds = [str(tmp_path / "study-0")]
+  attempts = 0
+  while sum(kills.values()) < KILLS:
+    attempts += 1
+    assert attempts <= 4 * KILLS, f"too few kills landed: {kills}"
+    out = rounds[-1]
+    with open(log_path, "a") as log:
+      proc = subprocess.Popen(_cmd(out), env=_env(), cwd=REPO, stdout=log,
+                              stderr=subprocess.STDOUT,
+                              start_new_session=True)
+      try:
+        # After TensorFlow's import (~5-10 s) the study trains, exports,
+        # evaluates: kill anywhere in it.
+        time.sleep(rng.uniform(4.0, 20.0))
+        if proc.poll() is None:
+          workers = _workers(proc.pid)
+          if workers and rng.random() < 0.5:
+            os.kill(rng.choice(workers), signal.SIGKILL)
+            kills["worker"] += 1
+            time.sleep(rng.uniform(1.0, 5.0))  # let the driver react
+            if proc.poll() is None:
+              os.killpg(proc.pid, signal.SIGKILL)
+              kills["driver"] += 1
+          else:
+            os.killpg(proc.pid, signal.SIGKILL)
+            kills["driver"] += 1
+        elif proc.returncode == 0:
+          rounds.append(str(tmp_path / f"study-{len(rounds)}"))
+      finally:
+        if proc.poll() is None:
+          os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+  out = rounds[-1]
+  # The rerun after the last kill finishes.
+  final = subprocess.run(_cmd(out), env=_env(), cwd=REPO, capture_output=True,
+                         text=True, timeout=900)
+  assert final.returncode == 0, (final.stdout[-3000:], final.stderr[-3000:])
+  print(f"soak: {sum(kills.values())} kills survived ({kills}) over "
+        f"{len(rounds)} round(s)")
+  for finished in rounds:
+    _check_finished(finished)
 
   # Nothing is redone: every artifact keeps its bytes and mtime.
   before = _artifacts(out)

@@ -30,7 +30,7 @@ def _command(out):
       "--ensemble_size=2", "--udr_num_data_points=64", "--latent_dim=2",
       "--architecture=fc", "--final_max_generations=1",
       # Never stop on UDR / KL, and let any code structure count as a peak:
-      "--udr_stop_threshold=-1", "--active_kl_threshold=0",
+      "--udr_stop_threshold=0", "--active_kl_threshold=0",
       "--median_sigma_factor=0", "--global_std_factor=0",
       "--peak_distance_denominator=4", "--min_dataset_size=50",
       "--report_num_train=200", "--report_num_test=100",

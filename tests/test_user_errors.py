@@ -127,7 +127,7 @@ def test_visualize_and_aggregate_cli_errors(tmp_path):
                              f"--output_dir={tmp_path}/o"), "tfdis_visualize")
   assert out.startswith("dataset 'procedural_dsprites_small' has no "
                         "option(s) ['confg']; its options are: "
-                        "factor_subsets.")
+                        "factor_subsets, continuous_factors.")
   out = _one_line_error(_run("-m", "tfdis.bin.aggregate", f"--root={tmp_path}",
                              f"--output_dir={tmp_path}/afile"),
                         "tfdis_aggregate")
@@ -157,13 +157,14 @@ def test_model_dir_globs_skip_non_models_but_named_ones_fail(tmp_path):
 def test_unknown_or_invalid_dataset_options_list_the_valid_ones():
   from tfdis.data import DatasetOptionsError, dataset_options, get_dataset
 
-  assert dataset_options("procedural_dsprites") == {"config": "full",
-                                                    "factor_subsets": None}
+  assert dataset_options("procedural_dsprites") == {
+      "config": "full", "factor_subsets": None, "continuous_factors": ()}
   with pytest.raises(DatasetOptionsError) as err:
     get_dataset("procedural_dsprites", confg="small")
   assert str(err.value) == (
       "dataset 'procedural_dsprites' has no option(s) ['confg']; its options "
-      "are: config, factor_subsets. Fix --dataset_options (or the dataset "
+      "are: config, factor_subsets, continuous_factors. Fix --dataset_options "
+      "(or the dataset "
       "options of the config).")
   with pytest.raises(DatasetOptionsError, match="config 'tiny'"):
     get_dataset("procedural_dsprites", config="tiny")

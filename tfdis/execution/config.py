@@ -17,6 +17,10 @@ def threads_for_cpus(cpus: float) -> int:
   return max(1, int(cpus))
 
 
+# The longest --ray_connect_timeout_s accepted (one day).
+MAX_CONNECT_TIMEOUT_S = 86400.0
+
+
 class ExecutionConfigError(ConfigError):
   """An ExecutionConfig field is invalid (the message says how to fix it)."""
 
@@ -131,8 +135,11 @@ class ExecutionConfig(Spec):
     need(isinstance(self.ray_allow_unauthenticated_cluster, bool),
          f"ray_allow_unauthenticated_cluster must be true or false, got "
          f"{self.ray_allow_unauthenticated_cluster!r}")
-    need(number(self.ray_connect_timeout_s) and self.ray_connect_timeout_s > 0,
-         f"ray_connect_timeout_s must be a number of seconds > 0, got "
+    # Bounded above: the point of the flag is a bounded wait (a day at most).
+    need(number(self.ray_connect_timeout_s)
+         and 0 < self.ray_connect_timeout_s <= MAX_CONNECT_TIMEOUT_S,
+         f"ray_connect_timeout_s must be a number of seconds in (0, "
+         f"{MAX_CONNECT_TIMEOUT_S:g}], got "
          f"{self.ray_connect_timeout_s!r}")
     need(self.cpus_per_task is None or (number(self.cpus_per_task) and
                                         self.cpus_per_task > 0),

@@ -383,15 +383,16 @@ class SCAN(GaussianVAE):
     nll = tf.reduce_mean(tf.reduce_sum(
         tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits),
         axis=1))
-    kl = tf.reduce_sum(kl.per_latent_kl_tf(mean_y, logvar_y))
+    symbol_kl = tf.reduce_sum(kl.per_latent_kl_tf(mean_y, logvar_y))
     grounding = tf.reduce_mean(gaussian_kl_between(mean_x, logvar_x, mean_y,
                                                    logvar_y))
-    reg = hp["beta"] * kl + hp["lambda_grounding"] * grounding
+    reg = hp["beta"] * symbol_kl + hp["lambda_grounding"] * grounding
     loss = nll + reg
     visual_kl = kl.per_latent_kl_tf(mean_x, logvar_x)
     return loss, {
-        "loss": loss, "reconstruction_loss": nll, "kl_loss": kl,
-        "regularizer": reg, "elbo": -(nll + kl), "grounding_kl": grounding,
+        "loss": loss, "reconstruction_loss": nll, "kl_loss": symbol_kl,
+        "regularizer": reg, "elbo": -(nll + symbol_kl),
+        "grounding_kl": grounding,
         "per_latent_kl": visual_kl,
         "num_active_latents": tf.reduce_sum(tf.cast(
             visual_kl > ACTIVE_KL_THRESHOLD, tf.float32))}

@@ -230,6 +230,8 @@ def write_pbt_hparams(output_dir: str, state: Mapping[str, Any]
         scored[mid] = (int(g), float(score))
   sessions = []
   for mid, member in sorted((state.get("members") or {}).items()):
+    if not os.path.isdir(os.path.join(output_dir, "members", mid)):
+      continue  # dropped by the big initial population: its folder is gone
     hps = {f"hp.{k}": v for k, v in
            (member.get("hyperparameters") or {}).items()}
     hps["seed"] = member.get("seed")
