@@ -229,9 +229,12 @@ def write_pbt_hparams(output_dir: str, state: Mapping[str, Any]
       if _plain(score) is not None:
         scored[mid] = (int(g), float(score))
   sessions = []
+  # Members dropped by the big initial population are no longer active and
+  # their folders are gone: no session for them.
+  active = set(state.get("active") or state.get("members") or {})
   for mid, member in sorted((state.get("members") or {}).items()):
-    if not os.path.isdir(os.path.join(output_dir, "members", mid)):
-      continue  # dropped by the big initial population: its folder is gone
+    if mid not in active:
+      continue
     hps = {f"hp.{k}": v for k, v in
            (member.get("hyperparameters") or {}).items()}
     hps["seed"] = member.get("seed")
