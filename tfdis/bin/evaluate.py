@@ -20,6 +20,7 @@ import os
 
 from absl import app, flags, logging
 
+from tfdis import config_flags
 from tfdis.errors import run_main
 from tfdis.export import code_cache
 from tfdis.data import sources as data_sources
@@ -106,18 +107,6 @@ def _validate_model_dirs(value) -> bool:
   return True
 
 
-def _validate_dataset(value) -> bool:
-  if value == "auto":
-    return True
-  from tfdis.data import DATASETS
-
-  try:
-    DATASETS.get(value)
-  except KeyError as e:
-    raise flags.ValidationError(f"--dataset: {e} (or use 'auto')")
-  return True
-
-
 def _validate_metric_params(flag_values) -> bool:
   from tfdis.evaluate import resolve_metric_params, resolve_metrics
 
@@ -132,7 +121,7 @@ def _validate_metric_params(flag_values) -> bool:
 
 flags.register_validator("metrics", _validate_metrics)
 flags.register_validator("model_dirs", _validate_model_dirs)
-flags.register_validator("dataset", _validate_dataset)
+flags.register_validator("dataset", config_flags.validate_dataset_or_auto)
 flags.register_validator(
     "dataset_options",
     lambda v: _json_object(v, "dataset_options") is not None)

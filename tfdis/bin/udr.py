@@ -17,6 +17,7 @@ import sys
 
 from absl import app, flags, logging
 
+from tfdis import config_flags
 from tfdis.errors import run_main
 from tfdis.export import code_cache
 
@@ -76,19 +77,7 @@ flags.register_validator(
     message="--alpha must be a positive number (e.g. 0.1) or 'cv'.")
 
 
-def _validate_dataset(value) -> bool:
-  if value == "auto":
-    return True
-  from tfdis.data import DATASETS
-
-  try:
-    DATASETS.get(value)
-  except KeyError as e:
-    raise flags.ValidationError(f"--dataset: {e} (or use 'auto')")
-  return True
-
-
-flags.register_validator("dataset", _validate_dataset)
+flags.register_validator("dataset", config_flags.validate_dataset_or_auto)
 
 
 def main(argv):

@@ -101,17 +101,26 @@ def _locked(path: str):
       fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def _read_labels(builder, grid_names: Sequence[str], batch_size: int):
-  """Pass 1: labels and values of the split, without decoding images."""
+def read_split(builder, batch_size: int = 4096, split: str = "train",
+               images: bool = True) -> dict:
+  """All examples of ``split`` as numpy arrays (one batched pass, in order).
+
+  ``images=False`` skips decoding and keeping the images (the cache's first
+  pass needs only the labels and values).
+  """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  ds = builder.as_dataset(
-      split="train", batch_size=batch_size, shuffle_files=False,
-      decoders={"image": tfds.decode.SkipDecoding()})
-  ds = ds.map(lambda ex: {k: v for k, v in ex.items() if k != "image"})
-  num = builder.info.splits["train"].num_examples
+  num = builder.info.splits[split].num_examples
+  if images:
+    ds = builder.as_dataset(split=split, batch_size=batch_size,
+                            shuffle_files=False)
+  else:
+    ds = builder.as_dataset(
+        split=split, batch_size=batch_size, shuffle_files=False,
+        decoders={"image": tfds.decode.SkipDecoding()})
+    ds = ds.map(lambda ex: {k: v for k, v in ex.items() if k != "image"})
   out, start = {}, 0
   for batch in tfds.as_numpy(ds):
-    n = len(batch[f"label_{grid_names[0]}"])
+    n = len(next(iter(batch.values())))
     for key, value in batch.items():
       if key not in out:
         out[key] = np.empty((num,) + value.shape[1:], value.dtype)
@@ -159,7 +168,7 @@ def _write_entry(builder, name: str, tmp: str, grid_names, num_classes,
                  batch_size: int) -> None:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   t0 = time.time()
-  examples = _read_labels(builder, grid_names, batch_size)
+  examples = read_split(builder, batch_size, images=False)
   index, sizes, values = grid_rows(name, examples, grid_names, num_classes)
   first = f"label_{grid_names[0]}"
   image_shape = tuple(builder.info.features["image"].shape)

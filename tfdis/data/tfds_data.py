@@ -163,23 +163,8 @@ def load_prepared_builder(name: str, config: Optional[str] = None,
         " (it names each file it needs and where to get it).") from None
 
 
-def read_split(builder, batch_size: int = 4096, split: str = "train") -> dict:
-  """All examples of ``split`` as numpy arrays (one batched pass, in order)."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  num = builder.info.splits[split].num_examples
-  ds = builder.as_dataset(split=split, batch_size=batch_size,
-                          shuffle_files=False)
-  out, start = {}, 0
-  for batch in tfds.as_numpy(ds):
-    n = len(batch["image"])
-    for key, value in batch.items():
-      if key not in out:
-        out[key] = np.empty((num,) + value.shape[1:], value.dtype)
-      out[key][start:start + n] = value
-    start += n
-  if start != num:
-    raise ValueError(f"{builder.name}: read {start} of {num} examples")
-  return out
+# One batched reader for the in-memory path and the grid cache.
+read_split = grid_cache.read_split
 
 
 def grid_from_examples(name: str, examples: dict, grid_names: Sequence[str],

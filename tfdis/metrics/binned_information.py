@@ -48,7 +48,6 @@ import numpy as np
 from tfdis.errors import UserError
 from tfdis.metrics import utils
 
-FACTOR_TYPES = ("discrete", "continuous")
 # The review's default (src/experiments/config.py: nb_bins=10 for all three).
 DEFAULT_NUM_BINS = 10
 
@@ -64,27 +63,6 @@ def check_num_bins(num_bins) -> int:
         f"each code is cut into; the review's default is "
         f"{DEFAULT_NUM_BINS}), got {num_bins!r}")
   return int(num_bins)
-
-
-def check_factor_types(factor_types: Optional[Sequence[str]],
-                       num_factors: int) -> Tuple[str, ...]:
-  """None -> all "discrete"; otherwise one of FACTOR_TYPES per column."""
-  if factor_types is None:
-    return ("discrete",) * num_factors
-  if isinstance(factor_types, str):
-    factor_types = [factor_types]
-  factor_types = tuple(str(t) for t in factor_types)
-  if len(factor_types) != num_factors:
-    raise MetricInputError(
-        f"factor_types has {len(factor_types)} entries but the factors have "
-        f"{num_factors} columns; give one of {', '.join(FACTOR_TYPES)} per "
-        "factor column (or None for all discrete).")
-  bad = sorted(set(factor_types) - set(FACTOR_TYPES))
-  if bad:
-    raise MetricInputError(
-        f"factor_types may only hold {' or '.join(map(repr, FACTOR_TYPES))}, "
-        f"got {', '.join(map(repr, bad))}")
-  return factor_types
 
 
 def check_arrays(codes, factors, factor_types
@@ -103,7 +81,7 @@ def check_arrays(codes, factors, factor_types
     raise MetricInputError(
         f"factors must be 2-D [num_samples, num_factors] with one row per "
         f"row of codes ({codes.shape[0]}), got shape {factors.shape}")
-  types = check_factor_types(factor_types, factors.shape[1])
+  types = utils.check_factor_types(factor_types, factors.shape[1])
   discrete = [j for j, t in enumerate(types) if t == "discrete"]
   if discrete:
     try:
@@ -203,3 +181,26 @@ def second_largest(sorted_values: np.ndarray) -> float:
   """The second entry from the end of an ascending array; 0 when there is
   only one (the reference indexes [-2] and fails on a single column)."""
   return float(sorted_values[-2]) if len(sorted_values) > 1 else 0.0
+
+
+def sample_information(ground_truth_data, representation_fn, random_state,
+                       num_train: int, num_bins: int,
+                       sampling_batch_size: int, encode_batch_size: int):
+  """The sampling half of MIG-sup, DCIMIG and JEMMIG's wrappers.
+
+  ``num_train`` points drawn as dlib's MIG draws them (the encode-once cache
+  supplies the codes when the representation has one), binned with the
+  dataset's factor types. Returns (``BinnedInformation``, the result's
+  parameters).
+  """
+  num_train = utils.check_count("num_train", num_train, 2)
+  check_num_bins(num_bins)  # bad options fail before any sampling
+  rs = utils.as_random_state(random_state)
+  codes, factors = utils.sample_codes_and_factors(
+      ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
+      sampling_batch_size)
+  info, types, num_bins = information(
+      codes, factors, utils.factor_types_of(ground_truth_data), num_bins)
+  return info, dict(num_train=num_train, num_bins=num_bins,
+                    factor_types=list(types),
+                    sampling_batch_size=int(sampling_batch_size))

@@ -74,7 +74,7 @@ import numpy as np
 
 from tfdis.metrics import utils
 from tfdis.metrics.dci import dci_completeness, dci_disentanglement
-from tfdis.metrics.infomec import check_factor_types, check_factor_values
+from tfdis.metrics.infomec import check_factor_values
 
 # The reference's capacity grids (configs/random_forest/config.yaml and
 # configs/mlp/config.yaml) and probe settings (configs/*/default.yaml).
@@ -269,7 +269,7 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, *,
     raise ValueError(f"codes_train has {codes_train.shape[1]} codes but "
                      f"codes_test has {codes_test.shape[1]}")
   k = np.shape(factors_train)[-1] if np.ndim(factors_train) == 2 else 0
-  factor_types = check_factor_types(factor_types, k)
+  factor_types = utils.check_factor_types(factor_types, k)
   factors_train = check_factor_values(factors_train, codes_train.shape[0],
                                       factor_types)
   factors_test = check_factor_values(factors_test, codes_test.shape[0],

@@ -81,23 +81,13 @@ def compute_dcimig(ground_truth_data, representation_fn, random_state,
   when the representation has one); continuous factor columns
   (``ground_truth_data.factor_types``) are binned as the codes are.
   """
-  num_train = utils.check_count("num_train", num_train, 2)
-  bi.check_num_bins(num_bins)  # bad options fail before any sampling
-  rs = utils.as_random_state(random_state)
-  codes, factors = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
-      sampling_batch_size)
-  factor_types = getattr(ground_truth_data, "factor_types", None)
-  info, types, num_bins = bi.information(codes, factors, factor_types,
-                                         num_bins)
+  info, parameters = bi.sample_information(
+      ground_truth_data, representation_fn, random_state, num_train,
+      num_bins, sampling_batch_size, encode_batch_size)
   notes = []
   if not np.any(info.factor_entropy > 0):
     notes.append("every factor is constant in the sample: DCIMIG is 0/0 "
                  "(NaN in the reference) and reported as 0")
   scores = {"dcimig": dcimig_from_matrix(info.mutual_info,
                                          info.factor_entropy)}
-  return utils.make_result(
-      scores, dict(num_train=num_train, num_bins=num_bins,
-                   factor_types=list(types),
-                   sampling_batch_size=int(sampling_batch_size)),
-      notes, random_state)
+  return utils.make_result(scores, parameters, notes, random_state)

@@ -62,30 +62,10 @@ from tfdis.metrics import utils
 DEFAULTS = dict(num_train=10000, n_neighbors=10, active_fraction=1.0 / 20,
                 factor_bins=20, mi_seed=0, max_iter=100)
 
-FACTOR_TYPES = ("discrete", "continuous")
-
 
 # ---------------------------------------------------------------------------
 # input handling shared with the other new metrics' conventions
 # ---------------------------------------------------------------------------
-def check_factor_types(factor_types: Optional[Sequence[str]],
-                       num_factors: int) -> list:
-  """A list of 'discrete'/'continuous' per factor column (None = discrete)."""
-  if factor_types is None:
-    return ["discrete"] * num_factors
-  factor_types = [str(t) for t in factor_types]
-  if len(factor_types) != num_factors:
-    raise ValueError(
-        f"factor_types has {len(factor_types)} entries but the factors have "
-        f"{num_factors} columns; give one 'discrete' or 'continuous' per "
-        "factor column.")
-  bad = sorted(set(factor_types) - set(FACTOR_TYPES))
-  if bad:
-    raise ValueError(f"factor_types entries must be 'discrete' or "
-                     f"'continuous', got {bad}")
-  return factor_types
-
-
 def check_factor_values(factors, num_samples: int,
                         factor_types: Sequence[str]) -> np.ndarray:
   """[N, K] factors: integer indices in discrete columns, any finite value in
@@ -269,7 +249,7 @@ def infomec_from_codes(codes, factors, *, factor_types=None,
   """
   codes = utils.check_codes(codes)
   n_neighbors = utils.check_count("n_neighbors", n_neighbors, 1)
-  factor_types = check_factor_types(factor_types, np.shape(factors)[-1]
+  factor_types = utils.check_factor_types(factor_types, np.shape(factors)[-1]
                                     if np.ndim(factors) == 2 else 0)
   factors = check_factor_values(factors, codes.shape[0], factor_types)
   factors = discretize_continuous_factors(factors, factor_types,

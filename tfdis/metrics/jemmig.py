@@ -80,19 +80,10 @@ def compute_jemmig(ground_truth_data, representation_fn, random_state,
   when the representation has one); continuous factor columns
   (``ground_truth_data.factor_types``) are binned as the codes are.
   """
-  num_train = utils.check_count("num_train", num_train, 2)
-  bi.check_num_bins(num_bins)  # bad options fail before any sampling
-  rs = utils.as_random_state(random_state)
-  codes, factors = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
-      sampling_batch_size)
-  factor_types = getattr(ground_truth_data, "factor_types", None)
-  info, types, num_bins = bi.information(codes, factors, factor_types,
-                                         num_bins)
+  info, parameters = bi.sample_information(
+      ground_truth_data, representation_fn, random_state, num_train,
+      num_bins, sampling_batch_size, encode_batch_size)
   scores = {"jemmig": jemmig_from_matrices(
-      info.mutual_info, info.joint_entropy, info.factor_entropy, num_bins)}
-  return utils.make_result(
-      scores, dict(num_train=num_train, num_bins=num_bins,
-                   factor_types=list(types),
-                   sampling_batch_size=int(sampling_batch_size)),
-      [], random_state)
+      info.mutual_info, info.joint_entropy, info.factor_entropy,
+      parameters["num_bins"])}
+  return utils.make_result(scores, parameters, [], random_state)

@@ -123,25 +123,17 @@ def compute_mig_sup(ground_truth_data, representation_fn, random_state,
   the representation has one. Continuous factor columns
   (``ground_truth_data.factor_types``) are binned as the codes are.
   """
-  num_train = utils.check_count("num_train", num_train, 2)
-  bi.check_num_bins(num_bins)  # bad options fail before any sampling
-  check_options(normalization, dead_codes)
-  rs = utils.as_random_state(random_state)
-  codes, factors = utils.sample_codes_and_factors(
-      ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
-      sampling_batch_size)
-  factor_types = getattr(ground_truth_data, "factor_types", None)
-  info, types, num_bins = bi.information(codes, factors, factor_types,
-                                         num_bins)
+  check_options(normalization, dead_codes)  # before any sampling
+  info, parameters = bi.sample_information(
+      ground_truth_data, representation_fn, random_state, num_train,
+      num_bins, sampling_batch_size, encode_batch_size)
   scores = {"mig_sup": mig_sup_from_matrix(
       info.mutual_info, info.factor_entropy, info.code_entropy,
       normalization, dead_codes)}
-  return utils.make_result(
-      scores, dict(num_train=num_train, num_bins=num_bins,
-                   normalization=normalization, dead_codes=dead_codes,
-                   factor_types=list(types),
-                   sampling_batch_size=int(sampling_batch_size)),
-      notes_for(info, normalization, dead_codes), random_state)
+  parameters.update(normalization=normalization, dead_codes=dead_codes)
+  return utils.make_result(scores, parameters,
+                           notes_for(info, normalization, dead_codes),
+                           random_state)
 
 
 def notes_for(info: bi.BinnedInformation, normalization: str,

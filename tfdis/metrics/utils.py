@@ -20,6 +20,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 import sklearn.metrics
 
+from tfdis.errors import UserError
+
 RepresentationFn = Callable[[np.ndarray], np.ndarray]
 
 # Images per representation_fn call in the sampling wrappers. Large enough to
@@ -55,6 +57,10 @@ def check_codes(codes, name: str = "codes") -> np.ndarray:
 FACTOR_TYPES = ("discrete", "continuous")
 
 
+class FactorTypesError(UserError, ValueError):
+  """``factor_types`` does not fit the factors; the message says how."""
+
+
 def check_factor_types(factor_types, num_factors: int) -> Tuple[str, ...]:
   """None -> all "discrete"; else one of FACTOR_TYPES per factor column."""
   if factor_types is None:
@@ -63,13 +69,14 @@ def check_factor_types(factor_types, num_factors: int) -> Tuple[str, ...]:
     factor_types = [factor_types] * int(num_factors)
   factor_types = tuple(factor_types)
   if len(factor_types) != num_factors:
-    raise ValueError(f"factor_types has {len(factor_types)} entries but there "
-                     f"are {num_factors} factors; give one of "
-                     f"{', '.join(FACTOR_TYPES)} per factor column")
+    raise FactorTypesError(
+        f"factor_types has {len(factor_types)} entries but there are "
+        f"{num_factors} factors; give one of {', '.join(FACTOR_TYPES)} per "
+        "factor column")
   bad = sorted({t for t in factor_types if t not in FACTOR_TYPES})
   if bad:
-    raise ValueError(f"factor_types must hold {' or '.join(FACTOR_TYPES)}, "
-                     f"got {bad}")
+    raise FactorTypesError(
+        f"factor_types must hold {' or '.join(FACTOR_TYPES)}, got {bad}")
   return factor_types
 
 
@@ -130,7 +137,6 @@ def refuse_continuous(metric: str, factor_types, num_factors: int,
                       why: str) -> None:
   """Raises a UserError when a metric defined only for discrete factors is
   given continuous ones."""
-  from tfdis.errors import UserError
 
   continuous = continuous_mask(factor_types, num_factors)
   if continuous.any():
