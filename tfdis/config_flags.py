@@ -98,6 +98,19 @@ def _default(f):
   return f.default_factory()
 
 
+def _items_in(name: str, choices):
+  def check(items) -> bool:
+    from tfdis.registry import check_choice  # pylint: disable=g-import-not-at-top
+
+    for item in items or []:
+      try:
+        check_choice(name, item, choices)
+      except ValueError as e:
+        raise flags.ValidationError(f"--{name}: {e}") from None
+    return True
+  return check
+
+
 def define_config_flags(config_cls, exclude: Iterable[str] = (),
                         flag_values=FLAGS) -> List[str]:
   """One flag per field of ``config_cls``; returns their names."""
@@ -106,7 +119,17 @@ def define_config_flags(config_cls, exclude: Iterable[str] = (),
     kind, _ = _base(hint)
     default = _default(f)
     help_text = f.metadata.get("help", f.name)
-    if kind is bool:
+    choices = f.metadata.get("choices")
+    if choices and kind is str:
+      flags.DEFINE_enum(f.name, default, list(choices), help_text,
+                        flag_values=flag_values)
+    elif choices and kind == "list":
+      # A comma list (not absl's repeated multi_enum), each item checked.
+      flags.DEFINE_list(f.name, None if default is None else list(default),
+                        help_text, flag_values=flag_values)
+      flags.register_validator(
+          f.name, _items_in(f.name, choices), flag_values=flag_values)
+    elif kind is bool:
       flags.DEFINE_bool(f.name, default, help_text, flag_values=flag_values)
     elif kind is int:
       flags.DEFINE_integer(f.name, default, help_text,
@@ -124,6 +147,8 @@ def define_config_flags(config_cls, exclude: Iterable[str] = (),
     else:
       flags.DEFINE_string(f.name, default, help_text,
                           flag_values=flag_values)
+    if f.metadata.get("required"):
+      flags.mark_flag_as_required(f.name, flag_values=flag_values)
     names.append(f.name)
   return names
 

@@ -20,6 +20,25 @@ class UnknownNameError(UserError, KeyError, ValueError):
     return str(self.args[0]) if self.args else ""
 
 
+def choice_message(what: str, value: Any, choices) -> str:
+  """The one wording of "not one of the allowed names" (a registry lookup,
+  an enum field, an option): the value, the closest name, the known ones."""
+  names = [str(c) for c in choices]
+  close = difflib.get_close_matches(str(value), names, n=1)
+  hint = f" Did you mean {close[0]!r}?" if close else ""
+  return (f"Unknown {what} {value!r}.{hint} Known {what} values: "
+          f"{', '.join(names) or '(none)'}.")
+
+
+def check_choice(what: str, value: Any, choices, error=None) -> Any:
+  """Returns ``value`` if it is in ``choices``; else raises ``error``
+  (default :class:`UnknownNameError`, a UserError and a ValueError) with
+  :func:`choice_message`. Every "must be one of" check uses this."""
+  if value in tuple(choices):
+    return value
+  raise (error or UnknownNameError)(choice_message(what, value, choices))
+
+
 class Registry:
   """A name -> object mapping with helpful errors.
 

@@ -17,7 +17,7 @@ Every config validates itself once (:meth:`Spec.validate`), round-trips
 through JSON (:meth:`Spec.to_dict` / :meth:`Spec.from_dict`, which fills
 fields missing from state written by an older version with their defaults —
 the one resume helper for train, PBT and rPU) and generates its binary's
-flags (``tfdis.flag_utils``).
+flags (``tfdis.config_flags``).
 """
 
 from __future__ import annotations
@@ -40,14 +40,19 @@ class ConfigError(UserError, ValueError):
 
 
 def spec_field(default: Any, help: str, *, immutable: bool = False,
-               flag: bool = True):
+               flag: bool = True, choices: Optional[Sequence[str]] = None,
+               required: bool = False):
   """A spec field: its default, its help text (the flag's help), whether a
-  resumed run may change it (``immutable``) and whether binaries expose it
-  as a flag."""
+  resumed run may change it (``immutable``), whether binaries expose it as
+  a flag, the values a string (or each item of a list) may take
+  (``choices``: an enum flag, checked by :meth:`Spec.validate` too) and
+  whether the flag must be given (``required``)."""
   kwargs = ({"default_factory": default} if callable(default)
             else {"default": default})
-  return dataclasses.field(metadata={"help": help, "immutable": immutable,
-                                     "flag": flag}, **kwargs)
+  return dataclasses.field(metadata={
+      "help": help, "immutable": immutable, "flag": flag,
+      "choices": tuple(choices) if choices is not None else None,
+      "required": required}, **kwargs)
 
 
 def redefault(spec: type, name: str, default: Any):
@@ -55,7 +60,9 @@ def redefault(spec: type, name: str, default: Any):
   f = {f.name: f for f in dataclasses.fields(spec)}[name]
   return spec_field(default, f.metadata["help"],
                     immutable=f.metadata["immutable"],
-                    flag=f.metadata["flag"])
+                    flag=f.metadata["flag"],
+                    choices=f.metadata.get("choices"),
+                    required=f.metadata.get("required", False))
 
 
 # Integers TensorFlow and NumPy hold (int64); a larger step count, batch size
@@ -85,6 +92,7 @@ class Spec:
       if check is not None:
         check(self)
     _check_numbers(self)
+    _check_choices(self)
     return self
 
   # ---- JSON --------------------------------------------------------------
@@ -160,6 +168,20 @@ def _check_numbers(spec: "Spec") -> None:
     elif isinstance(value, float) and not math.isfinite(value):
       need(isinstance(default, float) and not math.isfinite(default),
            f"{f.name} must be a finite number, got {value!r}")
+
+
+def _check_choices(spec: "Spec") -> None:
+  """Fields declared with ``choices``: the value (or each item of a list)
+  is one of them (one message, the registry's wording)."""
+  from tfdis.registry import check_choice
+
+  for f in dataclasses.fields(spec):
+    choices = f.metadata.get("choices")
+    value = getattr(spec, f.name)
+    if not choices or value is None:
+      continue
+    for item in (value if isinstance(value, (list, tuple)) else [value]):
+      check_choice(f.name, item, choices, error=ConfigError)
 
 
 def _tuple_hint(hint) -> bool:
