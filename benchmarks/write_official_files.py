@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import time
 import zipfile
 
@@ -93,9 +92,10 @@ def write_dsprites(out: str) -> None:
         "color", "shape", "scale", "orientation", "posX", "posY"),
                 "description": "synthetic dSprites (tfdis benchmark)"}
     with z.open("metadata.npy", "w") as fh:
+      # NumPy >= 2 passes protocol=4 itself (a pickle_kwargs protocol
+      # clashes with it); dlib's file is a protocol-2 pickle, readable alike.
       np.lib.format.write_array(
-          fh, np.array(metadata, dtype=object), allow_pickle=True,
-          pickle_kwargs={"protocol": pickle.DEFAULT_PROTOCOL})
+          fh, np.array(metadata, dtype=object), allow_pickle=True)
   done()
 
 
