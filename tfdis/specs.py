@@ -41,18 +41,20 @@ class ConfigError(UserError, ValueError):
 
 def spec_field(default: Any, help: str, *, immutable: bool = False,
                flag: bool = True, choices: Optional[Sequence[str]] = None,
-               required: bool = False):
+               required: bool = False, multi: bool = False):
   """A spec field: its default, its help text (the flag's help), whether a
   resumed run may change it (``immutable``), whether binaries expose it as
   a flag, the values a string (or each item of a list) may take
-  (``choices``: an enum flag, checked by :meth:`Spec.validate` too) and
-  whether the flag must be given (``required``)."""
+  (``choices``: an enum flag, checked by :meth:`Spec.validate` too),
+  whether the flag must be given (``required``) and, for a tuple of
+  strings, whether the flag is repeated (``multi``: ``--x=a --x=b``, for
+  items that hold commas themselves) instead of a comma list."""
   kwargs = ({"default_factory": default} if callable(default)
             else {"default": default})
   return dataclasses.field(metadata={
       "help": help, "immutable": immutable, "flag": flag,
       "choices": tuple(choices) if choices is not None else None,
-      "required": required}, **kwargs)
+      "required": required, "multi": multi}, **kwargs)
 
 
 def redefault(spec: type, name: str, default: Any):
@@ -62,7 +64,8 @@ def redefault(spec: type, name: str, default: Any):
                     immutable=f.metadata["immutable"],
                     flag=f.metadata["flag"],
                     choices=f.metadata.get("choices"),
-                    required=f.metadata.get("required", False))
+                    required=f.metadata.get("required", False),
+                    multi=f.metadata.get("multi", False))
 
 
 # Integers TensorFlow and NumPy hold (int64); a larger step count, batch size
