@@ -13,8 +13,8 @@ population settings shared with tfdis_pbt, plus the recursion and reduction
 thresholds, each with the authors' default), the report's
 ``tfdis.rpu.report_spec.RPUReportSpec`` (--report, --baseline,
 --report_num_train, --report_num_test) and the executor's
-``tfdis.execution.ExecutionConfig``. The whole configuration, including the PBT runs it will
-build, is validated before anything is written.
+``tfdis.execution.ExecutionConfig``. The whole configuration, including the
+PBT runs it will build, is validated before anything is written.
 """
 
 from __future__ import annotations

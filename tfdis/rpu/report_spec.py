@@ -1,4 +1,4 @@
-"""The rPU report's settings (``tfdis_rpu --report ...``): :class:`RPUReportSpec`.
+"""The rPU report's settings (tfdis_rpu --report, ...): :class:`RPUReportSpec`.
 
 The report (``tfdis.rpu.report.write_report``) scores the final model with
 MIG and DCI (paper 003, Fig. 4) next to optional baseline models; these are
