@@ -11,7 +11,10 @@ tensorflow/models' ``ExperimentConfig`` and flax's ``configs/``):
 * :class:`tfdis.training.TrainConfig` = DataSpec + ModelSpec + TrainSpec +
   the run's own fields; ``tfdis.pbt.PBTConfig`` = DataSpec + ModelSpec +
   population settings (its members are TrainConfigs);
-  ``tfdis.rpu.RPUConfig`` holds a PBTConfig.
+  ``tfdis.rpu.RPUConfig`` holds a PBTConfig;
+* :class:`tfdis.udr.spec.UDRSpec` — UDR's settings and defaults, used by
+  ``tfdis_udr`` (``UDRConfig``), the studies (``tfdis.study.UDRSettings``
+  inside ``StudySpec``) and PBT-U-VAE's eval.
 
 Every config validates itself once (:meth:`Spec.validate`), round-trips
 through JSON (:meth:`Spec.to_dict` / :meth:`Spec.from_dict`, which fills
