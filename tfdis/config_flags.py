@@ -120,7 +120,11 @@ def define_config_flags(config_cls, exclude: Iterable[str] = (),
     default = _default(f)
     help_text = f.metadata.get("help", f.name)
     choices = f.metadata.get("choices")
-    if choices and kind is str:
+    if f.metadata.get("multi"):
+      # A repeated flag: each item may hold commas (e.g. NAME=DIR,DIR).
+      flags.DEFINE_multi_string(f.name, list(default or ()), help_text,
+                                flag_values=flag_values)
+    elif choices and kind is str:
       flags.DEFINE_enum(f.name, default, list(choices), help_text,
                         flag_values=flag_values)
     elif choices and kind == "list":
@@ -169,8 +173,8 @@ def config_from_flags(config_cls, exclude: Iterable[str] = (),
           value = type(value)(value)
       elif str(raw).strip().startswith("{") or "=" in str(raw):
         value = parse_options(raw, f.name)
-      else:
-        value = str(raw).strip()   # a name (architecture='conv')
+      else:   # a name (architecture='conv') or a number (alpha=0.1)
+        value = _name_or_number(str(raw).strip(), hint)
     elif kind == "list":
       value = tuple(raw) if raw is not None else _default(f)
     else:
@@ -178,6 +182,17 @@ def config_from_flags(config_cls, exclude: Iterable[str] = (),
     kwargs[f.name] = value
   kwargs.update(fixed)
   return config_cls(**kwargs)
+
+
+def _name_or_number(text: str, hint):
+  """``text`` as a float where the field also takes numbers (e.g. UDR's
+  alpha: 0.1 or 'cv'), else the name itself."""
+  if float in typing.get_args(hint):
+    try:
+      return float(text)
+    except ValueError:
+      pass
+  return text
 
 
 def hyperparameter_names() -> List[str]:

@@ -11,7 +11,10 @@ tensorflow/models' ``ExperimentConfig`` and flax's ``configs/``):
 * :class:`tfdis.training.TrainConfig` = DataSpec + ModelSpec + TrainSpec +
   the run's own fields; ``tfdis.pbt.PBTConfig`` = DataSpec + ModelSpec +
   population settings (its members are TrainConfigs);
-  ``tfdis.rpu.RPUConfig`` holds a PBTConfig.
+  ``tfdis.rpu.RPUConfig`` holds a PBTConfig;
+* :class:`tfdis.udr.spec.UDRSpec` — UDR's settings and defaults, used by
+  ``tfdis_udr`` (``UDRConfig``), the studies (``tfdis.study.UDRSettings``
+  inside ``StudySpec``) and PBT-U-VAE's eval.
 
 Every config validates itself once (:meth:`Spec.validate`), round-trips
 through JSON (:meth:`Spec.to_dict` / :meth:`Spec.from_dict`, which fills
@@ -41,18 +44,20 @@ class ConfigError(UserError, ValueError):
 
 def spec_field(default: Any, help: str, *, immutable: bool = False,
                flag: bool = True, choices: Optional[Sequence[str]] = None,
-               required: bool = False):
+               required: bool = False, multi: bool = False):
   """A spec field: its default, its help text (the flag's help), whether a
   resumed run may change it (``immutable``), whether binaries expose it as
   a flag, the values a string (or each item of a list) may take
-  (``choices``: an enum flag, checked by :meth:`Spec.validate` too) and
-  whether the flag must be given (``required``)."""
+  (``choices``: an enum flag, checked by :meth:`Spec.validate` too),
+  whether the flag must be given (``required``) and, for a tuple of
+  strings, whether the flag is repeated (``multi``: ``--x=a --x=b``, for
+  items that hold commas themselves) instead of a comma list."""
   kwargs = ({"default_factory": default} if callable(default)
             else {"default": default})
   return dataclasses.field(metadata={
       "help": help, "immutable": immutable, "flag": flag,
       "choices": tuple(choices) if choices is not None else None,
-      "required": required}, **kwargs)
+      "required": required, "multi": multi}, **kwargs)
 
 
 def redefault(spec: type, name: str, default: Any):
@@ -62,7 +67,8 @@ def redefault(spec: type, name: str, default: Any):
                     immutable=f.metadata["immutable"],
                     flag=f.metadata["flag"],
                     choices=f.metadata.get("choices"),
-                    required=f.metadata.get("required", False))
+                    required=f.metadata.get("required", False),
+                    multi=f.metadata.get("multi", False))
 
 
 # Integers TensorFlow and NumPy hold (int64); a larger step count, batch size

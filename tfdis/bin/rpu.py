@@ -8,11 +8,13 @@ subsets, surrogate labels under surrogate_labels/, then the final PBT-S-VAE
 on D (final/). Rerunning the same command resumes after an interruption.
 Writes rpu_results.json and (with --report) report/index.html.
 
-Every flag but the report's and the executor's is a field of
-``tfdis.rpu.RPUConfig`` (data, model and population settings shared with
-tfdis_pbt, plus the recursion and reduction thresholds, each with the
-authors' default). The whole configuration, including the PBT runs it will
-build, is validated before anything is written.
+Every flag is a field of a spec: ``tfdis.rpu.RPUConfig`` (data, model and
+population settings shared with tfdis_pbt, plus the recursion and reduction
+thresholds, each with the authors' default), the report's
+``tfdis.rpu.report_spec.RPUReportSpec`` (--report, --baseline,
+--report_num_train, --report_num_test) and the executor's
+``tfdis.execution.ExecutionConfig``. The whole configuration, including the
+PBT runs it will build, is validated before anything is written.
 """
 
 from __future__ import annotations
@@ -23,37 +25,20 @@ from tfdis import config_flags
 from tfdis.errors import run_main
 from tfdis.execution import flags as execution_flags
 from tfdis.rpu.controller import RPUConfig
-from tfdis.specs import ConfigError
+from tfdis.rpu.report_spec import RPUReportSpec
 
 FLAGS = flags.FLAGS
 
 config_flags.define_config_flags(RPUConfig)
+config_flags.define_config_flags(RPUReportSpec)  # --report, --baseline, ...
 execution_flags.define_flags()
-flags.DEFINE_bool("report", True, "Write report/index.html at the end.")
-flags.DEFINE_multi_string("baseline", [], "NAME=DIR[,DIR...]: models scored "
-                          "next to rPU-VAE in the report (e.g. "
-                          "beta_tcvae=runs/x/m1,runs/x/m2).")
-flags.DEFINE_integer("report_num_train", 10000, "MIG/DCI training points in "
-                     "the report.", lower_bound=10, upper_bound=2 ** 31 - 1)
-flags.DEFINE_integer("report_num_test", 5000, "DCI test points.",
-                     lower_bound=10, upper_bound=2 ** 31 - 1)
-
-
-def _parse_baselines(items):
-  out = {}
-  for item in items:
-    name, sep, dirs = item.partition("=")
-    if not sep or not name or not dirs:
-      raise ConfigError(f"--baseline {item!r}: use NAME=DIR[,DIR...]")
-    out.setdefault(name, []).extend(d for d in dirs.split(",") if d)
-  return out
 
 
 def main(argv):
   if len(argv) > 1:
     raise flags.ValidationError(f"unexpected arguments: {argv[1:]}")
   config = config_flags.config_from_flags(RPUConfig)
-  baselines = _parse_baselines(FLAGS.baseline)
+  report = config_flags.config_from_flags(RPUReportSpec).validate()
   execution = execution_flags.config_from_flags(config.num_workers)
   from tfdis.rpu.controller import run_rpu, validate_pbt_configs
 
@@ -61,11 +46,11 @@ def main(argv):
   result = run_rpu(config, executor=execution)
   print(f"rPU-VAE results: {config.output_dir}/rpu_results.json; final "
         f"model: {result['final_saved_model']}")
-  if FLAGS.report:
+  if report.report:
     from tfdis.rpu.report import write_report
-    path = write_report(config.output_dir, baselines=baselines,
-                        num_train=FLAGS.report_num_train,
-                        num_test=FLAGS.report_num_test, seed=config.seed)
+    path = write_report(config.output_dir, baselines=report.baselines(),
+                        num_train=report.report_num_train,
+                        num_test=report.report_num_test, seed=config.seed)
     logging.info("report: %s", path)
     print(f"report: {path}")
 

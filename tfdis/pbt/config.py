@@ -12,6 +12,7 @@ import numpy as np
 
 from tfdis.models import validate_supervision
 from tfdis.training.config import TrainConfig
+from tfdis.udr.spec import UDRSpec
 from tfdis.specs import (ConfigError, DataSpec, ModelSpec, Spec,
                          redefault, spec_field)
 
@@ -64,11 +65,13 @@ class PopulationSpec(Spec):
       '"kind": "float|int"}}.', immutable=True)
   ensemble_size: int = spec_field(5, "VAEs per member (eval=udr).",
                                   immutable=True)
+  # PBT-U-VAE scores every member every generation on 1000 images (the
+  # authors' setting, spec pbt_rpu.md), not UDR's study default of 10000.
   udr_num_data_points: int = spec_field(1000, "Images for the UDR eval.",
                                         immutable=True)
   udr_kl_threshold: float = spec_field(
-      0.01, "UDR eval: a latent is informative if its KL exceeds this.",
-      immutable=True)
+      UDRSpec.kl_filter_threshold, "UDR eval: a latent is informative if "
+      "its KL exceeds this.", immutable=True)
   kl_estimator: str = spec_field(
       "analytic", "Per-latent KL of the UDR eval's filter: analytic "
       "(documented fix) | authors (their batch estimate).", immutable=True)

@@ -25,12 +25,16 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from tfdis import io_utils
+from tfdis.udr.spec import UDRSpec
 # UDR's KL filter and rPU's active-latent rule share one definition
 # (re-exported for the PBT/rPU callers).
 from tfdis.kl import (AUTHORS_LABEL_BATCH, AUTHORS_UDR_BATCH,  # noqa: F401
                       KL_ESTIMATORS, per_latent_kl)
 
 EVAL_INDICES_FILE = "eval_indices.npz"
+# PBT-U-VAE's UDR: UDR_L with UDR's defaults (spec pbt_rpu.md: lasso, KL
+# filter 0.01); its image count is PBTConfig.udr_num_data_points.
+_UDR = UDRSpec()
 
 
 
@@ -85,16 +89,20 @@ def dci_score(codes: np.ndarray, factors: np.ndarray, num_train: int,
 
 
 def udr_score(means: np.ndarray, kls: np.ndarray,
-              kl_threshold: float = 0.01, random_state: int = 0
-              ) -> Tuple[float, Dict[str, Any]]:
-  """means [N, K, d], kls [K, d] -> (mean of the K model UDRs, details)."""
+              kl_threshold: float = UDRSpec.kl_filter_threshold,
+              random_state: int = 0) -> Tuple[float, Dict[str, Any]]:
+  """means [N, K, d], kls [K, d] -> (mean of the K model UDRs, details).
+
+  UDR_L with UDR's own defaults (:class:`tfdis.udr.spec.UDRSpec`: lasso,
+  alpha 0.1, KL filter, relative-strength aggregation); every model of the
+  member is the others' partner."""
   from tfdis.udr import udr_from_representations
   k = means.shape[1]
   res = udr_from_representations(
       [means[:, i] for i in range(k)], [kls[i] for i in range(k)],
-      correlation="lasso", filter_low_kl=True,
-      kl_filter_threshold=kl_threshold, alpha=0.1, random_state=random_state,
-      n_jobs=1)
+      correlation=_UDR.correlation, filter_low_kl=_UDR.filter_low_kl,
+      kl_filter_threshold=kl_threshold, alpha=_UDR.alpha,
+      random_state=random_state, aggregation=_UDR.aggregation, n_jobs=1)
   scores = np.nan_to_num(np.asarray(res["model_scores"], np.float64), nan=0.0)
   return float(np.mean(scores)), {
       "model_scores": scores.tolist(),

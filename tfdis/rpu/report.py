@@ -32,6 +32,7 @@ import numpy as np
 
 from tfdis import html_page, io_utils
 from tfdis.rpu import factors as factors_lib
+from tfdis.rpu.report_spec import RPUReportSpec
 
 TRAVERSAL_VALUES = np.linspace(-2.0, 2.0, 7)
 # Points of a sorted-code curve drawn at most (peaks are always drawn).
@@ -283,7 +284,8 @@ def peaks_per_latent(record: Dict) -> str:
 def write_report(rpu_dir: str, output_dir: Optional[str] = None,
                  baselines: Optional[Mapping[str, Sequence[str]]] = None,
                  traversals: bool = True, scores: bool = True,
-                 num_train: int = 10000, num_test: int = 5000,
+                 num_train: int = RPUReportSpec.report_num_train,
+                 num_test: int = RPUReportSpec.report_num_test,
                  seed: int = 0) -> str:
   """Writes the report; returns the path of ``index.html``.
 

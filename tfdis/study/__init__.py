@@ -7,8 +7,10 @@ runs UDR per (dataset, family) and writes the aggregated report. Presets:
 """
 
 from tfdis.study.presets import STUDIES, get_study, study_names
+from tfdis.study.request import StudyRequest
 from tfdis.study.runner import run_study, udr_groups
 from tfdis.study.spec import ModelJob, StudySpec, UDRSettings, model_id
 
 __all__ = ["run_study", "get_study", "study_names", "udr_groups", "STUDIES",
-           "StudySpec", "ModelJob", "UDRSettings", "model_id"]
+           "StudyRequest", "StudySpec", "ModelJob", "UDRSettings",
+           "model_id"]

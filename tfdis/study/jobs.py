@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Optional
 from absl import logging
 
 from tfdis import io_utils
+from tfdis.errors import UserError
 from tfdis.execution import in_worker, tf_threads
 from tfdis.study.spec import representations_of
 
@@ -222,12 +223,15 @@ def udr_complete(output_dir: str, model_dirs: List[str],
   have = {os.path.realpath(d) for d in udr.get("model_dirs", [])}
   if have != {os.path.realpath(d) for d in model_dirs}:
     return False
-  recorded = udr.get("settings", {})
-  for key in ("mode", "correlation", "num_pairs", "num_data_points", "seed",
-              "kl_filter_threshold"):
-    if key in recorded and recorded[key] != settings.get(key):
-      return False
-  if "alpha" in recorded and str(recorded["alpha"]) != str(settings["alpha"]):
+  # The settings that change the scores, read through UDRSpec (udr.json of
+  # any version; fields it lacks take today's defaults).
+  from tfdis.udr.spec import UDRSpec
+
+  try:
+    recorded = UDRSpec.from_settings(udr.get("settings", {}))
+  except (ValueError, UserError):   # an unreadable record: recompute
+    return False
+  if recorded.result_key() != UDRSpec.from_settings(settings).result_key():
     return False
   return True
 
@@ -238,15 +242,11 @@ def run_udr_job(model_dirs: List[str], output_dir: str,
   start = time.monotonic()
   try:
     from tfdis.udr import run_udr_study
+    from tfdis.udr.spec import UDRSpec
 
     with _parallel_context():
-      result = run_udr_study(
-          model_dirs, output_dir, mode=settings["mode"],
-          correlation=settings["correlation"],
-          num_pairs=settings["num_pairs"],
-          num_data_points=settings["num_data_points"], seed=settings["seed"],
-          kl_filter_threshold=settings["kl_filter_threshold"],
-          alpha=settings["alpha"])
+      result = run_udr_study(model_dirs, output_dir,
+                             UDRSpec.from_settings(settings))
     out = {"output_dir": output_dir,
            "scores": {os.path.basename(os.path.normpath(k)): float(v)
                       for k, v in result["model_scores"].items()}}

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from absl import logging
 
 from tfdis import io_utils, rundir
+from tfdis.errors import UserError
 from tfdis.execution import (ExecutionConfig, Executor, available_cores,
                              open_executor, preflight)
 from tfdis.study import jobs as J
@@ -87,6 +88,15 @@ def _udr_skip_reason(settings: UDRSettings, members: List[ModelJob]
   return None
 
 
+def _stored_spec(manifest: Dict[str, Any]) -> Optional[StudySpec]:
+  """The StudySpec a study.json describes (written by any version: fields
+  it predates take their defaults), or None if it cannot be read."""
+  try:
+    return StudySpec.from_dict(manifest.get("study"))
+  except (ValueError, TypeError, UserError):
+    return None
+
+
 def _write_manifest(path: str, spec: StudySpec, jobs: List[ModelJob],
                     output_dir: str, num_workers: int,
                     execution: Dict[str, Any]) -> None:
@@ -111,7 +121,7 @@ def _write_manifest(path: str, spec: StudySpec, jobs: List[ModelJob],
       "versions": io_utils.library_versions(),
       "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
   }
-  if previous and previous.get("study") != manifest["study"]:
+  if previous and _stored_spec(previous) != spec:
     logging.warning(
         "%s described a different sweep; it is replaced. Models already "
         "trained keep their checkpoints: a larger --steps trains them on, a "

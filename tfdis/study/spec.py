@@ -21,6 +21,11 @@ import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from tfdis import io_utils, rundir
+from tfdis.registry import check_choice
+from tfdis.specs import ConfigError, Spec, need, spec_field
+from tfdis.udr.spec import CORRELATIONS, MODES, UDRSpec
+
 
 def _fmt_value(value: Any) -> str:
   """Readable, filesystem-safe hyperparameter values: 4.0 -> '4', 0.5 -> '0.5'."""
@@ -41,22 +46,27 @@ def model_id(family: str, hyperparameters: Mapping[str, Any], seed: int) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class UDRSettings:
-  """One UDR run per (dataset, family); see :func:`tfdis.udr.run_udr_study`.
+class UDRSettings(UDRSpec):
+  """One UDR run per (dataset, family): the :class:`tfdis.udr.spec.UDRSpec`
+  settings (UDR's defaults, written there once; see
+  :func:`tfdis.udr.run_udr_study`) plus which seeds take part.
 
   ``max_seeds`` restricts the run to the models with the first ``max_seeds``
   seeds of each setting (the UDR paper's all-to-all runs used 10 random
   seeds per setting; seeds are exchangeable, so the first 10 are a random
   choice).
   """
-  mode: str = "hyper"
-  correlation: str = "lasso"
-  num_pairs: Optional[int] = None
-  num_data_points: int = 10000
-  seed: int = 0
-  max_seeds: Optional[int] = None
-  alpha: Any = 0.1
-  kl_filter_threshold: float = 0.01
+  max_seeds: Optional[int] = spec_field(
+      None, "Only the models of the first max_seeds seeds of each setting "
+      "(None: all).")
+
+  def _check(self) -> None:
+    need(self.max_seeds is None or (
+        isinstance(self.max_seeds, int) and not isinstance(self.max_seeds,
+                                                           bool)
+        and self.max_seeds >= 1),
+         f"UDR max_seeds must be an integer >= 1 or None, got "
+         f"{self.max_seeds!r}")
 
   @property
   def name(self) -> str:
@@ -80,9 +90,23 @@ class ModelJob:
     return dataclasses.asdict(self)
 
 
+def _required(help_text: str):
+  """A StudySpec field without default (a preset must give it)."""
+  return dataclasses.field(metadata={"help": help_text, "immutable": False,
+                                     "flag": False, "choices": None,
+                                     "required": True})
+
+
 @dataclasses.dataclass
-class StudySpec:
+class StudySpec(Spec):
   """A sweep. ``sweep`` maps family -> list of hyperparameter dicts.
+
+  A :class:`tfdis.specs.Spec` (validation, JSON round trip with the defaults
+  of fields an older ``study.json`` lacks) composed of the shared specs: each
+  UDR run is a :class:`UDRSettings` (= :class:`tfdis.udr.spec.UDRSpec` +
+  ``max_seeds``); ``train`` holds TrainConfig fields (each model's
+  TrainConfig validates them). Its fields are not flags: ``tfdis_study``
+  picks a preset and overrides parts of it (:class:`StudyRequest`).
 
   Attributes:
     name: preset name.
@@ -105,24 +129,34 @@ class StudySpec:
     default_num_workers: worker processes tfdis_study uses when
       --num_workers is not given (capped at the available cores).
   """
-  name: str
-  description: str
-  datasets: Tuple[str, ...]
-  sweep: Dict[str, List[Dict[str, Any]]]
-  seeds: Tuple[int, ...]
-  train: Dict[str, Any]
-  metrics: Tuple[str, ...]
-  metric_params: Dict[str, Dict[str, Any]] = dataclasses.field(
-      default_factory=dict)
-  fixed_hyperparameters: Dict[str, Dict[str, Any]] = dataclasses.field(
-      default_factory=dict)
-  representation: Union[str, Tuple[str, ...]] = "mean"
-  udr: Tuple[UDRSettings, ...] = (UDRSettings(),)
-  visualize: bool = True
-  visualize_params: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  dataset_options: Dict[str, Dict[str, Any]] = dataclasses.field(
-      default_factory=dict)
-  default_num_workers: int = 1
+  name: str = _required("Preset name.")
+  description: str = _required("One paragraph for study.json and --help.")
+  datasets: Tuple[str, ...] = _required("Dataset names.")
+  sweep: Dict[str, List[Dict[str, Any]]] = _required(
+      "{family: [hyperparameters, ...]}.")
+  seeds: Tuple[int, ...] = _required("The seeds of every setting.")
+  train: Dict[str, Any] = _required("TrainConfig fields of every model.")
+  metrics: Tuple[str, ...] = _required("Metrics evaluated on every model.")
+  metric_params: Dict[str, Dict[str, Any]] = spec_field(
+      dict, "{metric: {param: value}} (sample counts, ...).", flag=False)
+  fixed_hyperparameters: Dict[str, Dict[str, Any]] = spec_field(
+      dict, "{family: {name: value}} added to every setting, not part of "
+      "the model id.", flag=False)
+  representation: Union[str, Tuple[str, ...]] = spec_field(
+      "mean", "mean | sampled | a list of both.", flag=False)
+  udr: Tuple[UDRSettings, ...] = spec_field(
+      (UDRSettings(),), "UDR runs per (dataset, family); empty = no UDR.",
+      flag=False)
+  visualize: bool = spec_field(True, "Write per-model visualisations.",
+                               flag=False)
+  visualize_params: Dict[str, Any] = spec_field(
+      dict, "Keyword arguments of tfdis.visualize.visualize_model.",
+      flag=False)
+  dataset_options: Dict[str, Dict[str, Any]] = spec_field(
+      dict, "{dataset: options} for get_dataset.", flag=False)
+  default_num_workers: int = spec_field(
+      1, "Worker processes tfdis_study uses without --num_workers.",
+      flag=False)
 
   @property
   def representations(self) -> Tuple[str, ...]:
@@ -165,33 +199,57 @@ class StudySpec:
                 train=train))
     return jobs
 
-  def validate(self) -> None:
+  def _check(self) -> None:
     """Structural checks with messages that say how to fix the definition."""
-    if not self.datasets:
-      raise ValueError(f"study {self.name!r} has no datasets")
-    if not self.sweep or not all(self.sweep.values()):
-      raise ValueError(f"study {self.name!r}: every family in the sweep needs "
-                       f"at least one hyperparameter setting: {self.sweep}")
-    if not self.seeds:
-      raise ValueError(f"study {self.name!r} has no seeds")
-    if len(set(self.seeds)) != len(self.seeds):
-      raise ValueError(f"study {self.name!r}: duplicate seeds {self.seeds}")
-    representations_of(self.representation)
+    need(bool(self.datasets), f"study {self.name!r} has no datasets")
+    need(bool(self.sweep) and all(self.sweep.values()),
+         f"study {self.name!r}: every family in the sweep needs at least "
+         f"one hyperparameter setting: {self.sweep}")
+    need(bool(self.seeds), f"study {self.name!r} has no seeds")
+    need(len(set(self.seeds)) == len(self.seeds),
+         f"study {self.name!r}: duplicate seeds {self.seeds}")
+    try:
+      representations_of(self.representation)
+    except ValueError as e:
+      raise ConfigError(str(e)) from None
     for family, settings in self.sweep.items():
       ids = [model_id(family, h, 0) for h in settings]
-      if len(set(ids)) != len(ids):
-        raise ValueError(f"study {self.name!r}: family {family!r} has "
-                         f"duplicate hyperparameter settings {settings}")
+      need(len(set(ids)) == len(ids), f"study {self.name!r}: family "
+           f"{family!r} has duplicate hyperparameter settings {settings}")
     for udr in self.udr:
-      if udr.mode not in ("hyper", "a2a"):
-        raise ValueError(f"UDR mode must be 'hyper' or 'a2a', got "
-                         f"{udr.mode!r}")
-      if udr.correlation not in ("lasso", "spearman"):
-        raise ValueError(f"UDR correlation must be 'lasso' or 'spearman', "
-                         f"got {udr.correlation!r}")
+      need(isinstance(udr, UDRSettings), f"study {self.name!r}: udr must "
+           f"hold UDRSettings, got {udr!r}")
+      check_choice("UDR mode", udr.mode, MODES, error=ConfigError)
+      check_choice("UDR correlation", udr.correlation, CORRELATIONS,
+                   error=ConfigError)
+      udr.validate()
 
-  def to_json(self) -> Dict[str, Any]:
-    out = dataclasses.asdict(self)
+  # ---- JSON (study.json's "study") ---------------------------------------
+  def to_dict(self) -> Dict[str, Any]:
+    return io_utils.to_jsonable(dataclasses.asdict(self))
+
+  @classmethod
+  def from_dict(cls, d: Dict[str, Any]) -> "StudySpec":
+    """The spec of a ``study.json``'s "study" entry (of any version: UDR
+    settings it lacks take UDRSpec's defaults; its ``num_models`` is a
+    derived count, dropped)."""
+    if not isinstance(d, dict):
+      raise ConfigError(f"StudySpec: expected a JSON object, got "
+                        f"{type(d).__name__}")
+    d = {k: v for k, v in d.items() if k != "num_models"}
+    kwargs = rundir.fill_defaults(d, cls, "study.json's study")
+    kwargs["udr"] = tuple(UDRSettings.from_dict(u) if isinstance(u, dict)
+                          else u for u in kwargs["udr"])
+    for name in ("datasets", "seeds", "metrics"):  # JSON lists
+      kwargs[name] = tuple(kwargs[name])
+    rep = kwargs["representation"]
+    kwargs["representation"] = rep if isinstance(rep, str) else tuple(rep)
+    return cls(**kwargs)
+
+  def to_json(self) -> Dict[str, Any]:  # pylint: disable=arguments-differ
+    """study.json's "study" entry: :meth:`to_dict` plus ``num_models``
+    (a dict, unlike ``Spec.to_json``; kept for the runner and callers)."""
+    out = self.to_dict()
     out["num_models"] = self.num_models
     return out
 

@@ -1,11 +1,13 @@
 """Unsupervised Disentanglement Ranking (Duan et al., ICLR 2020; paper 001).
 
-Array level: :func:`udr_from_representations` and its pieces (similarity
-matrices, pair scores). Study level: :func:`run_udr_study` over SavedModels.
+Settings: :class:`UDRSpec` (UDR's defaults, written once). Array level:
+:func:`udr_from_representations` and its pieces (similarity matrices, pair
+scores). Study level: :func:`run_udr_study` over SavedModels.
 """
 
 from tfdis.udr.scores import (AGGREGATIONS, pair_score, paper_score,
                               relative_strength, udr_from_representations)
+from tfdis.udr.spec import UDRSpec
 from tfdis.udr.similarity import (CORRELATIONS, informative_latents,
                                   lasso_similarity, rank_representation,
                                   similarity_matrix, spearman_similarity,
@@ -22,4 +24,5 @@ __all__ = ["AGGREGATIONS", "CORRELATIONS", "informative_latents",
            "lasso_similarity", "pair_score", "paper_score",
            "rank_representation", "relative_strength", "run_udr_study",
            "similarity_matrix", "spearman_similarity",
-           "standardize_representation", "udr_from_representations"]
+           "standardize_representation", "udr_from_representations",
+           "UDRSpec"]

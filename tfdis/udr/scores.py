@@ -14,13 +14,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from tfdis.errors import UserError
+from tfdis.udr.spec import AGGREGATIONS, UDRSpec  # noqa: F401 (re-exported)
 from tfdis.udr.similarity import (CORRELATIONS, informative_latents,
                                   lasso_similarities, lasso_similarity,
                                   rank_representation,
                                   spearman_similarity,
                                   standardize_representation)
 
-AGGREGATIONS = ("relative_strength", "paper")
 
 
 class NonFiniteInputError(UserError, ValueError):
@@ -88,7 +88,7 @@ def paper_score(matrix) -> float:
                                                matrix.shape[1]))
 
 
-def pair_score(matrix, aggregation: str = "relative_strength") -> float:
+def pair_score(matrix, aggregation: str = UDRSpec.aggregation) -> float:
   if aggregation == "relative_strength":
     return relative_strength(matrix)
   if aggregation == "paper":
@@ -148,12 +148,12 @@ def _similarity_matrices(scaled, pairs, correlation: str, alpha,
 def udr_from_representations(
     representations: Sequence[np.ndarray],
     kls: Sequence[np.ndarray],
-    correlation: str = "lasso",
-    filter_low_kl: bool = True,
-    kl_filter_threshold: float = 0.01,
-    alpha: Union[float, str] = 0.1,
+    correlation: str = UDRSpec.correlation,
+    filter_low_kl: bool = UDRSpec.filter_low_kl,
+    kl_filter_threshold: float = UDRSpec.kl_filter_threshold,
+    alpha: Union[float, str] = UDRSpec.alpha,
     random_state: Optional[int] = 0,
-    aggregation: str = "relative_strength",
+    aggregation: str = UDRSpec.aggregation,
     partners: Optional[Sequence[Sequence[int]]] = None,
     n_jobs: Optional[int] = None) -> Dict[str, np.ndarray]:
   """Unsupervised Disentanglement Ranking of M models (paper 001, Sec. 3).

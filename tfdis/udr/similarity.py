@@ -17,10 +17,12 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
-CORRELATIONS = ("lasso", "spearman")
+from tfdis.udr.spec import CORRELATIONS, UDRSpec  # noqa: F401 (re-exported)
 
 
-def informative_latents(kl: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+def informative_latents(kl: np.ndarray,
+                        threshold: float = UDRSpec.kl_filter_threshold
+                        ) -> np.ndarray:
   """Boolean mask of informative latents, I_KL(a) = KL_a > threshold (Eq. 3)."""
   return np.asarray(kl, dtype=np.float64) > float(threshold)
 
@@ -72,7 +74,7 @@ def _cyclic_lasso(alpha: float):
 
 
 def lasso_similarities(z_i: np.ndarray, targets: Sequence[np.ndarray],
-                       alpha: float = 0.1) -> List[np.ndarray]:
+                       alpha: float = UDRSpec.alpha) -> List[np.ndarray]:
   """R = |W|ᵀ of the lasso predicting each of ``targets`` from ``z_i``.
 
   The same numbers, bit for bit, as one ``Lasso(alpha, random_state=seed)``
@@ -118,7 +120,7 @@ def lasso_similarities(z_i: np.ndarray, targets: Sequence[np.ndarray],
 
 
 def lasso_similarity(z_i: np.ndarray, z_j: np.ndarray,
-                     alpha: Union[float, str] = 0.1,
+                     alpha: Union[float, str] = UDRSpec.alpha,
                      random_state: Optional[int] = 0) -> np.ndarray:
   """R = |W|ᵀ of a lasso predicting all of z_j's latents from z_i (UDR_L).
 
@@ -179,8 +181,8 @@ def spearman_similarity(z_i: np.ndarray, z_j: np.ndarray,
 
 
 def similarity_matrix(z_i: np.ndarray, z_j: np.ndarray,
-                      correlation: str = "lasso",
-                      alpha: Union[float, str] = 0.1,
+                      correlation: str = UDRSpec.correlation,
+                      alpha: Union[float, str] = UDRSpec.alpha,
                       random_state: Optional[int] = 0) -> np.ndarray:
   """Dispatches to :func:`lasso_similarity` or :func:`spearman_similarity`."""
   if correlation == "lasso":

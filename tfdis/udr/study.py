@@ -9,10 +9,11 @@ similarity.npz and heat-maps into ``output_dir``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 from absl import logging
@@ -21,11 +22,10 @@ from tfdis import io_utils
 from tfdis.kl import per_latent_kl
 from tfdis.export import code_cache
 from tfdis.errors import UserError
-from tfdis.udr.scores import (AGGREGATIONS, NonFiniteInputError,
-                               udr_from_representations)
-from tfdis.udr.similarity import CORRELATIONS
+from tfdis.registry import check_choice
+from tfdis.udr.scores import NonFiniteInputError, udr_from_representations
+from tfdis.udr.spec import MODES, UDRSpec
 
-MODES = ("hyper", "a2a")
 FIXES = [
     "kl_filter_threshold is used both to zero uninformative latents before "
     "the regression and to filter R (dlib hard-coded 0.01 for the zeroing).",
@@ -76,8 +76,9 @@ def hyperparameter_key(metadata: Dict[str, Any]) -> str:
                     sort_keys=True)
 
 
-def select_partners(groups: Sequence[str], mode: str = "hyper",
-                    num_pairs: Optional[int] = None, seed: int = 0,
+def select_partners(groups: Sequence[str], mode: str = UDRSpec.mode,
+                    num_pairs: Optional[int] = UDRSpec.num_pairs,
+                    seed: int = UDRSpec.seed,
                     names: Optional[Sequence[str]] = None
                     ) -> List[List[int]]:
   """The P partners of each model (step 2); a sampled P is seeded.
@@ -85,8 +86,7 @@ def select_partners(groups: Sequence[str], mode: str = "hyper",
   ``groups[i]`` is model i's hyperparameter key. ``hyper``: candidates share
   the key; ``a2a``: all other models. ``num_pairs`` None takes all.
   """
-  if mode not in MODES:
-    raise ValueError(f"Unknown mode {mode!r}; use one of {list(MODES)}")
+  check_choice("mode", mode, MODES)
   names = list(names) if names is not None else [str(i) for i in
                                                    range(len(groups))]
   rng = np.random.RandomState(seed)
@@ -156,8 +156,8 @@ def _mismatch_message(model_dir, shape, ref_shape, ref_dir) -> str:
 
 
 def encode_models(model_dirs: Sequence[str], data, factors: np.ndarray,
-                  random_state, batch_size: int = 256,
-                  cache_encodings: str = "disk"):
+                  random_state, batch_size: int = UDRSpec.batch_size,
+                  cache_encodings: str = UDRSpec.cache_encodings):
   """Means [N, d] and per-latent KL [d] of every model on the images of the
   factor rows ``factors`` of ``data``.
 
@@ -211,16 +211,8 @@ def _nan_to_none(values):
 
 
 def run_udr_study(model_dirs: Sequence[str], output_dir: str,
-                  mode: str = "hyper", correlation: str = "lasso",
-                  num_pairs: Optional[int] = None,
-                  num_data_points: int = 10000, seed: int = 0,
-                  kl_filter_threshold: float = 0.01,
-                  filter_low_kl: bool = True,
-                  alpha: Union[float, str] = 0.1,
-                  aggregation: str = "relative_strength",
-                  dataset: Any = "auto", batch_size: int = 256,
-                  plots: bool = True,
-                  cache_encodings: str = "disk") -> Dict[str, Any]:
+                  spec: Optional[UDRSpec] = None, *, dataset: Any = "auto",
+                  plots: bool = True, **settings: Any) -> Dict[str, Any]:
   """UDR of a set of SavedModels (paper 001, Sec. 3; appendix A.5).
 
   Args:
@@ -228,19 +220,26 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
       share latent size and observation shape.
     output_dir: receives udr.json, udr.csv, similarity.npz, pairwise.png,
       similarity_most.png and similarity_least.png (atomic writes).
-    mode: "hyper" (partners share model + hyperparameters) or "a2a".
-    correlation: "lasso" (UDR_L) or "spearman" (UDR_S).
-    num_pairs: P partners per model, sampled with ``seed``; None = all.
-    num_data_points: images encoded by every model (paper A.5: 10000 for the
-      lasso variant; dlib's test config used 1000).
-    seed: seeds the image draw, the partner sampling and the lasso.
-    kl_filter_threshold, filter_low_kl, alpha, aggregation: see
-      :func:`tfdis.udr.udr_from_representations`.
+    spec: the :class:`tfdis.udr.spec.UDRSpec` (default: ``UDRSpec()``, UDR's
+      published settings).
     dataset: "auto" (rebuilt from the models' metadata), a registered name or
       a GroundTruthData.
-    cache_encodings: 'disk', 'memory' or 'off': look the images' codes up
-      in (and add them to) each model's row cache where the dataset allows
-      (``tfdis.export.code_cache``; identical codes).
+    plots: write the PNG heat-maps.
+    **settings: UDRSpec fields replacing the spec's (keyword API), e.g.
+      ``mode="a2a"``, ``num_data_points=1000``:
+
+      - mode: "hyper" (partners share model + hyperparameters) or "a2a";
+      - correlation: "lasso" (UDR_L) or "spearman" (UDR_S);
+      - num_pairs: P partners per model, sampled with ``seed``; None = all;
+      - num_data_points: images encoded by every model (paper A.5: 10000
+        for the lasso variant; dlib's test config used 1000);
+      - seed: seeds the image draw, the partner sampling and the lasso;
+      - kl_filter_threshold, filter_low_kl, alpha, aggregation: see
+        :func:`tfdis.udr.udr_from_representations`;
+      - batch_size: encoder batch size;
+      - cache_encodings: 'disk', 'memory' or 'off': look the images' codes
+        up in (and add them to) each model's row cache where the dataset
+        allows (``tfdis.export.code_cache``; identical codes).
 
   Returns:
     dict: ``model_scores`` {model_dir: score}, ``pairwise_scores`` (M, M),
@@ -248,24 +247,23 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
   """
   from tfdis.export.load import read_metadata
 
+  if spec is not None and not isinstance(spec, UDRSpec):
+    raise TypeError(f"spec must be a UDRSpec, got {spec!r} (pass settings "
+                    "by keyword, e.g. mode='a2a')")
+  spec = (spec if spec is not None else UDRSpec()).udr_spec()
+  unknown = sorted(set(settings) - {f.name for f in
+                                    dataclasses.fields(UDRSpec)})
+  if unknown:
+    raise TypeError(f"run_udr_study() got unexpected keyword argument(s) "
+                    f"{unknown}; UDR settings are the UDRSpec fields")
+  spec = spec.replace(**settings).validate()
   model_dirs = [os.fspath(d) for d in model_dirs]
   if len(model_dirs) < 2:
     raise ValueError(f"UDR needs at least 2 models, got {len(model_dirs)}")
   if len(set(model_dirs)) != len(model_dirs):
     raise ValueError("model_dirs contains duplicates")
-  if mode not in MODES:
-    raise ValueError(f"Unknown mode {mode!r}; use one of {list(MODES)}")
-  if correlation not in CORRELATIONS:
-    raise ValueError(f"Unknown correlation {correlation!r}; use one of "
-                     f"{list(CORRELATIONS)}")
-  if aggregation not in AGGREGATIONS:
-    raise ValueError(f"Unknown aggregation {aggregation!r}; use one of "
-                     f"{list(AGGREGATIONS)}")
-  if int(num_data_points) < 2:
-    raise ValueError(f"num_data_points must be >= 2, got {num_data_points}")
-  if num_pairs is not None and int(num_pairs) < 1:
-    raise ValueError(f"num_pairs must be >= 1 (or None for all), got "
-                     f"{num_pairs}")
+  mode, correlation, seed = spec.mode, spec.correlation, spec.seed
+  num_data_points, num_pairs = spec.num_data_points, spec.num_pairs
 
   metadatas = []
   for d in model_dirs:  # also checks the dirs
@@ -280,19 +278,19 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
                data.name, seed)
   # data.sample_observations' draws: factor rows, then (if rendered) their
   # images from the same stream
-  code_cache.check_mode(cache_encodings)
   rs = np.random.RandomState(seed)
   factors = data.sample_factors(int(num_data_points), rs)
   means, kls = encode_models(model_dirs, data, factors, rs,
-                             batch_size=batch_size,
-                             cache_encodings=cache_encodings)
+                             batch_size=spec.batch_size,
+                             cache_encodings=spec.cache_encodings)
 
   start = time.time()
   try:
     result = udr_from_representations(
-        means, kls, correlation=correlation, filter_low_kl=filter_low_kl,
-        kl_filter_threshold=kl_filter_threshold, alpha=alpha,
-        random_state=seed, aggregation=aggregation, partners=partners)
+        means, kls, correlation=correlation,
+        filter_low_kl=spec.filter_low_kl,
+        kl_filter_threshold=spec.kl_filter_threshold, alpha=spec.alpha,
+        random_state=seed, aggregation=spec.aggregation, partners=partners)
   except NonFiniteInputError as e:  # name the directory, not the index
     raise NonFiniteInputError(f"{model_dirs[e.model_index]}: {e}",
                               e.model_index) from None
@@ -304,9 +302,10 @@ def run_udr_study(model_dirs: Sequence[str], output_dir: str,
       "correlation": correlation, "variant": ("UDR_L" if correlation ==
                                               "lasso" else "UDR_S"),
       "mode": mode, "num_pairs": num_pairs,
-      "num_data_points": int(num_data_points), "alpha": alpha,
-      "kl_filter_threshold": float(kl_filter_threshold),
-      "filter_low_kl": bool(filter_low_kl), "aggregation": aggregation,
+      "num_data_points": int(num_data_points), "alpha": spec.alpha,
+      "kl_filter_threshold": float(spec.kl_filter_threshold),
+      "filter_low_kl": bool(spec.filter_low_kl),
+      "aggregation": spec.aggregation,
       "seed": int(seed), "dataset": data.info(),
       "score_convention": "model i's score is the median over its partners j "
                           "of pairwise_scores[j][i] (R rows from j, columns "
