@@ -5,7 +5,7 @@ Model mode (reconstructions, samples, latent traversals PNG + GIF):
 Dataset mode (factor visualisations):
   tfdis_visualize --dataset=procedural_dsprites_small --output_dir=out/ds
 Exactly one of --model_dir and --dataset must be given. Every flag is a field
-of ``tfdis.visualize.spec.VisualizeSpec``.
+of ``tfdis.visualize_spec.VisualizeSpec``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from absl import app, flags, logging
 
 from tfdis import config_flags
 from tfdis.errors import run_main
-from tfdis.visualize.spec import VisualizeSpec
+from tfdis.visualize_spec import VisualizeSpec
 
 FLAGS = flags.FLAGS
 config_flags.define_config_flags(VisualizeSpec)

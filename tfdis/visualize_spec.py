@@ -11,7 +11,9 @@ and ``dataset`` (the factors of a dataset:
 
 The dataset fields are :class:`tfdis.specs.DataSpec`'s (no default: naming
 a dataset selects dataset mode). :meth:`VisualizeSpec.validate` refuses a
-bad request before anything is written, without TensorFlow.
+bad request before anything is written, without TensorFlow. (A module of
+its own, not in ``tfdis.visualize``: ``tfdis.specs`` depends on
+``tfdis.models``, which uses ``tfdis.visualize``.)
 """
 
 from __future__ import annotations
