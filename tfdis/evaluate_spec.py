@@ -22,9 +22,13 @@ from typing import Any, Dict, Optional, Tuple
 
 from tfdis.evaluate import REPRESENTATIONS
 from tfdis.export import code_cache
-from tfdis.metrics.utils import SKLEARN_COMPAT_MODES
 from tfdis.errors import UserError
 from tfdis.specs import ConfigError, DataSpec, Spec, need, redefault, spec_field
+
+# = tfdis.metrics.utils.SKLEARN_COMPAT_MODES (tests/test_binary_specs.py
+# checks), not imported from there: tfdis.metrics loads scikit-learn and
+# pandas, seconds before tfdis_evaluate could even print --help.
+SKLEARN_COMPAT_MODES = ("current", "dlib")
 
 
 def check_dataset_or_auto(dataset: Any, options: Any) -> None:
