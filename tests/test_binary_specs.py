@@ -94,6 +94,15 @@ def test_evaluate_spec_round_trip(tmp_path):
       '--metric_params={"num_train": 500}', "--seed=7",
       "--sklearn_compat=dlib", "--cache_encodings=off",
       "--notensorboard_hparams", "--overwrite"]) == spec
+  # The library's forms (a comma string, lists) are the same spec.
+  assert EvaluateSpec(model_dirs=f"{m0},{tmp_path}/m*", metrics="mig,dci",
+                      representation="sampled", dataset="identity",
+                      dataset_options={"num_factors": 3, "num_values": 4},
+                      metric_params={"num_train": 500}, seed=7,
+                      sklearn_compat="dlib", cache_encodings="off",
+                      tensorboard_hparams=False, overwrite=True) == spec
+  assert EvaluateSpec(model_dirs=[m0], metrics=["mig"]) == EvaluateSpec(
+      model_dirs=(m0,), metrics=("mig",))
   # Defaults: a file holding only model_dirs loads with every default.
   spec = _from_flags(EvaluateSpec, [f"--model_dirs={m0}"])
   assert spec == EvaluateSpec.from_dict({"model_dirs": [m0]})

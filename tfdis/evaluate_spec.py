@@ -90,11 +90,20 @@ class EvaluateSpec(Spec):
       "hyperparameters and scores) under the common parent of the model "
       "directories: tensorboard --logdir=<parent>.")
 
+  def __post_init__(self):
+    # The library's forms: a comma list (or one glob) in a string, or a list.
+    for name in ("model_dirs", "metrics"):
+      value = getattr(self, name)
+      if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+      if isinstance(value, list):
+        setattr(self, name, tuple(value))
+
   def _check(self):
     from tfdis.evaluate import resolve_metric_params, resolve_metrics
     from tfdis.export.load import expand_model_dirs
 
-    need(isinstance(self.model_dirs, (str, list, tuple)),
+    need(isinstance(self.model_dirs, tuple),
          "model_dirs: give the model directories to score, e.g. "
          "--model_dirs='runs/x/*'")
     expand_model_dirs(self.model_dirs)  # cheap: no TensorFlow
