@@ -120,8 +120,9 @@ def test_visualize_and_aggregate_cli_errors(tmp_path):
   out = _one_line_error(_run(*vis, "--dataset=procedural_dsprites_small",
                              "--dataset_options={bad",
                              f"--output_dir={tmp_path}/o"), "tfdis_visualize")
-  assert out.startswith("flag --dataset_options={bad: --dataset_options "
-                        "must be a JSON object")
+  assert out.startswith("--dataset_options is not valid JSON (Expecting "
+                        "property name enclosed in double quotes at "
+                        "character 1): '{bad'")
   out = _one_line_error(_run(*vis, "--dataset=procedural_dsprites_small",
                              '--dataset_options={"confg": "full"}',
                              f"--output_dir={tmp_path}/o"), "tfdis_visualize")

@@ -60,10 +60,12 @@ def spec_field(default: Any, help: str, *, immutable: bool = False,
       "required": required, "multi": multi}, **kwargs)
 
 
-def redefault(spec: type, name: str, default: Any):
-  """The field ``name`` of ``spec`` with another default (same help)."""
+def redefault(spec: type, name: str, default: Any,
+              help: Optional[str] = None):
+  """The field ``name`` of ``spec`` with another default (same help, unless
+  ``help`` says what the field means where the default differs)."""
   f = {f.name: f for f in dataclasses.fields(spec)}[name]
-  return spec_field(default, f.metadata["help"],
+  return spec_field(default, help or f.metadata["help"],
                     immutable=f.metadata["immutable"],
                     flag=f.metadata["flag"],
                     choices=f.metadata.get("choices"),

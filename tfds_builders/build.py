@@ -39,6 +39,7 @@ from typing import Optional
 
 from absl import flags
 
+from tfdis.data import sources as data_sources
 from tfdis.errors import UserError, run_main
 
 FLAGS = flags.FLAGS
@@ -47,22 +48,15 @@ flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS_DATA_DIR "
                     "or ~/tensorflow_datasets).")
 flags.DEFINE_string("manual_dir", None, "Folder with the official files "
                     "(default: <data_dir>/downloads/manual).")
-flags.DEFINE_bool("download", True, "Download official files missing from "
-                  "the manual directory and the disentanglement_lib folder "
-                  "(--nodownload: offline, those folders only).")
-flags.DEFINE_string("dataset_mirror", None, "Base URL (or directory) "
-                    "replacing the official download URLs: files are fetched "
-                    "as <mirror>/<file name> (default: $TFDIS_DATASET_MIRROR).")
-flags.DEFINE_bool("verify_dataset_files", True, "Check the size and hash of "
-                  "every official file (--noverify_dataset_files: for files "
-                  "one made oneself).")
 flags.DEFINE_list("fetch_only", None, "Only find or download and verify "
                   "these inputs of the dataset (e.g. The_Scream.jpg) and print "
                   "{input: path} as JSON; no build.")
-flags.DEFINE_string("dlib_data_dir", None, "A disentanglement_lib data folder "
-                    "(dsprites/, 3dshapes/, small_norb/, cars/, mpi3d_*/, "
-                    "scream/) used in place (default: "
-                    "$DISENTANGLEMENT_LIB_DATA).")
+# --nodownload, --dataset_mirror, --dlib_data_dir, --noverify_dataset_files:
+# the flags of every tfdis binary that reads data (a flag left at its
+# default defers to the environment variable); --manual_dir above replaces
+# their --dataset_manual_dir.
+data_sources.define_flags(exclude=("dataset_manual_dir",))
+flags.adopt_module_key_flags(data_sources)  # listed by --help
 
 
 def names():

@@ -7,44 +7,31 @@ Example::
 
 Reads config.json, results/train.json, metrics/<representation>/<metric>.json
 of every model directory under --root and every udr.json; no TensorFlow needed.
+Every flag is a field of ``tfdis.aggregate_spec.AggregateSpec``.
 """
-
-import os
 
 from absl import app
 from absl import flags
 from absl import logging
 
+from tfdis import config_flags
+from tfdis.aggregate_spec import AggregateSpec
 from tfdis.errors import run_main
 
 FLAGS = flags.FLAGS
-
-flags.DEFINE_string("root", None,
-                    "Directory to search for model directories (a study's "
-                    "--output_dir, or any parent of tfdis_train model dirs).")
-flags.DEFINE_string("output_dir", None,
-                    "Where results.csv, plots/ and report.html go "
-                    "(default: --root).")
-flags.DEFINE_boolean("plots", True, "Write the PNG plots.")
-flags.DEFINE_boolean("report", True, "Write report.html.")
-flags.DEFINE_string("title", None, "Report title (default: from --root).")
-flags.mark_flag_as_required("root")
-flags.register_validator(
-    "root", lambda v: v is None or os.path.isdir(v),
-    message="--root must be an existing directory (e.g. runs/quickstart).")
+config_flags.define_config_flags(AggregateSpec)
+flags.adopt_module_key_flags(config_flags)  # listed by --help
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  spec = config_flags.config_from_flags(AggregateSpec).validate()
   from tfdis.io_utils import ensure_writable_dir
 
-  ensure_writable_dir(FLAGS.output_dir or FLAGS.root,  # before slow imports
-                      "--output_dir" if FLAGS.output_dir else "--root")
-  from tfdis.results import aggregate
-
-  frame = aggregate(FLAGS.root, output_dir=FLAGS.output_dir,
-                    plots=FLAGS.plots, report=FLAGS.report, title=FLAGS.title)
+  ensure_writable_dir(spec.output_dir or spec.root,  # before slow imports
+                      "--output_dir" if spec.output_dir else "--root")
+  frame = spec.run()
   print(f"{len(frame)} models -> {frame.attrs['csv']}")
   if frame.attrs.get("report"):
     print(f"Report: {frame.attrs['report']}")

@@ -54,35 +54,40 @@ _FLAG_ENV = {"download": ENV_DOWNLOAD, "dataset_mirror": ENV_MIRROR,
              "verify_dataset_files": ENV_VERIFY}
 
 
+# The dataset-source flags: (name, absl DEFINE function, default, help).
+_SOURCE_FLAGS = (
+    ("download", flags.DEFINE_bool, True,
+     "Download official dataset files missing from the manual directory and "
+     "the disentanglement_lib folder when a dataset is first used "
+     f"(--nodownload: offline, those folders only). Env: {ENV_DOWNLOAD}=0."),
+    ("dataset_mirror", flags.DEFINE_string, None,
+     "Base URL (or directory) replacing the official download URLs of the "
+     "datasets: files are fetched as <mirror>/<file name>. Env: "
+     f"{ENV_MIRROR}."),
+    ("dlib_data_dir", flags.DEFINE_string, None,
+     "A disentanglement_lib data folder (dsprites/, 3dshapes/, small_norb/, "
+     f"cars/, mpi3d_*/, scream/) read in place. Env: {ENV_DLIB}."),
+    ("dataset_manual_dir", flags.DEFINE_string, None,
+     "Folder with official dataset files downloaded by hand (default: <TFDS "
+     f"data dir>/downloads/manual). Env: {ENV_MANUAL_DIR}."),
+    ("verify_dataset_files", flags.DEFINE_bool, True,
+     "Check the size and hash of every official dataset file "
+     f"(--noverify_dataset_files: for files one made oneself). Env: "
+     f"{ENV_VERIFY}=0."),
+)
+
+
 class DatasetBuildError(tfds_data.DatasetNotPreparedError):
   """Preparing an official dataset on first use failed (message: why)."""
 
 
-def define_flags(flag_values=flags.FLAGS) -> None:
-  """Defines the dataset-source flags (once per process)."""
-  if "dataset_mirror" in flag_values:
-    return
-  flags.DEFINE_bool(
-      "download", True, "Download official dataset files missing from the "
-      "manual directory and the disentanglement_lib folder when a dataset is "
-      "first used (--nodownload: offline, those folders only). Env: "
-      f"{ENV_DOWNLOAD}=0.", flag_values=flag_values)
-  flags.DEFINE_string(
-      "dataset_mirror", None, "Base URL (or directory) replacing the "
-      "official download URLs of the datasets: files are fetched as "
-      f"<mirror>/<file name>. Env: {ENV_MIRROR}.", flag_values=flag_values)
-  flags.DEFINE_string(
-      "dlib_data_dir", None, "A disentanglement_lib data folder (dsprites/, "
-      "3dshapes/, small_norb/, cars/, mpi3d_*/, scream/) read in place. "
-      f"Env: {ENV_DLIB}.", flag_values=flag_values)
-  flags.DEFINE_string(
-      "dataset_manual_dir", None, "Folder with official dataset files "
-      "downloaded by hand (default: <TFDS data dir>/downloads/manual). Env: "
-      f"{ENV_MANUAL_DIR}.", flag_values=flag_values)
-  flags.DEFINE_bool(
-      "verify_dataset_files", True, "Check the size and hash of every "
-      "official dataset file (--noverify_dataset_files: for files one made "
-      f"oneself). Env: {ENV_VERIFY}=0.", flag_values=flag_values)
+def define_flags(flag_values=flags.FLAGS, exclude=()) -> None:
+  """Defines the dataset-source flags (each once per process), but those
+  named in ``exclude`` (``python -m tfds_builders.build`` has its own
+  --manual_dir)."""
+  for name, define, default, help_text in _SOURCE_FLAGS:
+    if name not in exclude and name not in flag_values:
+      define(name, default, help_text, flag_values=flag_values)
 
 
 def apply_flags(flag_values=flags.FLAGS) -> None:
