@@ -54,20 +54,6 @@ def parse_options(text: Optional[str], flag: str) -> Dict[str, Any]:
   return out
 
 
-def validate_dataset_or_auto(value) -> bool:
-  """absl validator of a --dataset flag that takes 'auto' or a registered
-  dataset name (tfdis_evaluate, tfdis_udr)."""
-  if value == "auto":
-    return True
-  from tfdis.data import DATASETS  # pylint: disable=g-import-not-at-top
-
-  try:
-    DATASETS.get(value)
-  except KeyError as e:
-    raise flags.ValidationError(f"--dataset: {e} (or use 'auto')")
-  return True
-
-
 def _base(hint):
   """(base type, optional?) of an annotation."""
   if typing.get_origin(hint) is typing.Union:

@@ -23,28 +23,13 @@ from typing import Any, Dict, Optional, Tuple
 from tfdis.evaluate import REPRESENTATIONS
 from tfdis.export import code_cache
 from tfdis.errors import UserError
-from tfdis.specs import ConfigError, DataSpec, Spec, need, redefault, spec_field
+from tfdis.specs import (ConfigError, DataSpec, Spec, check_dataset_or_auto,
+                         need, redefault, spec_field)
 
 # = tfdis.metrics.utils.SKLEARN_COMPAT_MODES (tests/test_binary_specs.py
 # checks), not imported from there: tfdis.metrics loads scikit-learn and
 # pandas, seconds before tfdis_evaluate could even print --help.
 SKLEARN_COMPAT_MODES = ("current", "dlib")
-
-
-def check_dataset_or_auto(dataset: Any, options: Any) -> None:
-  """``dataset`` is 'auto' or a registered name; ``options`` an object whose
-  keys the named dataset takes (one message, no TensorFlow)."""
-  need(isinstance(options, dict),
-       f"dataset_options must be a JSON object or key=value[,key=value], got "
-       f"{options!r}")
-  if dataset == "auto":
-    return
-  from tfdis.data import DATASETS, check_dataset_options
-  from tfdis.registry import check_choice
-
-  check_choice("dataset", dataset, ["auto"] + DATASETS.names(),
-               error=ConfigError)
-  check_dataset_options(dataset, options)
 
 
 @dataclasses.dataclass

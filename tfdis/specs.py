@@ -225,6 +225,22 @@ class DataSpec(Spec):
     return get_dataset(self.dataset, **self.dataset_options)
 
 
+def check_dataset_or_auto(dataset: Any, options: Any) -> None:
+  """``dataset`` is 'auto' or a registered name; ``options`` an object whose
+  keys the named dataset takes (one message, no TensorFlow)."""
+  need(isinstance(options, dict),
+       f"dataset_options must be a JSON object or key=value[,key=value], got "
+       f"{options!r}")
+  if dataset == "auto":
+    return
+  from tfdis.data import DATASETS, check_dataset_options
+  from tfdis.registry import check_choice
+
+  check_choice("dataset", dataset, ["auto"] + DATASETS.names(),
+               error=ConfigError)
+  check_dataset_options(dataset, options)
+
+
 @dataclasses.dataclass
 class ModelSpec(Spec):
   """What network and objective: family, hyperparameters, architecture."""

@@ -24,6 +24,7 @@ from tfdis.pbt.config import PBTConfig
 FLAGS = flags.FLAGS
 
 config_flags.define_config_flags(PBTConfig)
+flags.adopt_module_key_flags(config_flags)  # listed by --help
 execution_flags.define_flags()
 
 

@@ -31,6 +31,7 @@ FLAGS = flags.FLAGS
 
 config_flags.define_config_flags(RPUConfig)
 config_flags.define_config_flags(RPUReportSpec)  # --report, --baseline, ...
+flags.adopt_module_key_flags(config_flags)  # listed by --help
 execution_flags.define_flags()
 
 

@@ -32,6 +32,7 @@ data_sources.define_flags()  # --nodownload, --dataset_mirror, ...
 # --study, --output_dir, --num_workers and the overrides (--steps, --seeds,
 # --sweep, ...): the fields of StudyRequest.
 config_flags.define_config_flags(StudyRequest)
+flags.adopt_module_key_flags(config_flags)  # listed by --help
 execution_flags.define_flags()
 
 

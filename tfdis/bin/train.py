@@ -33,6 +33,7 @@ FLAGS = flags.FLAGS
 data_sources.define_flags()  # --nodownload, --dataset_mirror, ...
 
 config_flags.define_config_flags(TrainConfig)
+flags.adopt_module_key_flags(config_flags)  # listed by --help
 config_flags.define_hyperparameter_flags()
 flags.DEFINE_bool("export_only", False,
                   "Only export model_dir's latest checkpoint.")

@@ -25,6 +25,7 @@ FLAGS = flags.FLAGS
 # Every flag is a field of UDRConfig (= the UDRSpec settings + which models,
 # where, on which data).
 config_flags.define_config_flags(UDRConfig)
+flags.adopt_module_key_flags(config_flags)  # listed by --help
 
 
 def main(argv):

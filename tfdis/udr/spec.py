@@ -19,7 +19,7 @@ import math
 from typing import Any, Dict, Optional, Tuple, Union
 
 from tfdis.export import code_cache
-from tfdis.specs import ConfigError, Spec, need, spec_field
+from tfdis.specs import Spec, check_dataset_or_auto, need, spec_field
 
 # Similarity matrices (Sec. 3 step 3): lasso (UDR_L) or Spearman (UDR_S).
 CORRELATIONS = ("lasso", "spearman")
@@ -137,10 +137,4 @@ class UDRConfig(UDRSpec):
     need(bool(self.model_dirs), "model_dirs must name at least 2 model "
          "directories (or globs), e.g. --model_dirs='runs/x/*'")
     need(bool(self.output_dir), "output_dir must be a directory path")
-    if self.dataset != "auto":
-      from tfdis.data import DATASETS
-
-      try:
-        DATASETS.validate(self.dataset)
-      except KeyError as e:
-        raise ConfigError(f"dataset: {e} (or use 'auto')") from None
+    check_dataset_or_auto(self.dataset, {})
