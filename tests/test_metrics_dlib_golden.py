@@ -244,7 +244,7 @@ def _liblinear_ovr_proba(x, y, x_eval):
 
 @pytest.mark.parametrize("num_classes", [2, 4])
 def test_dlib_logistic_regression_is_liblinear_one_vs_rest(num_classes):
-  from tfdis.metrics.utils import logistic_regression
+  from tfdis.metrics.classifiers import logistic_regression
 
   rs = np.random.RandomState(1)
   x = rs.normal(size=(300, 3))

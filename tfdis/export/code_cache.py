@@ -14,7 +14,7 @@ the rows encoded so far, in ``<model_dir>/encodings/<dataset>.npz`` (written
 atomically; a cache whose model fingerprint, dataset or encoding context does
 not match is ignored and replaced). :class:`CachedRepresentation` is a
 ``representation_fn`` for the metrics that also offers
-``codes_of_factors``: the sampling helpers of :mod:`tfdis.metrics.utils`
+``codes_of_factors``: the sampling helpers of :mod:`tfdis.metrics.sampling`
 then skip rendering and look their rows up.
 
 Bit-identity with the uncached path rests on

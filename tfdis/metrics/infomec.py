@@ -57,7 +57,8 @@ import numpy as np
 import sklearn.metrics
 from sklearn import feature_selection, linear_model, preprocessing
 
-from tfdis.metrics import utils
+from tfdis.metrics import information, results, sampling, validation
+from tfdis.metrics.factor_types import check_factor_types
 
 DEFAULTS = dict(num_train=10000, n_neighbors=10, active_fraction=1.0 / 20,
                 factor_bins=20, mi_seed=0, max_iter=100)
@@ -99,11 +100,11 @@ def discretize_continuous_factors(factors: np.ndarray,
                                   factor_types: Sequence[str],
                                   num_bins: int) -> np.ndarray:
   """Integer factors: discrete columns as they are, continuous ones
-  histogram-discretised into ``num_bins`` bins (``utils.discretize``)."""
+  histogram-discretised into ``num_bins`` bins (``information.discretize``)."""
   out = np.empty(factors.shape, dtype=np.int64)
   for j, kind in enumerate(factor_types):
     if kind == "continuous":
-      out[:, j] = utils.discretize(factors[:, j:j + 1], num_bins)[:, 0]
+      out[:, j] = information.discretize(factors[:, j:j + 1], num_bins)[:, 0]
     else:
       out[:, j] = factors[:, j].astype(np.int64)
   return out
@@ -247,13 +248,13 @@ def infomec_from_codes(codes, factors, *, factor_types=None,
   reference); ``reference_behaviour``: keep the reference's NaN/inf in the
   degenerate cases instead of tfdis's defined values.
   """
-  codes = utils.check_codes(codes)
-  n_neighbors = utils.check_count("n_neighbors", n_neighbors, 1)
-  factor_types = utils.check_factor_types(factor_types, np.shape(factors)[-1]
+  codes = validation.check_codes(codes)
+  n_neighbors = validation.check_count("n_neighbors", n_neighbors, 1)
+  factor_types = check_factor_types(factor_types, np.shape(factors)[-1]
                                     if np.ndim(factors) == 2 else 0)
   factors = check_factor_values(factors, codes.shape[0], factor_types)
   factors = discretize_continuous_factors(factors, factor_types,
-                                          utils.check_count(
+                                          validation.check_count(
                                               "factor_bins", factor_bins, 1))
   if discrete_latents:
     bad = ~np.all(codes == np.round(codes), axis=0)
@@ -299,8 +300,9 @@ def compute_infomec(ground_truth_data, representation_fn, random_state,
                     mi_seed: Optional[int] = DEFAULTS["mi_seed"],
                     max_iter: int = DEFAULTS["max_iter"],
                     reference_behaviour: bool = False,
-                    sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
-                    encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                    sampling_batch_size: int = (
+                        sampling.DLIB_SAMPLING_BATCH_SIZE),
+                    encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
                     ) -> Dict:
   """InfoMEC on ``num_train`` sampled points (the reference's estimator
   settings: 10 neighbours, active = range > max range / 20, unpenalised
@@ -312,8 +314,8 @@ def compute_infomec(ground_truth_data, representation_fn, random_state,
   _validate_params(num_train=num_train, n_neighbors=n_neighbors,
                    factor_bins=factor_bins, max_iter=max_iter)
   num_train = int(num_train)
-  rs = utils.as_random_state(random_state)
-  codes, factors = utils.sample_codes_and_factors(
+  rs = sampling.as_random_state(random_state)
+  codes, factors = sampling.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
       sampling_batch_size)
   factor_types = getattr(ground_truth_data, "factor_types", None)
@@ -329,7 +331,7 @@ def compute_infomec(ground_truth_data, representation_fn, random_state,
   if factor_types is not None and "continuous" in factor_types:
     notes.append(f"continuous factors discretised into {factor_bins} "
                  "equal-width bins (the reference label-encodes values)")
-  return utils.make_result(
+  return results.make_result(
       scores, dict(num_train=num_train, discrete_latents=bool(discrete_latents),
                    n_neighbors=int(n_neighbors),
                    active_fraction=float(active_fraction),
@@ -348,10 +350,10 @@ def _validate_params(num_train=DEFAULTS["num_train"],
                      max_iter=DEFAULTS["max_iter"], **_) -> None:
   """Raises ValueError for option values ``compute_infomec`` cannot use
   (checked by tfdis_evaluate before any model is loaded)."""
-  utils.check_count("num_train", num_train, 2)
-  utils.check_count("n_neighbors", n_neighbors, 1)
-  utils.check_count("factor_bins", factor_bins, 1)
-  utils.check_count("max_iter", max_iter, 1)
+  validation.check_count("num_train", num_train, 2)
+  validation.check_count("n_neighbors", n_neighbors, 1)
+  validation.check_count("factor_bins", factor_bins, 1)
+  validation.check_count("max_iter", max_iter, 1)
 
 
 compute_infomec.validate_params = _validate_params

@@ -41,7 +41,7 @@ from typing import Dict
 import numpy as np
 
 from tfdis.metrics import binned_information as bi
-from tfdis.metrics import utils
+from tfdis.metrics import results, sampling
 
 DEFAULTS = dict(num_train=10000, num_bins=bi.DEFAULT_NUM_BINS,
                 normalization="code", dead_codes="zero")
@@ -113,8 +113,9 @@ def compute_mig_sup(ground_truth_data, representation_fn, random_state,
                     num_bins: int = DEFAULTS["num_bins"],
                     normalization: str = DEFAULTS["normalization"],
                     dead_codes: str = DEFAULTS["dead_codes"],
-                    sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
-                    encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                    sampling_batch_size: int = (
+                        sampling.DLIB_SAMPLING_BATCH_SIZE),
+                    encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
                     ) -> Dict:
   """MIG-sup on ``num_train`` sampled points (10000, as dlib's MIG; 10 bins).
 
@@ -131,9 +132,9 @@ def compute_mig_sup(ground_truth_data, representation_fn, random_state,
       info.mutual_info, info.factor_entropy, info.code_entropy,
       normalization, dead_codes)}
   parameters.update(normalization=normalization, dead_codes=dead_codes)
-  return utils.make_result(scores, parameters,
-                           notes_for(info, normalization, dead_codes),
-                           random_state)
+  return results.make_result(scores, parameters,
+                             notes_for(info, normalization, dead_codes),
+                             random_state)
 
 
 def notes_for(info: bi.BinnedInformation, normalization: str,

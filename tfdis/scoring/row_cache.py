@@ -172,7 +172,7 @@ class CallableRowCache:
 class CachedEncoder:
   """A ``representation_fn`` for the metrics: encodes images when called and
   looks grid rows up in a :class:`CallableRowCache` (``codes_of_factors``,
-  used by ``tfdis.metrics.utils`` instead of rendering)."""
+  used by ``tfdis.metrics.sampling`` instead of rendering)."""
 
   def __init__(self, cache: CallableRowCache):
     self.cache = cache

@@ -137,7 +137,7 @@ def _similarity_matrices(scaled, pairs, correlation: str, alpha,
   args = [(scaled[i], [scaled[j] for j in by_row[i]], float(alpha))
           for i in rows]
   if n_jobs is not None and int(n_jobs) != 1 and len(rows) > 1:
-    from tfdis.metrics.utils import parallel_map
+    from tfdis.metrics.parallel import parallel_map
     fits = parallel_map(lasso_similarities, args, n_jobs)
   else:
     fits = [lasso_similarities(*a) for a in args]
