@@ -313,6 +313,7 @@ def test_fast_classifier_is_opt_in_and_recorded():
   assert fast["dci"]["parameters"]["classifier"] == "hist_gbt"
   assert fast["dci"]["parameters"]["predictor"].startswith(
       "HistGradientBoostingClassifier(")
-  with pytest.raises(ValueError, match="classifier must be one of"):
+  with pytest.raises(ValueError, match=r"Unknown classifier 'xgboost'.*"
+                     "gbt, hist_gbt"):
     kw["metric_params"]["dci"]["classifier"] = "xgboost"
     score_encoder(_moments, "procedural_dsprites_small", ["dci"], **kw)

@@ -40,7 +40,7 @@ from tfdis.errors import UserError
 from tfdis.export import code_cache
 from tfdis.export.code_cache import model_fingerprint
 from tfdis.export.load import check_observation_shape, expand_model_dirs
-from tfdis.registry import METRICS
+from tfdis.registry import METRICS, check_choice
 
 REPRESENTATIONS = ("mean", "sampled")
 # Wrapper arguments that do not change the numbers (not part of ``request``).
@@ -376,9 +376,7 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
 
   from tfdis.failures import ModelFailures
 
-  if representation not in REPRESENTATIONS:
-    raise ValueError(f"Unknown representation {representation!r}; use one of "
-                     f"{', '.join(REPRESENTATIONS)}")
+  check_choice("representation", representation, REPRESENTATIONS)
   code_cache.check_mode(cache_encodings)
   metrics = resolve_metrics(metrics)
   # fail before loading models

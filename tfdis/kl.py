@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfdis.registry import check_choice
+
 KL_ESTIMATORS = ("analytic", "authors")
 # Batch sizes of the authors' KL estimate: rPU's label_dataset encodes d in
 # batches of 32; their UDR eval (udr_sklearn.batch_size in the shipped gin
@@ -58,9 +60,7 @@ def per_latent_kl(mean: np.ndarray, logvar: np.ndarray,
     It ignores each row's own variance (and the sign of log σ), so it is
     not the KL of the posterior; kept to reproduce their active latents.
   """
-  if estimator not in KL_ESTIMATORS:
-    raise ValueError(f"kl_estimator must be one of {KL_ESTIMATORS}, got "
-                     f"{estimator!r}")
+  check_choice("kl_estimator", estimator, KL_ESTIMATORS)
   mean = np.asarray(mean, dtype=np.float64)
   logvar = np.asarray(logvar, dtype=np.float64)
   if mean.shape != logvar.shape or mean.ndim < 2:

@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from tfdis import io_utils, rundir
 from tfdis.errors import UserError
+from tfdis.registry import check_choice
 
 STRATEGIES = ("auto", "default", "mirrored", "one_device")
 
@@ -173,8 +174,6 @@ def _check_numbers(spec: "Spec") -> None:
 def _check_choices(spec: "Spec") -> None:
   """Fields declared with ``choices``: the value (or each item of a list)
   is one of them (one message, the registry's wording)."""
-  from tfdis.registry import check_choice
-
   for f in dataclasses.fields(spec):
     choices = f.metadata.get("choices")
     value = getattr(spec, f.name)
@@ -264,9 +263,8 @@ class ModelSpec(Spec):
       if isinstance(e, UserError):
         raise
       raise ConfigError(str(e)) from None
-    need(self.reconstruction_loss in RECONSTRUCTION_LOSSES,
-         f"reconstruction_loss must be one of "
-         f"{sorted(RECONSTRUCTION_LOSSES)}, got {self.reconstruction_loss!r}")
+    check_choice("reconstruction_loss", self.reconstruction_loss,
+                 sorted(RECONSTRUCTION_LOSSES), error=ConfigError)
     need(_is_int(self.latent_dim, 1, 2 ** 31 - 1),
          f"latent_dim must be an integer in [1, 2147483647], got "
          f"{self.latent_dim!r}")
@@ -306,9 +304,7 @@ class TrainSpec(Spec):
   keep_checkpoints: int = spec_field(3, "Checkpoints to keep.")
 
   def _check(self):
-    need(self.strategy in STRATEGIES,
-         f"strategy must be one of {list(STRATEGIES)}, got "
-         f"{self.strategy!r}")
+    check_choice("strategy", self.strategy, STRATEGIES, error=ConfigError)
     need(_is_int(self.steps, 1), f"steps (the total target step) must be an "
          f"integer in [1, {MAX_INT}], got {self.steps!r}")
     for name in ("batch_size", "checkpoint_every", "summary_every",

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from typing import Any, Dict, Optional
 
+from tfdis.registry import check_choice
 from tfdis.specs import ConfigError, Spec, spec_field
 
 EXECUTORS = ("local", "ray")
@@ -115,8 +116,8 @@ class ExecutionConfig(Spec):
       return (isinstance(value, (int, float)) and not isinstance(value, bool)
               and math.isfinite(value))
 
-    need(self.executor in EXECUTORS,
-         f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+    check_choice("executor", self.executor, EXECUTORS,
+                 error=ExecutionConfigError)
     need(isinstance(self.num_workers, int) and not isinstance(
         self.num_workers, bool) and self.num_workers >= 1,
          f"num_workers must be an integer >= 1, got {self.num_workers!r}")

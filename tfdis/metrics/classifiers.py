@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+from tfdis.registry import check_choice
+
 
 def standardize(codes_train, codes_test):
   """z-scores with train mean/std; a constant code gets std 1 (not NaN)."""
@@ -68,13 +70,9 @@ DEFAULT_SKLEARN_COMPAT = "current"
 
 
 def check_sklearn_compat(sklearn_compat: str) -> str:
-  if sklearn_compat not in SKLEARN_COMPAT_MODES:
-    raise ValueError(
-        f"sklearn_compat must be one of {', '.join(SKLEARN_COMPAT_MODES)} "
-        f"('current': today's scikit-learn defaults, as dlib's code runs now; "
-        f"'dlib': the pre-0.22 defaults behind dlib's published numbers), got "
-        f"{sklearn_compat!r}")
-  return sklearn_compat
+  """'current' (today's scikit-learn defaults, as dlib's code runs now) or
+  'dlib' (the pre-0.22 defaults behind dlib's published numbers)."""
+  return check_choice("sklearn_compat", sklearn_compat, SKLEARN_COMPAT_MODES)
 
 
 def logistic_regression(sklearn_compat: str = DEFAULT_SKLEARN_COMPAT,
@@ -126,12 +124,9 @@ CLASSIFIER_MODELS = {
 
 
 def check_classifier(classifier: str) -> str:
-  if classifier not in CLASSIFIERS:
-    raise ValueError(
-        f"classifier must be one of {', '.join(CLASSIFIERS)} ('gbt': dlib's "
-        "exact GradientBoostingClassifier, the default; 'hist_gbt': the "
-        f"faster histogram gradient boosting), got {classifier!r}")
-  return classifier
+  """'gbt' (dlib's exact GradientBoostingClassifier, the default) or
+  'hist_gbt' (the faster histogram gradient boosting)."""
+  return check_choice("classifier", classifier, CLASSIFIERS)
 
 
 def gradient_boosting(classifier: str = DEFAULT_CLASSIFIER, random_state=None):

@@ -16,6 +16,7 @@ import numpy as np
 from tfdis.metrics import (classifiers, parallel, results, sampling, seeding,
                            validation)
 from tfdis.metrics.factor_types import factor_types_of, refuse_continuous
+from tfdis.registry import check_choice
 
 DEFAULTS = dict(num_train=(10, 100, 1000, 10000), num_test=5000,
                 predictors=("logistic_regression", "boosted_trees"))
@@ -41,25 +42,21 @@ def make_predictor(name: str, seed: Optional[int] = None,
   trees: dlib's exact 'gbt' (default) or the opt-in 'hist_gbt'
   (``classifiers.CLASSIFIERS``).
   """
-  if name == "logistic_regression":
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import KFold
-    # scoring pinned to accuracy (dlib's; sklearn 1.11 changes the default).
-    model = LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5),
-                                 scoring="accuracy")
-    if classifiers.check_sklearn_compat(sklearn_compat) == "dlib":
-      from sklearn.multiclass import OneVsRestClassifier
-      return OneVsRestClassifier(model)
-    return model
-  if name == "boosted_trees":
+  if check_predictor(name) == "boosted_trees":
     return classifiers.gradient_boosting(classifier, seed)
-  raise ValueError(f"Unknown predictor {name!r}; known: {sorted(PREDICTORS)}")
+  from sklearn.linear_model import LogisticRegressionCV
+  from sklearn.model_selection import KFold
+  # scoring pinned to accuracy (dlib's; sklearn 1.11 changes the default).
+  model = LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5),
+                               scoring="accuracy")
+  if classifiers.check_sklearn_compat(sklearn_compat) == "dlib":
+    from sklearn.multiclass import OneVsRestClassifier
+    return OneVsRestClassifier(model)
+  return model
 
 
 def check_predictor(name: str) -> str:
-  if name not in PREDICTORS:
-    raise ValueError(f"Unknown predictor {name!r}; known: {sorted(PREDICTORS)}")
-  return name
+  return check_choice("predictor", name, sorted(PREDICTORS))
 
 
 def fit_predictor(name: str, x, y, seed: Optional[int] = None,

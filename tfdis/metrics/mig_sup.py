@@ -42,6 +42,7 @@ import numpy as np
 
 from tfdis.metrics import binned_information as bi
 from tfdis.metrics import results, sampling
+from tfdis.registry import check_choice
 
 DEFAULTS = dict(num_train=10000, num_bins=bi.DEFAULT_NUM_BINS,
                 normalization="code", dead_codes="zero")
@@ -49,21 +50,14 @@ NORMALIZATIONS = ("code", "factor")
 DEAD_CODES = ("zero", "nan")
 
 
-def _check_option(name, value, allowed, meaning):
-  if value not in allowed:
-    raise bi.MetricInputError(
-        f"{name} must be one of {', '.join(map(repr, allowed))} ({meaning}), "
-        f"got {value!r}")
-  return value
-
-
 def check_options(normalization: str, dead_codes: str) -> None:
-  _check_option("normalization", normalization, NORMALIZATIONS,
-                "'code': divide by H(code), the reference; 'factor': by "
-                "H(factor), Li et al.'s code")
-  _check_option("dead_codes", dead_codes, DEAD_CODES,
-                "'zero': a constant code scores a gap of 0; 'nan': the "
-                "reference's NaN")
+  """``normalization``: 'code' divides by H(code), the reference; 'factor'
+  by H(factor), Li et al.'s code. ``dead_codes``: 'zero', a constant code
+  scores a gap of 0; 'nan', the reference's NaN."""
+  check_choice("normalization", normalization, NORMALIZATIONS,
+               error=bi.MetricInputError)
+  check_choice("dead_codes", dead_codes, DEAD_CODES,
+               error=bi.MetricInputError)
 
 
 def mig_sup_from_matrix(mutual_info: np.ndarray, factor_entropy: np.ndarray,

@@ -9,6 +9,7 @@ import numpy as np
 from tfdis.metrics.parallel import parallel_map
 from tfdis.metrics.sampling import randint
 from tfdis.metrics.validation import check_count
+from tfdis.registry import check_choice
 
 # dlib's GradientBoostingClassifier() (DCI, downstream boosted trees, fairness)
 # has no random_state, so each fit draws from NumPy's global RNG. Even with
@@ -30,9 +31,7 @@ GBT_SEEDINGS = ("per_fit", "sequential")
 def resolve_gbt_seed(gbt_seeding: str, gbt_seed, random_state) -> int:
   """Checks ``gbt_seeding``; returns ``gbt_seed`` or one drawn from the
   metric's RandomState (call after all samples: dlib's stream is untouched)."""
-  if gbt_seeding not in GBT_SEEDINGS:
-    raise ValueError(f"gbt_seeding must be one of {', '.join(GBT_SEEDINGS)}, "
-                     f"got {gbt_seeding!r}")
+  check_choice("gbt_seeding", gbt_seeding, GBT_SEEDINGS)
   if gbt_seed is None:
     return randint(random_state, 2**31 - 1)
   return check_count("gbt_seed", gbt_seed, 0)

@@ -28,6 +28,7 @@ import tensorflow as tf
 from tfdis import kl
 from tfdis.models import architectures, losses
 from tfdis.models import precision as precision_lib
+from tfdis.registry import check_choice
 
 # A latent is "active"/"informative" when its batch-mean KL exceeds this
 # (Locatello et al. 2019; the UDR KL filter uses the same 0.01).
@@ -56,13 +57,9 @@ def validate_supervision(supervision: Optional[Mapping[str, Any]]
     raise ValueError(f"Unknown supervision option(s) {sorted(unknown)}; "
                      f"known: {sorted(SUPERVISION_DEFAULTS)}")
   sup = dict(SUPERVISION_DEFAULTS, **supervision)
-  if sup["loss"] not in losses.SUPERVISED_LOSSES:
-    raise ValueError(f"supervision loss must be one of "
-                     f"{list(losses.SUPERVISED_LOSSES)}, got {sup['loss']!r}")
-  if sup["schedule"] not in losses.SUPERVISION_SCHEDULES:
-    raise ValueError(f"supervision schedule must be one of "
-                     f"{list(losses.SUPERVISION_SCHEDULES)}, got "
-                     f"{sup['schedule']!r}")
+  check_choice("supervision loss", sup["loss"], losses.SUPERVISED_LOSSES)
+  check_choice("supervision schedule", sup["schedule"],
+               losses.SUPERVISION_SCHEDULES)
   sup["gamma_sup"] = float(sup["gamma_sup"])
   if not math.isfinite(sup["gamma_sup"]) or sup["gamma_sup"] < 0:
     raise ValueError(f"gamma_sup must be a finite number >= 0, got "

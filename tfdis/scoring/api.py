@@ -31,6 +31,7 @@ import numpy as np
 from tfdis.errors import UserError
 from tfdis.metrics import results, sampling, validation
 from tfdis.metrics.factor_types import check_factor_types
+from tfdis.registry import check_choice
 from tfdis.scoring.row_cache import (CachedEncoder, CallableRowCache,
                                      cache_file)
 
@@ -146,9 +147,7 @@ def _check_encoder(encoder) -> None:
 
 def _open_cache(encoder, data, cache: str, cache_dir, cache_key,
                 encode_batch_size: int) -> Optional[CallableRowCache]:
-  if cache not in CACHE_MODES:
-    raise ScoringError(f"cache must be one of {', '.join(CACHE_MODES)}, got "
-                       f"{cache!r}")
+  check_choice("cache", cache, CACHE_MODES, error=ScoringError)
   if cache == "off" or not getattr(data, "observations_are_deterministic",
                                    False):
     return None

@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from tfdis.errors import UserError
+from tfdis.registry import check_choice
 from tfdis.udr.similarity import (CORRELATIONS, informative_latents,
                                   lasso_similarities, lasso_similarity,
                                   rank_representation,
@@ -89,12 +90,10 @@ def paper_score(matrix) -> float:
 
 
 def pair_score(matrix, aggregation: str = "relative_strength") -> float:
-  if aggregation == "relative_strength":
-    return relative_strength(matrix)
+  check_choice("aggregation", aggregation, AGGREGATIONS)
   if aggregation == "paper":
     return paper_score(matrix)
-  raise ValueError(f"Unknown aggregation {aggregation!r}; use one of "
-                   f"{list(AGGREGATIONS)}")
+  return relative_strength(matrix)
 
 
 def _check_partners(partners, num_models: int) -> List[List[int]]:
@@ -191,12 +190,8 @@ def udr_from_representations(
     computed); ``informative`` (M, d) bool masks; ``num_informative`` (M,);
     ``partners`` (list of lists).
   """
-  if correlation not in CORRELATIONS:
-    raise ValueError(f"Unknown correlation {correlation!r}; use one of "
-                     f"{list(CORRELATIONS)}")
-  if aggregation not in AGGREGATIONS:
-    raise ValueError(f"Unknown aggregation {aggregation!r}; use one of "
-                     f"{list(AGGREGATIONS)}")
+  check_choice("correlation", correlation, CORRELATIONS)
+  check_choice("aggregation", aggregation, AGGREGATIONS)
   if isinstance(alpha, str) and alpha != "cv":
     raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
   if not isinstance(alpha, str) and not float(alpha) > 0:

@@ -17,6 +17,8 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
+from tfdis.registry import check_choice
+
 CORRELATIONS = ("lasso", "spearman")
 
 
@@ -183,9 +185,7 @@ def similarity_matrix(z_i: np.ndarray, z_j: np.ndarray,
                       alpha: Union[float, str] = 0.1,
                       random_state: Optional[int] = 0) -> np.ndarray:
   """Dispatches to :func:`lasso_similarity` or :func:`spearman_similarity`."""
-  if correlation == "lasso":
-    return lasso_similarity(z_i, z_j, alpha=alpha, random_state=random_state)
+  check_choice("correlation", correlation, CORRELATIONS)
   if correlation == "spearman":
     return spearman_similarity(z_i, z_j)
-  raise ValueError(f"Unknown correlation {correlation!r}; use one of "
-                   f"{list(CORRELATIONS)}")
+  return lasso_similarity(z_i, z_j, alpha=alpha, random_state=random_state)
