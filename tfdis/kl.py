@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.registry import check_choice
 
 KL_ESTIMATORS = ("analytic", "authors")
@@ -70,8 +71,7 @@ def per_latent_kl(mean: np.ndarray, logvar: np.ndarray,
     raise ValueError("cannot compute KL over an empty subset")
   if estimator == "analytic":
     return np.mean(0.5 * (mean ** 2 + np.exp(logvar) - logvar - 1.0), axis=0)
-  if int(batch_size) < 1:
-    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  check_count("batch_size", batch_size)
   per_batch = []
   for start in range(0, len(mean), int(batch_size)):
     mu = mean[start:start + int(batch_size)]

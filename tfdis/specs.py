@@ -30,6 +30,7 @@ import typing
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from tfdis import io_utils, rundir
+from tfdis.checks import MAX_INT, is_int, is_number
 from tfdis.errors import UserError
 from tfdis.registry import check_choice
 
@@ -66,15 +67,9 @@ def redefault(spec: type, name: str, default: Any):
                     required=f.metadata.get("required", False))
 
 
-# Integers TensorFlow and NumPy hold (int64); a larger step count, batch size
-# or period is a typo, and would fail deep inside TensorFlow.
-MAX_INT = 2 ** 63 - 1
-# Seeds: Keras/NumPy take 32 bits and the data seed multiplies by ~1e6.
+# Integers: at most MAX_INT (int64, tfdis.checks). Seeds: Keras/NumPy take
+# 32 bits and the data seed multiplies by ~1e6.
 MAX_SEED = 2 ** 31 - 1
-
-
-def _is_int(v, lo, hi=MAX_INT):
-  return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
 def need(condition: bool, message: str) -> None:
@@ -265,7 +260,7 @@ class ModelSpec(Spec):
       raise ConfigError(str(e)) from None
     check_choice("reconstruction_loss", self.reconstruction_loss,
                  sorted(RECONSTRUCTION_LOSSES), error=ConfigError)
-    need(_is_int(self.latent_dim, 1, 2 ** 31 - 1),
+    need(is_int(self.latent_dim, 1, 2 ** 31 - 1),
          f"latent_dim must be an integer in [1, 2147483647], got "
          f"{self.latent_dim!r}")
     from tfdis.models.precision import check_precision
@@ -305,18 +300,17 @@ class TrainSpec(Spec):
 
   def _check(self):
     check_choice("strategy", self.strategy, STRATEGIES, error=ConfigError)
-    need(_is_int(self.steps, 1), f"steps (the total target step) must be an "
+    need(is_int(self.steps, 1), f"steps (the total target step) must be an "
          f"integer in [1, {MAX_INT}], got {self.steps!r}")
     for name in ("batch_size", "checkpoint_every", "summary_every",
                  "image_summary_every", "log_every", "keep_checkpoints"):
       v = getattr(self, name)
-      need(_is_int(v, 1), f"{name} must be an integer in [1, {MAX_INT}], "
+      need(is_int(v, 1), f"{name} must be an integer in [1, {MAX_INT}], "
            f"got {v!r}")
     lr = self.learning_rate
-    need(isinstance(lr, (int, float)) and not isinstance(lr, bool) and
-         math.isfinite(lr) and lr > 0,
+    need(is_number(lr) and lr > 0,
          f"learning_rate must be a positive number, got {lr!r}")
-    need(_is_int(self.seed, 0, MAX_SEED), f"seed must be an integer in [0, "
+    need(is_int(self.seed, 0, MAX_SEED), f"seed must be an integer in [0, "
          f"{MAX_SEED}], got {self.seed!r}")
 
 

@@ -59,6 +59,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfdis.checks import check_count
 from tfdis.data import pipeline
 from tfdis.data.ground_truth import GroundTruthData, row_strides
 from tfdis.registry import check_choice
@@ -180,8 +181,7 @@ def pair_dataset(data: GroundTruthData, batch_size: int, k: int = 1,
   """Endless batches of pairs sharing all but k factors (module docstring)."""
   sizes = check_structured_data(data, indices, "weakly-supervised pairs")
   k = check_k(k, sizes)
-  if batch_size < 1:
-    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  check_count("batch_size", batch_size)
   strides = tf.constant(row_strides(sizes))
   load = pipeline._batch_loader(data, seed, with_factors=False)
   shape = tuple(data.observation_shape)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 import numpy as np
+from tfdis.checks import check_count
 from tfdis.metrics import classifiers, results, sampling, validation
 
 DEFAULTS = dict(batch_size=64, num_train=10000, num_eval=5000)
@@ -104,9 +105,9 @@ def compute_beta_vae(ground_truth_data, representation_fn, random_state,
   scikit-learn < 0.22's liblinear drew one seed, so ``sklearn_compat='dlib'``
   draws it too (at the same place) and seeds liblinear with it.
   """
-  batch_size = validation.check_count("batch_size", batch_size, 1)
-  num_train = validation.check_count("num_train", num_train, 2)
-  num_eval = validation.check_count("num_eval", num_eval, 1)
+  batch_size = check_count("batch_size", batch_size, 1)
+  num_train = check_count("num_train", num_train, 2)
+  num_eval = check_count("num_eval", num_eval, 1)
   classifiers.check_sklearn_compat(sklearn_compat)
   rs = sampling.as_random_state(random_state)
   x_train, y_train = sample_beta_vae_points(

@@ -45,6 +45,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.errors import UserError
 from tfdis.metrics import sampling, validation
 from tfdis.metrics.factor_types import check_factor_types, factor_types_of
@@ -58,12 +59,9 @@ class MetricInputError(UserError, ValueError):
 
 
 def check_num_bins(num_bins) -> int:
-  if int(num_bins) != num_bins or int(num_bins) < 2:
-    raise MetricInputError(
-        f"num_bins must be an integer >= 2 (the number of equal-width bins "
-        f"each code is cut into; the review's default is "
-        f"{DEFAULT_NUM_BINS}), got {num_bins!r}")
-  return int(num_bins)
+  """The number of equal-width bins each code is cut into (the review's
+  default: DEFAULT_NUM_BINS), at least 2."""
+  return check_count("num_bins", num_bins, 2, error=MetricInputError)
 
 
 def check_arrays(codes, factors, factor_types
@@ -194,7 +192,7 @@ def sample_information(ground_truth_data, representation_fn, random_state,
   dataset's factor types. Returns (``BinnedInformation``, the result's
   parameters).
   """
-  num_train = validation.check_count("num_train", num_train, 2)
+  num_train = check_count("num_train", num_train, 2)
   check_num_bins(num_bins)  # bad options fail before any sampling
   rs = sampling.as_random_state(random_state)
   codes, factors = sampling.sample_codes_and_factors(

@@ -26,6 +26,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 import scipy.stats
+from tfdis.checks import check_count
 from tfdis.metrics import (classifiers, parallel, results, sampling, seeding,
                            validation)
 from tfdis.metrics.factor_types import (continuous_mask, factor_type_parameters,
@@ -201,8 +202,8 @@ def compute_dci(ground_truth_data, representation_fn, random_state,
   the default; recorded in ``parameters``).
   """
   classifiers.check_classifier(classifier)
-  num_train = validation.check_count("num_train", num_train, 2)
-  num_test = validation.check_count("num_test", num_test, 1)
+  num_train = check_count("num_train", num_train, 2)
+  num_test = check_count("num_test", num_test, 1)
   rs = sampling.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
       sampling.sample_train_test(ground_truth_data, representation_fn,

@@ -72,6 +72,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.metrics import classifiers, results, sampling, validation
 from tfdis.metrics.factor_types import check_factor_types
 from tfdis.metrics.dci import dci_completeness, dci_disentanglement
@@ -293,7 +294,7 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, *,
     depths = _check_grid("rf_depths", rf_depths)
     if depths[0] < 1:
       raise ValueError(f"rf_depths must be >= 1, got {list(depths)}")
-    num_trees = validation.check_count("rf_num_trees", rf_num_trees, 1)
+    num_trees = check_count("rf_num_trees", rf_num_trees, 1)
     train_s = np.zeros((len(depths), k))
     test_s = np.zeros((len(depths), k))
     importances = np.zeros((len(depths), num_codes, k))
@@ -310,10 +311,10 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, *,
 
   if "mlp" in probes:
     sizes = _check_grid("mlp_hidden_sizes", mlp_hidden_sizes)
-    layers = validation.check_count("mlp_hidden_layers", mlp_hidden_layers, 1)
+    layers = check_count("mlp_hidden_layers", mlp_hidden_layers, 1)
     epochs = (mlp_epochs if mlp_epochs is not None else
               reference_mlp_epochs(x_train.shape[0]))
-    epochs = validation.check_count("mlp_epochs", epochs, 1)
+    epochs = check_count("mlp_epochs", epochs, 1)
     outputs = [1 if kind == "continuous" else
                (int(factor_sizes[j]) if factor_sizes is not None else
                 len(np.unique(factors_train[:, j])))
@@ -434,18 +435,18 @@ def _validate_params(num_train=DEFAULTS["num_train"],
                      mlp_epochs=DEFAULTS["mlp_epochs"], **_) -> None:
   """Raises ValueError for option values ``compute_dci_es`` cannot use
   (checked by tfdis_evaluate before any model is loaded)."""
-  validation.check_count("num_train", num_train, 2)
-  validation.check_count("num_test", num_test, 1)
+  check_count("num_train", num_train, 2)
+  check_count("num_test", num_test, 1)
   probes = check_probes(probes)
   if "random_forest" in probes:
     if _check_grid("rf_depths", rf_depths)[0] < 1:
       raise ValueError(f"rf_depths must be >= 1, got {list(rf_depths)}")
-    validation.check_count("rf_num_trees", rf_num_trees, 1)
+    check_count("rf_num_trees", rf_num_trees, 1)
   if "mlp" in probes:
     _check_grid("mlp_hidden_sizes", mlp_hidden_sizes)
-    validation.check_count("mlp_hidden_layers", mlp_hidden_layers, 1)
+    check_count("mlp_hidden_layers", mlp_hidden_layers, 1)
     if mlp_epochs is not None:
-      validation.check_count("mlp_epochs", mlp_epochs, 1)
+      check_count("mlp_epochs", mlp_epochs, 1)
 
 
 compute_dci_es.validate_params = _validate_params

@@ -13,6 +13,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.metrics import (classifiers, parallel, results, sampling, seeding,
                            validation)
 from tfdis.metrics.factor_types import factor_types_of, refuse_continuous
@@ -171,8 +172,8 @@ def compute_downstream_task(ground_truth_data, representation_fn,
                     len(ground_truth_data.factor_sizes), REFUSAL)
   if isinstance(num_train, (int, np.integer)):
     num_train = [int(num_train)]
-  sizes = [validation.check_count("num_train", n, 2) for n in num_train]
-  num_test = validation.check_count("num_test", num_test, 1)
+  sizes = [check_count("num_train", n, 2) for n in num_train]
+  num_test = check_count("num_test", num_test, 1)
   if isinstance(predictors, str):
     predictors = [predictors]
   predictors = [check_predictor(p) for p in predictors]

@@ -15,7 +15,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from tfdis.metrics import results, sampling, validation
+from tfdis.checks import check_count
+from tfdis.metrics import results, sampling
 
 DEFAULTS = dict(batch_size=64, num_train=10000, num_eval=5000,
                 num_variance_estimate=10000, prune_threshold=0.05)
@@ -123,11 +124,11 @@ def compute_factor_vae(ground_truth_data, representation_fn, random_state,
   ``num_active_dims`` is the real number of active codes (dlib bug fixed; see
   ``NUM_ACTIVE_DIMS_FIX``, recorded in ``notes``). No active code -> all 0.
   """
-  batch_size = validation.check_count("batch_size", batch_size, 2)
-  num_train = validation.check_count("num_train", num_train, 1)
-  num_eval = validation.check_count("num_eval", num_eval, 1)
-  num_variance_estimate = validation.check_count("num_variance_estimate",
-                                                 num_variance_estimate, 2)
+  batch_size = check_count("batch_size", batch_size, 2)
+  num_train = check_count("num_train", num_train, 1)
+  num_eval = check_count("num_eval", num_eval, 1)
+  num_variance_estimate = check_count("num_variance_estimate",
+                                      num_variance_estimate, 2)
   rs = sampling.as_random_state(random_state)
   # dlib _compute_variances: ONE sample_observations(num_variance_estimate)
   # call, i.e. all factor rows drawn at once, then their observations.

@@ -16,8 +16,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from tfdis.metrics import (classifiers, parallel, results, sampling, seeding,
-                           validation)
+from tfdis.checks import check_count
+from tfdis.metrics import classifiers, parallel, results, sampling, seeding
 from tfdis.metrics.factor_types import factor_types_of, refuse_continuous
 from tfdis.metrics.downstream_task import fit_predictor
 
@@ -184,9 +184,9 @@ def compute_fairness(ground_truth_data, representation_fn, random_state,
       len(ground_truth_data.factor_sizes),
       "Locatello et al. 2019 intervene on each value of a sensitive factor "
       "and compare the predicted classes of a target factor")
-  num_train = validation.check_count("num_train", num_train, 2)
-  per_class = validation.check_count("num_test_points_per_class",
-                                     num_test_points_per_class, 1)
+  num_train = check_count("num_train", num_train, 2)
+  per_class = check_count("num_test_points_per_class",
+                          num_test_points_per_class, 1)
   sizes = [int(s) for s in ground_truth_data.factor_sizes]
   k = len(sizes)
   if k < 2:

@@ -57,6 +57,7 @@ import numpy as np
 import sklearn.metrics
 from sklearn import feature_selection, linear_model, preprocessing
 
+from tfdis.checks import check_count
 from tfdis.metrics import information, results, sampling, validation
 from tfdis.metrics.factor_types import check_factor_types
 
@@ -249,12 +250,12 @@ def infomec_from_codes(codes, factors, *, factor_types=None,
   degenerate cases instead of tfdis's defined values.
   """
   codes = validation.check_codes(codes)
-  n_neighbors = validation.check_count("n_neighbors", n_neighbors, 1)
+  n_neighbors = check_count("n_neighbors", n_neighbors, 1)
   factor_types = check_factor_types(factor_types, np.shape(factors)[-1]
                                     if np.ndim(factors) == 2 else 0)
   factors = check_factor_values(factors, codes.shape[0], factor_types)
   factors = discretize_continuous_factors(factors, factor_types,
-                                          validation.check_count(
+                                          check_count(
                                               "factor_bins", factor_bins, 1))
   if discrete_latents:
     bad = ~np.all(codes == np.round(codes), axis=0)
@@ -350,10 +351,10 @@ def _validate_params(num_train=DEFAULTS["num_train"],
                      max_iter=DEFAULTS["max_iter"], **_) -> None:
   """Raises ValueError for option values ``compute_infomec`` cannot use
   (checked by tfdis_evaluate before any model is loaded)."""
-  validation.check_count("num_train", num_train, 2)
-  validation.check_count("n_neighbors", n_neighbors, 1)
-  validation.check_count("factor_bins", factor_bins, 1)
-  validation.check_count("max_iter", max_iter, 1)
+  check_count("num_train", num_train, 2)
+  check_count("n_neighbors", n_neighbors, 1)
+  check_count("factor_bins", factor_bins, 1)
+  check_count("max_iter", max_iter, 1)
 
 
 compute_infomec.validate_params = _validate_params

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import sklearn.metrics
 
+from tfdis.checks import check_count
 from tfdis.metrics.factor_types import continuous_mask
 from tfdis.metrics.validation import check_factors
 
@@ -18,8 +19,7 @@ def discretize(codes, num_bins: int = 20) -> np.ndarray:
   1..num_bins. A constant column maps to a single bin. Returns int64 with the
   input's shape ([N, num_columns]).
   """
-  if int(num_bins) < 1:
-    raise ValueError(f"num_bins must be >= 1, got {num_bins}")
+  check_count("num_bins", num_bins)
   codes = np.asarray(codes, dtype=np.float64)
   if codes.ndim != 2:
     raise ValueError(f"discretize expects [num_samples, num_columns], got "

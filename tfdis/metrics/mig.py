@@ -16,6 +16,7 @@ from typing import Dict
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.metrics import information, results, sampling, validation
 from tfdis.metrics.factor_types import factor_type_parameters, factor_types_of
 
@@ -69,7 +70,7 @@ def compute_mig(ground_truth_data, representation_fn, random_state,
   sample; ``encode_batch_size`` images go into each encoder call (the score
   does not depend on it).
   """
-  num_train = validation.check_count("num_train", num_train, 2)
+  num_train = check_count("num_train", num_train, 2)
   rs = sampling.as_random_state(random_state)
   codes, factors = sampling.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,

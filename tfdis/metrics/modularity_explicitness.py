@@ -15,6 +15,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from tfdis.checks import check_count
 from tfdis.metrics import (classifiers, information, parallel, results,
                            sampling, validation)
 from tfdis.metrics.factor_types import (continuous_mask, factor_type_parameters,
@@ -148,8 +149,8 @@ def compute_modularity_explicitness(
   ``sampling_batch_size``); ``sklearn_compat`` as in
   ``modularity_explicitness_from_codes``.
   """
-  num_train = validation.check_count("num_train", num_train, 2)
-  num_test = validation.check_count("num_test", num_test, 1)
+  num_train = check_count("num_train", num_train, 2)
+  num_test = check_count("num_test", num_test, 1)
   classifiers.check_sklearn_compat(sklearn_compat)
   rs = sampling.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (

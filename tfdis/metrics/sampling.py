@@ -14,8 +14,8 @@ from typing import Callable, List, Tuple
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.metrics.factor_types import factor_values_where_continuous
-from tfdis.metrics.validation import check_count, check_encode_batch_size
 
 RepresentationFn = Callable[[np.ndarray], np.ndarray]
 
@@ -63,7 +63,7 @@ def randint(random_state, high: int) -> int:
 def encode(representation_fn: RepresentationFn, observations: np.ndarray,
            encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE) -> np.ndarray:
   """Codes [N, d] of observations, ``encode_batch_size`` images per call."""
-  encode_batch_size = check_encode_batch_size(encode_batch_size)
+  encode_batch_size = check_count("encode_batch_size", encode_batch_size)
   chunks = []
   for start in range(0, len(observations), encode_batch_size):
     chunks.append(_call(representation_fn,
@@ -106,7 +106,7 @@ class BatchedEncoder:
   def __init__(self, representation_fn: RepresentationFn,
                encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE):
     self._fn = representation_fn
-    self._batch = check_encode_batch_size(encode_batch_size)
+    self._batch = check_count("encode_batch_size", encode_batch_size)
     self._pending: List[np.ndarray] = []
     self._num_pending = 0
     self._codes: List[np.ndarray] = []

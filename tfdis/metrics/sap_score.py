@@ -20,6 +20,7 @@ from typing import Dict, Optional
 import numpy as np
 from sklearn.svm import LinearSVC
 
+from tfdis.checks import check_count
 from tfdis.metrics import classifiers, parallel, results, sampling, validation
 from tfdis.metrics.factor_types import (continuous_mask, factor_type_parameters,
                                         factor_types_of)
@@ -140,8 +141,8 @@ def compute_sap_score(ground_truth_data, representation_fn, random_state,
   the dual as scikit-learn < 1.5 did by default (today: ``dual='auto'``, the
   primal for these one-feature problems).
   """
-  num_train = validation.check_count("num_train", num_train, 2)
-  num_test = validation.check_count("num_test", num_test, 1)
+  num_train = check_count("num_train", num_train, 2)
+  num_test = check_count("num_test", num_test, 1)
   classifiers.check_sklearn_compat(sklearn_compat)
   rs = sampling.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (

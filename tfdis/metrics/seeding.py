@@ -6,9 +6,9 @@ from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.metrics.parallel import parallel_map
 from tfdis.metrics.sampling import randint
-from tfdis.metrics.validation import check_count
 from tfdis.registry import check_choice
 
 # dlib's GradientBoostingClassifier() (DCI, downstream boosted trees, fairness)

@@ -18,6 +18,7 @@ from typing import Dict
 import numpy as np
 import scipy.linalg
 
+from tfdis.checks import check_count
 from tfdis.metrics import information, results, sampling, validation
 
 DEFAULTS = dict(num_train=10000, num_bins=20)
@@ -79,7 +80,7 @@ def compute_unsupervised(ground_truth_data, representation_fn, random_state,
                              sampling.DEFAULT_ENCODE_BATCH_SIZE)) -> Dict:
   """Unsupervised scores on ``num_train`` points (dlib: 10000, 20 bins),
   sampled as dlib does (chunks of ``sampling_batch_size``)."""
-  num_train = validation.check_count("num_train", num_train, 2)
+  num_train = check_count("num_train", num_train, 2)
   rs = sampling.as_random_state(random_state)
   codes, _ = sampling.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,

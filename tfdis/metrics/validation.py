@@ -1,4 +1,4 @@
-"""Input checks of the metrics: codes, factors and counts.
+"""Input checks of the metrics: codes and factors (counts: ``tfdis.checks``).
 
 Conventions (spec metrics.md): rows are samples; ``codes`` are float
 [N, num_codes]; ``factors`` are int factor indices [N, num_factors] (float
@@ -91,16 +91,3 @@ def check_train_test(codes_train, factors_train, codes_test, factors_test,
                      f"factors_test has {factors_test.shape[1]}")
   return codes_train, factors_train, codes_test, factors_test
 
-
-def check_encode_batch_size(encode_batch_size: int) -> int:
-  encode_batch_size = int(encode_batch_size)
-  if encode_batch_size < 1:
-    raise ValueError(f"encode_batch_size must be positive, got "
-                     f"{encode_batch_size}")
-  return encode_batch_size
-
-
-def check_count(name: str, value, minimum: int = 1) -> int:
-  if int(value) != value or int(value) < minimum:
-    raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-  return int(value)

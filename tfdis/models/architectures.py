@@ -33,6 +33,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from tfdis.checks import check_count
 from tfdis.models import precision
 from tfdis.registry import check_choice
 
@@ -94,9 +95,7 @@ def _require_64(kind: str, name: str, shape: Tuple[int, int, int]) -> None:
 
 
 def _check_latent_dim(latent_dim: int) -> int:
-  if int(latent_dim) < 1:
-    raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-  return int(latent_dim)
+  return check_count("latent_dim", latent_dim)
 
 
 # --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import keras
 import tensorflow as tf
 
 from tfdis import kl
+from tfdis.checks import is_number
 from tfdis.models import architectures, losses
 from tfdis.models import precision as precision_lib
 from tfdis.registry import check_choice
@@ -266,7 +267,7 @@ class GaussianVAE(keras.Model):
 
   def set_learning_rate(self, learning_rate: float) -> None:
     lr = float(learning_rate)
-    if not math.isfinite(lr) or lr <= 0:
+    if not (is_number(lr) and lr > 0):
       raise ValueError(f"learning_rate must be a positive number, got {lr}")
     self.vae_optimizer.learning_rate.assign(lr)
 

@@ -28,8 +28,9 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.errors import UserError
-from tfdis.metrics import results, sampling, validation
+from tfdis.metrics import results, sampling
 from tfdis.metrics.factor_types import check_factor_types
 from tfdis.registry import check_choice
 from tfdis.scoring.row_cache import (CachedEncoder, CallableRowCache,
@@ -236,7 +237,7 @@ def score_encoder(encoder: Encoder, dataset: Union[str, Any],
       raise ScoringError("dataset_options apply to a dataset given by name; "
                          "this dataset object is already built")
     data = dataset
-  encode_batch_size = validation.check_encode_batch_size(encode_batch_size)
+  encode_batch_size = check_count("encode_batch_size", encode_batch_size)
   row_cache = _open_cache(encoder, data, cache, cache_dir, cache_key,
                           encode_batch_size)
   rep_fn = CachedEncoder(row_cache) if row_cache is not None else (

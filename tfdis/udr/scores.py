@@ -15,9 +15,9 @@ import numpy as np
 
 from tfdis.errors import UserError
 from tfdis.registry import check_choice
-from tfdis.udr.similarity import (CORRELATIONS, informative_latents,
-                                  lasso_similarities, lasso_similarity,
-                                  rank_representation,
+from tfdis.udr.similarity import (CORRELATIONS, check_alpha,
+                                  informative_latents, lasso_similarities,
+                                  lasso_similarity, rank_representation,
                                   spearman_similarity,
                                   standardize_representation)
 
@@ -192,10 +192,7 @@ def udr_from_representations(
   """
   check_choice("correlation", correlation, CORRELATIONS)
   check_choice("aggregation", aggregation, AGGREGATIONS)
-  if isinstance(alpha, str) and alpha != "cv":
-    raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
-  if not isinstance(alpha, str) and not float(alpha) > 0:
-    raise ValueError(f"alpha must be > 0, got {alpha}")
+  check_alpha(alpha)
   num_models = len(representations)
   if num_models < 2:
     raise ValueError(f"UDR compares models: need at least 2, got {num_models}")

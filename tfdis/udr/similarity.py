@@ -57,6 +57,15 @@ def _check_same_images(name: str, z_i: np.ndarray, z_j: np.ndarray) -> None:
 _MAX_STACKED_TARGET_BYTES = 64 << 20
 
 
+def check_alpha(alpha: Union[float, str]) -> Union[float, str]:
+  """``alpha`` if it is a positive number (the Lasso's λ) or 'cv'."""
+  if isinstance(alpha, str) and alpha != "cv":
+    raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
+  if not isinstance(alpha, str) and not float(alpha) > 0:
+    raise ValueError(f"alpha must be > 0, got {alpha}")
+  return alpha
+
+
 def _cyclic_lasso(alpha: float):
   """``Lasso(alpha)`` (cyclic coordinate descent) and a throwaway RNG.
 
@@ -133,10 +142,8 @@ def lasso_similarity(z_i: np.ndarray, z_j: np.ndarray,
   """
   from sklearn.linear_model import MultiTaskLassoCV
 
-  if not isinstance(alpha, str):
+  if not isinstance(check_alpha(alpha), str):
     return lasso_similarities(z_i, [z_j], alpha)[0]
-  if alpha != "cv":
-    raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
   z_i = np.asarray(z_i, dtype=np.float64)
   z_j = np.asarray(z_j, dtype=np.float64)
   _check_same_images("lasso_similarity", z_i, z_j)
