@@ -125,7 +125,8 @@ class DSpritesVariant(GroundTruthData):
 
   def __init__(self, base: GroundTruthData, variant: str,
                scream: Optional[np.ndarray] = None, name: Optional[str] = None):
-    check_choice("variant", variant, VARIANTS)
+    check_choice("variant", variant, VARIANTS,
+                 error=ValueError)  # get_dataset names the options
     if variant == "scream" and scream is None:
       raise ValueError("the scream variant needs the painting: pass "
                        "scream=load_scream(path)")

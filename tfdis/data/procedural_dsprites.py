@@ -93,7 +93,8 @@ class ProceduralDSprites(GroundTruthData):
                factor_subsets: Optional[Sequence[Sequence[int]]] = None,
                continuous_factors: Sequence[str] = ()):
     if factor_subsets is None:
-      check_choice("procedural_dsprites config", config, sorted(CONFIGS))
+      check_choice("procedural_dsprites config", config, sorted(CONFIGS),
+                   error=ValueError)  # get_dataset names the options
       factor_subsets = CONFIGS[config]
     self.config = config
     self.name = ("procedural_dsprites" if config == "full" else

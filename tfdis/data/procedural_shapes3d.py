@@ -253,7 +253,8 @@ class ProceduralShapes3D(GroundTruthData):
   def __init__(self, config: str = "full",
                factor_subsets: Optional[Sequence[Sequence[int]]] = None):
     if factor_subsets is None:
-      check_choice("procedural_shapes3d config", config, sorted(CONFIGS))
+      check_choice("procedural_shapes3d config", config, sorted(CONFIGS),
+                   error=ValueError)  # get_dataset names the options
       factor_subsets = CONFIGS[config]
     if len(factor_subsets) != len(FACTOR_NAMES):
       raise ValueError(f"factor_subsets needs one index array per factor "

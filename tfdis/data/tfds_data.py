@@ -203,7 +203,8 @@ def load_tfds_ground_truth(tfds_name: str, name: str,
   page cache, docs/datasets-memory.md). Both give the same images for the
   same rows.
   """
-  check_choice("store", store, STORES)
+  check_choice("store", store, STORES,
+               error=ValueError)  # get_dataset names the options
   builder = load_prepared_builder(tfds_name, config, data_dir)
   metadata = builder.info.metadata or {}
   grid_names = list(metadata.get("factor_names", []))

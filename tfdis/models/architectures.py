@@ -35,7 +35,7 @@ from keras import layers
 
 from tfdis.checks import check_count
 from tfdis.models import precision
-from tfdis.registry import check_choice
+from tfdis.registry import UnknownNameError, check_choice, choice_message
 
 # PyTorch BatchNorm2d defaults: momentum 0.1 (Keras: 0.9), eps 1e-5.
 TORCH_BN_MOMENTUM = 0.9
@@ -342,11 +342,12 @@ def resolve_architecture(architecture) -> Dict[str, str]:
     architecture = "conv"
   if isinstance(architecture, str):
     if architecture not in ARCHITECTURE_PAIRS:
-      raise ValueError(
-          f"Unknown architecture {architecture!r}; known: "
-          f"{sorted(ARCHITECTURE_PAIRS)} (or a dict with 'encoder' and "
-          f"'decoder' among encoders {sorted(ENCODERS)} and decoders "
-          f"{sorted(DECODERS)})")
+      # The registry's wording, plus the other form an architecture can take.
+      raise UnknownNameError(
+          choice_message("architecture", architecture,
+                         sorted(ARCHITECTURE_PAIRS)) +
+          f" Or a dict with 'encoder' and 'decoder' among encoders "
+          f"{sorted(ENCODERS)} and decoders {sorted(DECODERS)}.")
     enc, dec = ARCHITECTURE_PAIRS[architecture]
     return {"encoder": enc, "decoder": dec}
   if isinstance(architecture, dict):
