@@ -76,7 +76,6 @@ from tfdis.checks import check_count
 from tfdis.metrics import classifiers, results, sampling, validation
 from tfdis.metrics.factor_types import check_factor_types
 from tfdis.metrics.dci import dci_completeness, dci_disentanglement
-from tfdis.metrics.infomec import check_factor_values
 
 # The reference's capacity grids (configs/random_forest/config.yaml and
 # configs/mlp/config.yaml) and probe settings (configs/*/default.yaml).
@@ -272,10 +271,10 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, *,
                      f"codes_test has {codes_test.shape[1]}")
   k = np.shape(factors_train)[-1] if np.ndim(factors_train) == 2 else 0
   factor_types = check_factor_types(factor_types, k)
-  factors_train = check_factor_values(factors_train, codes_train.shape[0],
-                                      factor_types)
-  factors_test = check_factor_values(factors_test, codes_test.shape[0],
-                                     factor_types)
+  factors_train = validation.check_factors(
+      factors_train, codes_train.shape[0], "factors_train", factor_types)
+  factors_test = validation.check_factors(
+      factors_test, codes_test.shape[0], "factors_test", factor_types)
   if factors_test.shape[1] != k:
     raise ValueError(f"factors_train has {k} factors but factors_test has "
                      f"{factors_test.shape[1]}")

@@ -51,7 +51,7 @@ scikit-learn it was written for (``multi_class`` no longer exists).
 from __future__ import annotations
 
 import warnings
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import numpy as np
 import sklearn.metrics
@@ -63,52 +63,6 @@ from tfdis.metrics.factor_types import check_factor_types
 
 DEFAULTS = dict(num_train=10000, n_neighbors=10, active_fraction=1.0 / 20,
                 factor_bins=20, mi_seed=0, max_iter=100)
-
-
-# ---------------------------------------------------------------------------
-# input handling shared with the other new metrics' conventions
-# ---------------------------------------------------------------------------
-def check_factor_values(factors, num_samples: int,
-                        factor_types: Sequence[str]) -> np.ndarray:
-  """[N, K] factors: integer indices in discrete columns, any finite value in
-  continuous ones (returned as float64 if any column is continuous)."""
-  factors = np.asarray(factors)
-  if factors.ndim != 2:
-    raise ValueError(
-        "factors must be 2-D [num_samples, num_factors] (rows are samples), "
-        f"got shape {factors.shape}")
-  if factors.shape[0] != num_samples:
-    raise ValueError(
-        f"factors has {factors.shape[0]} rows but the codes have "
-        f"{num_samples}; rows are samples and must match.")
-  if factors.dtype.kind not in "iubf":
-    raise ValueError(f"factors must be numeric, got dtype {factors.dtype}")
-  if not np.all(np.isfinite(factors)):
-    raise ValueError("factors contains NaN or infinite values")
-  for j, kind in enumerate(factor_types):
-    if kind == "discrete" and factors.dtype.kind == "f" and not np.all(
-        factors[:, j] == np.round(factors[:, j])):
-      raise ValueError(
-          f"factor column {j} is declared discrete but holds non-integral "
-          "values; declare it 'continuous' in factor_types or pass factor "
-          "indices.")
-  if "continuous" in factor_types:
-    return factors.astype(np.float64)
-  return factors.astype(np.int64)
-
-
-def discretize_continuous_factors(factors: np.ndarray,
-                                  factor_types: Sequence[str],
-                                  num_bins: int) -> np.ndarray:
-  """Integer factors: discrete columns as they are, continuous ones
-  histogram-discretised into ``num_bins`` bins (``information.discretize``)."""
-  out = np.empty(factors.shape, dtype=np.int64)
-  for j, kind in enumerate(factor_types):
-    if kind == "continuous":
-      out[:, j] = information.discretize(factors[:, j:j + 1], num_bins)[:, 0]
-    else:
-      out[:, j] = factors[:, j].astype(np.int64)
-  return out
 
 
 # ---------------------------------------------------------------------------
@@ -253,10 +207,10 @@ def infomec_from_codes(codes, factors, *, factor_types=None,
   n_neighbors = check_count("n_neighbors", n_neighbors, 1)
   factor_types = check_factor_types(factor_types, np.shape(factors)[-1]
                                     if np.ndim(factors) == 2 else 0)
-  factors = check_factor_values(factors, codes.shape[0], factor_types)
-  factors = discretize_continuous_factors(factors, factor_types,
-                                          check_count(
-                                              "factor_bins", factor_bins, 1))
+  factors = validation.check_factors(factors, codes.shape[0],
+                                     factor_types=factor_types)
+  factors = information.discretize_factors(
+      factors, factor_types, check_count("factor_bins", factor_bins, 1))
   if discrete_latents:
     bad = ~np.all(codes == np.round(codes), axis=0)
     if bad.any():

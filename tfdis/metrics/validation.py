@@ -52,12 +52,15 @@ def check_factors(factors, num_samples: Optional[int] = None,
                      f"dtype {factors.dtype}")
   if factors.dtype.kind == "f":
     discrete = factors[:, ~continuous]
-    if not np.all(discrete == np.round(discrete)):
+    integral = np.all(discrete == np.round(discrete), axis=0)
+    if not integral.all():
+      columns = np.flatnonzero(~continuous)[~integral].tolist()
       raise ValueError(
-          f"{name} must hold integer factor indices in discrete columns; got "
-          "non-integral values (declare continuous factors with "
-          "factor_types=[..., 'continuous', ...], or discretize them, e.g. "
-          "with tfdis.metrics.discretize).")
+          f"{name} must hold integer factor indices in discrete columns; "
+          f"column(s) {columns} are declared discrete but hold non-integral "
+          "values (declare continuous factors with factor_types=[..., "
+          "'continuous', ...], or discretize them, e.g. with "
+          "tfdis.metrics.discretize).")
     if not np.all(np.isfinite(factors)):
       raise ValueError(f"{name} contains NaN or infinite values")
   if num_samples is not None and factors.shape[0] != num_samples:
