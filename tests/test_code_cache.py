@@ -157,7 +157,7 @@ def test_random_nuisance_datasets_are_not_cached(model_dir):
   from tfdis.data.dsprites_variants import DSpritesVariant
   from tfdis.data.procedural_dsprites import ProceduralDSprites
   from tfdis.export import code_cache
-  from tfdis.metrics import utils
+  from tfdis.metrics import sampling
 
   noisy = DSpritesVariant(ProceduralDSprites("small"), "noisy")
   assert not code_cache.supports_cache(noisy)
@@ -168,8 +168,9 @@ def test_random_nuisance_datasets_are_not_cached(model_dir):
     def codes_of_factors(self, factors):
       raise AssertionError("a noisy image must be rendered, not looked up")
 
-  assert not utils.looks_up_rows(noisy, RowCoded())
-  with pytest.raises(ValueError, match="cache_encodings must be one of"):
+  assert not sampling.looks_up_rows(noisy, RowCoded())
+  with pytest.raises(ValueError, match=r"Unknown cache_encodings 'yes'.*"
+                     "disk, memory, off"):
     code_cache.check_mode("yes")
 
 

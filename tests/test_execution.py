@@ -38,7 +38,7 @@ def broken(task):
 
 
 @pytest.mark.parametrize("fields, message", [
-    (dict(executor="slurm"), "executor must be one of"),
+    (dict(executor="slurm"), r"Unknown executor 'slurm'.*local, ray"),
     (dict(num_workers=0), "num_workers must be an integer >= 1"),
     (dict(executor="ray", ray_address="headnode"), "'host:port'"),
     (dict(ray_address="auto"), "needs executor='ray'"),

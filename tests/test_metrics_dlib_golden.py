@@ -244,7 +244,7 @@ def _liblinear_ovr_proba(x, y, x_eval):
 
 @pytest.mark.parametrize("num_classes", [2, 4])
 def test_dlib_logistic_regression_is_liblinear_one_vs_rest(num_classes):
-  from tfdis.metrics.utils import logistic_regression
+  from tfdis.metrics.classifiers import logistic_regression
 
   rs = np.random.RandomState(1)
   x = rs.normal(size=(300, 3))
@@ -289,6 +289,7 @@ def test_dlib_compat_explicitness_uses_liblinear(data):
 
 
 def test_unknown_sklearn_compat_is_explained(data):
-  with pytest.raises(ValueError, match="sklearn_compat must be one of"):
+  with pytest.raises(ValueError, match=r"Unknown sklearn_compat '0.21'.*"
+                     "current, dlib"):
     M.get_metric("sap_score")(data, representation, SEED,
                               sklearn_compat="0.21")

@@ -141,7 +141,7 @@ def test_continuous_factors_are_discretised():
   codes = values + 0.01 * rs.randn(300, 2)
   scores = M.infomec_from_codes(codes, values, factor_bins=5,
                                 factor_types=["continuous", "continuous"])
-  binned = M.utils.discretize(values, 5)
+  binned = M.discretize(values, 5)
   assert scores == M.infomec_from_codes(codes, binned)
   assert scores["infom"] > 0.9
   with pytest.raises(ValueError, match="declared discrete"):

@@ -15,7 +15,7 @@ import pytest
 
 from tfdis import metrics as M
 from tfdis.data import get_dataset
-from tfdis.metrics import utils
+from tfdis.metrics import parallel
 from tfdis.registry import METRICS
 
 
@@ -304,12 +304,12 @@ def test_parallel_fits_match_sequential():
   """Fits start largest first (more classes) but come back in input order."""
   rs = np.random.RandomState(0)
   factors = np.stack([rs.randint(0, k, 200) for k in (2, 5, 3)], axis=1)
-  assert [utils.classifier_cost(f) for f in factors.T] == [200, 1000, 600]
-  assert utils.parallel_map(divmod, [(7, 2), (9, 4), (5, 5)], n_jobs=2,
-                            costs=[1, 3, 2]) == [(3, 1), (2, 1), (1, 0)]
+  assert [parallel.classifier_cost(f) for f in factors.T] == [200, 1000, 600]
+  assert parallel.parallel_map(divmod, [(7, 2), (9, 4), (5, 5)], n_jobs=2,
+                               costs=[1, 3, 2]) == [(3, 1), (2, 1), (1, 0)]
   # dSprites' DCI fits (3, 6, 40, 32, 32 classes) dealt largest first to 2
   # cores: {40, 6, 3} and {32, 32}; in input order {6, 32, 32} = 70.
-  assert utils.longest_first_makespan([3, 6, 40, 32, 32], 2) == 64
+  assert parallel.longest_first_makespan([3, 6, 40, 32, 32], 2) == 64
   codes = factors + rs.normal(0, 0.5, factors.shape)
   one = M.sap_score_matrix(codes[:150], factors[:150], codes[150:],
                            factors[150:], n_jobs=1)

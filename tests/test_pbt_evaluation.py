@@ -26,7 +26,7 @@ def test_surrogate_mig_median_over_leaves_of_metaepoch_means(tmp_path):
   score, details = evaluation.surrogate_mig_score(
       lambda rows: codes_of_row[rows], leaves)
   from tfdis.metrics.mig import mig_from_codes
-  from tfdis.metrics.utils import discretize
+  from tfdis.metrics.information import discretize
   expect = []
   for leaf in leaves:
     expect.append(np.mean([mig_from_codes(codes_of_row[r], discretize(l, 20),

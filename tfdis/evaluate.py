@@ -15,8 +15,8 @@ given, and writes one JSON per metric::
 ``compatibility`` says how the numbers relate to disentanglement_lib's:
 ``rng_order`` (the random draws follow dlib's wrapper, so the same seed
 gives dlib's samples), ``sklearn_compat`` ('current' or 'dlib' classifier
-defaults, see ``tfdis.metrics.utils.SKLEARN_COMPAT_MODES``) and whether the
-metric fits such a classifier at all (``sklearn_compat_applies``).
+defaults, see ``tfdis.metrics.classifiers.SKLEARN_COMPAT_MODES``) and whether
+the metric fits such a classifier at all (``sklearn_compat_applies``).
 
 ``request`` holds what determines the numbers (the metric's effective
 parameters after defaults, seed, representation, dataset and a fingerprint of
@@ -40,7 +40,7 @@ from tfdis.errors import UserError
 from tfdis.export import code_cache
 from tfdis.export.code_cache import model_fingerprint
 from tfdis.export.load import check_observation_shape, expand_model_dirs
-from tfdis.registry import METRICS
+from tfdis.registry import METRICS, check_choice
 
 REPRESENTATIONS = ("mean", "sampled")
 # Wrapper arguments that do not change the numbers (not part of ``request``).
@@ -198,7 +198,7 @@ def apply_sklearn_compat(per_metric: Dict[str, Dict[str, Any]],
                          sklearn_compat: str) -> Dict[str, Dict[str, Any]]:
   """Sets ``sklearn_compat`` for every metric that takes it, unless its
   ``metric_params`` already do."""
-  from tfdis.metrics.utils import check_sklearn_compat
+  from tfdis.metrics.classifiers import check_sklearn_compat
 
   check_sklearn_compat(sklearn_compat)
   for metric, overrides in per_metric.items():
@@ -209,7 +209,7 @@ def apply_sklearn_compat(per_metric: Dict[str, Dict[str, Any]],
 
 def _compatibility(metric: str, overrides: Mapping[str, Any],
                    sklearn_compat: str) -> Dict[str, Any]:
-  from tfdis.metrics.utils import RNG_ORDER
+  from tfdis.metrics.sampling import RNG_ORDER
 
   applies = "sklearn_compat" in metric_arguments(metric)
   return {"rng_order": RNG_ORDER,
@@ -283,7 +283,7 @@ def _run_metric(loaded, data, metric: str, representation: str, seed: int,
                 model_dir: str, cache=None) -> Dict[str, Any]:
   import numpy as np
 
-  from tfdis.metrics.utils import scores_of
+  from tfdis.metrics.results import scores_of
 
   fn = METRICS.get(metric)
   # The sampled representation draws its noise from its own stream, so the
@@ -376,9 +376,7 @@ def evaluate_model_dirs(model_dirs: Union[str, Sequence[str]],
 
   from tfdis.failures import ModelFailures
 
-  if representation not in REPRESENTATIONS:
-    raise ValueError(f"Unknown representation {representation!r}; use one of "
-                     f"{', '.join(REPRESENTATIONS)}")
+  check_choice("representation", representation, REPRESENTATIONS)
   code_cache.check_mode(cache_encodings)
   metrics = resolve_metrics(metrics)
   # fail before loading models

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfdis.checks import check_count
+from tfdis.registry import check_choice
+
 KL_ESTIMATORS = ("analytic", "authors")
 # Batch sizes of the authors' KL estimate: rPU's label_dataset encodes d in
 # batches of 32; their UDR eval (udr_sklearn.batch_size in the shipped gin
@@ -58,9 +61,7 @@ def per_latent_kl(mean: np.ndarray, logvar: np.ndarray,
     It ignores each row's own variance (and the sign of log σ), so it is
     not the KL of the posterior; kept to reproduce their active latents.
   """
-  if estimator not in KL_ESTIMATORS:
-    raise ValueError(f"kl_estimator must be one of {KL_ESTIMATORS}, got "
-                     f"{estimator!r}")
+  check_choice("kl_estimator", estimator, KL_ESTIMATORS)
   mean = np.asarray(mean, dtype=np.float64)
   logvar = np.asarray(logvar, dtype=np.float64)
   if mean.shape != logvar.shape or mean.ndim < 2:
@@ -70,8 +71,7 @@ def per_latent_kl(mean: np.ndarray, logvar: np.ndarray,
     raise ValueError("cannot compute KL over an empty subset")
   if estimator == "analytic":
     return np.mean(0.5 * (mean ** 2 + np.exp(logvar) - logvar - 1.0), axis=0)
-  if int(batch_size) < 1:
-    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  check_count("batch_size", batch_size)
   per_batch = []
   for start in range(0, len(mean), int(batch_size)):
     mu = mean[start:start + int(batch_size)]

@@ -33,7 +33,9 @@ import typing
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from tfdis import io_utils, rundir
+from tfdis.checks import MAX_INT, is_int, is_number
 from tfdis.errors import UserError
+from tfdis.registry import check_choice
 
 STRATEGIES = ("auto", "default", "mirrored", "one_device")
 
@@ -73,15 +75,9 @@ def redefault(spec: type, name: str, default: Any,
                     multi=f.metadata.get("multi", False))
 
 
-# Integers TensorFlow and NumPy hold (int64); a larger step count, batch size
-# or period is a typo, and would fail deep inside TensorFlow.
-MAX_INT = 2 ** 63 - 1
-# Seeds: Keras/NumPy take 32 bits and the data seed multiplies by ~1e6.
+# Integers: at most MAX_INT (int64, tfdis.checks). Seeds: Keras/NumPy take
+# 32 bits and the data seed multiplies by ~1e6.
 MAX_SEED = 2 ** 31 - 1
-
-
-def _is_int(v, lo, hi=MAX_INT):
-  return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
 def need(condition: bool, message: str) -> None:
@@ -181,8 +177,6 @@ def _check_numbers(spec: "Spec") -> None:
 def _check_choices(spec: "Spec") -> None:
   """Fields declared with ``choices``: the value (or each item of a list)
   is one of them (one message, the registry's wording)."""
-  from tfdis.registry import check_choice
-
   for f in dataclasses.fields(spec):
     choices = f.metadata.get("choices")
     value = getattr(spec, f.name)
@@ -288,10 +282,9 @@ class ModelSpec(Spec):
       if isinstance(e, UserError):
         raise
       raise ConfigError(str(e)) from None
-    need(self.reconstruction_loss in RECONSTRUCTION_LOSSES,
-         f"reconstruction_loss must be one of "
-         f"{sorted(RECONSTRUCTION_LOSSES)}, got {self.reconstruction_loss!r}")
-    need(_is_int(self.latent_dim, 1, 2 ** 31 - 1),
+    check_choice("reconstruction_loss", self.reconstruction_loss,
+                 sorted(RECONSTRUCTION_LOSSES), error=ConfigError)
+    need(is_int(self.latent_dim, 1, 2 ** 31 - 1),
          f"latent_dim must be an integer in [1, 2147483647], got "
          f"{self.latent_dim!r}")
     from tfdis.models.precision import check_precision
@@ -330,21 +323,18 @@ class TrainSpec(Spec):
   keep_checkpoints: int = spec_field(3, "Checkpoints to keep.")
 
   def _check(self):
-    need(self.strategy in STRATEGIES,
-         f"strategy must be one of {list(STRATEGIES)}, got "
-         f"{self.strategy!r}")
-    need(_is_int(self.steps, 1), f"steps (the total target step) must be an "
+    check_choice("strategy", self.strategy, STRATEGIES, error=ConfigError)
+    need(is_int(self.steps, 1), f"steps (the total target step) must be an "
          f"integer in [1, {MAX_INT}], got {self.steps!r}")
     for name in ("batch_size", "checkpoint_every", "summary_every",
                  "image_summary_every", "log_every", "keep_checkpoints"):
       v = getattr(self, name)
-      need(_is_int(v, 1), f"{name} must be an integer in [1, {MAX_INT}], "
+      need(is_int(v, 1), f"{name} must be an integer in [1, {MAX_INT}], "
            f"got {v!r}")
     lr = self.learning_rate
-    need(isinstance(lr, (int, float)) and not isinstance(lr, bool) and
-         math.isfinite(lr) and lr > 0,
+    need(is_number(lr) and lr > 0,
          f"learning_rate must be a positive number, got {lr!r}")
-    need(_is_int(self.seed, 0, MAX_SEED), f"seed must be an integer in [0, "
+    need(is_int(self.seed, 0, MAX_SEED), f"seed must be an integer in [0, "
          f"{MAX_SEED}], got {self.seed!r}")
 
 

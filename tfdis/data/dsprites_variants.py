@@ -26,6 +26,7 @@ import numpy as np
 from tfdis.errors import UserError
 from tfdis.data.ground_truth import (GroundTruthData, RandomState,
                                      as_random_state, randint)
+from tfdis.registry import check_choice
 
 # Where users get the painting (the URL dlib documents).
 SCREAM_URL = ("https://upload.wikimedia.org/wikipedia/commons/f/f4/"
@@ -124,8 +125,8 @@ class DSpritesVariant(GroundTruthData):
 
   def __init__(self, base: GroundTruthData, variant: str,
                scream: Optional[np.ndarray] = None, name: Optional[str] = None):
-    if variant not in VARIANTS:
-      raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    check_choice("variant", variant, VARIANTS,
+                 error=ValueError)  # get_dataset names the options
     if variant == "scream" and scream is None:
       raise ValueError("the scream variant needs the painting: pass "
                        "scream=load_scream(path)")

@@ -54,7 +54,7 @@ class GroundTruthData:
   observations_are_deterministic: bool = False
   # "discrete" or "continuous" per factor; None = all discrete. Metrics get
   # a continuous factor's VALUES (``factor_values``) instead of its indices
-  # and use their regression form (tfdis.metrics.utils.FACTOR_TYPES).
+  # and use their regression form (tfdis.metrics.factor_types.FACTOR_TYPES).
   _factor_types: Optional[Tuple[str, ...]] = None
 
   @property

@@ -37,7 +37,7 @@ import numpy as np
 from tfdis.data import dsprites_variants
 from tfdis.data import sources
 from tfdis.data import tfds_data
-from tfdis.registry import DATASETS
+from tfdis.registry import DATASETS, check_choice
 
 # tfdis name -> (TFDS build name, builder config).
 _BUILDS = {
@@ -92,9 +92,7 @@ def _path(p) -> Optional[str]:
 def load_official(name: str, data_dir: Optional[str] = None,
                   store: str = "disk"):
   """Ground-truth data for ``dsprites``, ``shapes3d``, ..., ``mpi3d_real``."""
-  if name not in _BUILDS:
-    raise ValueError(f"{name!r} is not an official labelled benchmark; "
-                     f"known: {list(_BUILDS)}")
+  check_choice("official labelled benchmark", name, _BUILDS)
   return _load(name, _path(data_dir), store)
 
 

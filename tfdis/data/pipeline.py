@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from tfdis.checks import check_count
 from tfdis.data.ground_truth import GroundTruthData
 
 # Grids up to this size are shuffled with a full tf.data shuffle buffer (the
@@ -98,8 +99,7 @@ def training_dataset(data: GroundTruthData, batch_size: int, seed: int = 0,
     shuffle, repeat, drop_remainder: as in tf.data.
     with_factors: yield (images, factors) for evaluation.
   """
-  if batch_size < 1:
-    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  check_count("batch_size", batch_size)
   if indices is not None:
     indices = np.asarray(indices, dtype=np.int64)
     if indices.ndim != 1 or len(indices) == 0:

@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from tfdis.data.ground_truth import GroundTruthData
+from tfdis.registry import check_choice
 
 IMAGE_SIZE = 64
 # Radius (pixels) of the circle that holds a scale-1 sprite at any rotation.
@@ -92,9 +93,8 @@ class ProceduralDSprites(GroundTruthData):
                factor_subsets: Optional[Sequence[Sequence[int]]] = None,
                continuous_factors: Sequence[str] = ()):
     if factor_subsets is None:
-      if config not in CONFIGS:
-        raise ValueError(f"Unknown procedural_dsprites config {config!r}; "
-                         f"known: {sorted(CONFIGS)}")
+      check_choice("procedural_dsprites config", config, sorted(CONFIGS),
+                   error=ValueError)  # get_dataset names the options
       factor_subsets = CONFIGS[config]
     self.config = config
     self.name = ("procedural_dsprites" if config == "full" else

@@ -32,6 +32,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from tfdis.data.ground_truth import GroundTruthData
+from tfdis.registry import check_choice
 
 IMAGE_SIZE = 64
 FACTOR_NAMES = ("floor_hue", "wall_hue", "object_hue", "scale", "shape",
@@ -252,9 +253,8 @@ class ProceduralShapes3D(GroundTruthData):
   def __init__(self, config: str = "full",
                factor_subsets: Optional[Sequence[Sequence[int]]] = None):
     if factor_subsets is None:
-      if config not in CONFIGS:
-        raise ValueError(f"Unknown procedural_shapes3d config {config!r}; "
-                         f"known: {sorted(CONFIGS)}")
+      check_choice("procedural_shapes3d config", config, sorted(CONFIGS),
+                   error=ValueError)  # get_dataset names the options
       factor_subsets = CONFIGS[config]
     if len(factor_subsets) != len(FACTOR_NAMES):
       raise ValueError(f"factor_subsets needs one index array per factor "

@@ -59,8 +59,10 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfdis.checks import check_count
 from tfdis.data import pipeline
 from tfdis.data.ground_truth import GroundTruthData, row_strides
+from tfdis.registry import check_choice
 
 RANDOM_K = -1
 K_DISTRIBUTIONS = ("uniform", "dlib")
@@ -136,12 +138,8 @@ def sample_pair_factors(factor_sizes: Sequence[int], batch_size: int, k: int,
                         resample: str = "any"):
   """Factors of B pairs: (f1 int64 [B, K], f2 int64 [B, K], num_resampled
   int32 [B]). Pure stateless TF; ``seed``/``batch`` pick the draw."""
-  if k_distribution not in K_DISTRIBUTIONS:
-    raise ValueError(f"k_distribution must be one of {K_DISTRIBUTIONS}, got "
-                     f"{k_distribution!r}")
-  if resample not in RESAMPLING:
-    raise ValueError(f"resample must be one of {RESAMPLING}, got "
-                     f"{resample!r}")
+  check_choice("k_distribution", k_distribution, K_DISTRIBUTIONS)
+  check_choice("resample", resample, RESAMPLING)
   sizes_np = np.asarray(factor_sizes, dtype=np.int64)
   k = check_k(k, sizes_np)
   num_factors = len(sizes_np)
@@ -183,8 +181,7 @@ def pair_dataset(data: GroundTruthData, batch_size: int, k: int = 1,
   """Endless batches of pairs sharing all but k factors (module docstring)."""
   sizes = check_structured_data(data, indices, "weakly-supervised pairs")
   k = check_k(k, sizes)
-  if batch_size < 1:
-    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  check_count("batch_size", batch_size)
   strides = tf.constant(row_strides(sizes))
   load = pipeline._batch_loader(data, seed, with_factors=False)
   shape = tuple(data.observation_shape)
@@ -228,9 +225,7 @@ def sample_single_factor_factors(factor_sizes: Sequence[int], batch_size: int,
                                  factors: Optional[Sequence[int]] = None,
                                  schedule: str = "random"):
   """Factors of one DC-IGN batch: (int64 [B, K], varying factor int64 [])."""
-  if schedule not in FACTOR_SCHEDULES:
-    raise ValueError(f"schedule must be one of {FACTOR_SCHEDULES}, got "
-                     f"{schedule!r}")
+  check_choice("schedule", schedule, FACTOR_SCHEDULES)
   sizes_np = np.asarray(factor_sizes, dtype=np.int64)
   eligible = tf.constant(eligible_factors(sizes_np, factors))
   sizes = tf.constant(sizes_np)

@@ -34,6 +34,7 @@ from tfdis.data import grid_cache
 from tfdis.data import grid_store
 from tfdis.data.ground_truth import (GroundTruthData, RandomState, randint,
                                      row_strides)
+from tfdis.registry import check_choice
 
 
 class DatasetFilesMissingError(UserError, FileNotFoundError):
@@ -202,9 +203,8 @@ def load_tfds_ground_truth(tfds_name: str, name: str,
   page cache, docs/datasets-memory.md). Both give the same images for the
   same rows.
   """
-  if store not in STORES:
-    raise UserError(f"store must be one of {list(STORES)}, got {store!r} "
-                    "(dataset option store).")
+  check_choice("store", store, STORES,
+               error=ValueError)  # get_dataset names the options
   builder = load_prepared_builder(tfds_name, config, data_dir)
   metadata = builder.info.metadata or {}
   grid_names = list(metadata.get("factor_names", []))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Dict, Optional
 
+from tfdis.checks import is_int, is_number
+from tfdis.registry import check_choice
 from tfdis.specs import ConfigError, Spec, spec_field
 
 EXECUTORS = ("local", "ray")
@@ -111,14 +112,9 @@ class ExecutionConfig(Spec):
       if not cond:
         raise ExecutionConfigError(f"ExecutionConfig: {msg}")
 
-    def number(value: Any) -> bool:
-      return (isinstance(value, (int, float)) and not isinstance(value, bool)
-              and math.isfinite(value))
-
-    need(self.executor in EXECUTORS,
-         f"executor must be one of {EXECUTORS}, got {self.executor!r}")
-    need(isinstance(self.num_workers, int) and not isinstance(
-        self.num_workers, bool) and self.num_workers >= 1,
+    check_choice("executor", self.executor, EXECUTORS,
+                 error=ExecutionConfigError)
+    need(is_int(self.num_workers, 1),
          f"num_workers must be an integer >= 1, got {self.num_workers!r}")
     need(self.ray_address is None or isinstance(self.ray_address, str),
          f"ray_address must be '', 'auto' or 'host:port', got "
@@ -136,15 +132,15 @@ class ExecutionConfig(Spec):
          f"ray_allow_unauthenticated_cluster must be true or false, got "
          f"{self.ray_allow_unauthenticated_cluster!r}")
     # Bounded above: the point of the flag is a bounded wait (a day at most).
-    need(number(self.ray_connect_timeout_s)
+    need(is_number(self.ray_connect_timeout_s)
          and 0 < self.ray_connect_timeout_s <= MAX_CONNECT_TIMEOUT_S,
          f"ray_connect_timeout_s must be a number of seconds in (0, "
          f"{MAX_CONNECT_TIMEOUT_S:g}], got "
          f"{self.ray_connect_timeout_s!r}")
-    need(self.cpus_per_task is None or (number(self.cpus_per_task) and
+    need(self.cpus_per_task is None or (is_number(self.cpus_per_task) and
                                         self.cpus_per_task > 0),
          f"cpus_per_task must be > 0 (or unset), got {self.cpus_per_task!r}")
-    need(self.gpus_per_task is None or (number(self.gpus_per_task) and
+    need(self.gpus_per_task is None or (is_number(self.gpus_per_task) and
                                         self.gpus_per_task >= 0),
          f"gpus_per_task must be >= 0 (fractions share a GPU) or unset, got "
          f"{self.gpus_per_task!r}")
@@ -152,8 +148,7 @@ class ExecutionConfig(Spec):
       need(float(self.gpus_per_task).is_integer(),
            f"gpus_per_task above 1 must be a whole number (Ray refuses "
            f"{self.gpus_per_task})")
-    need(isinstance(self.max_task_retries, int) and not isinstance(
-        self.max_task_retries, bool) and self.max_task_retries >= 0,
+    need(is_int(self.max_task_retries, 0),
          f"max_task_retries must be an integer >= 0, got "
          f"{self.max_task_retries!r}")
     return self

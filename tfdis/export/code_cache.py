@@ -14,7 +14,7 @@ the rows encoded so far, in ``<model_dir>/encodings/<dataset>.npz`` (written
 atomically; a cache whose model fingerprint, dataset or encoding context does
 not match is ignored and replaced). :class:`CachedRepresentation` is a
 ``representation_fn`` for the metrics that also offers
-``codes_of_factors``: the sampling helpers of :mod:`tfdis.metrics.utils`
+``codes_of_factors``: the sampling helpers of :mod:`tfdis.metrics.sampling`
 then skip rendering and look their rows up.
 
 Bit-identity with the uncached path rests on
@@ -38,6 +38,7 @@ from absl import logging
 import numpy as np
 
 from tfdis import io_utils
+from tfdis.registry import check_choice
 
 CACHE_DIR = "encodings"
 FORMAT = "tfdis.code_cache.v1"
@@ -102,10 +103,7 @@ FLAG_HELP = ("Encode each grid row once per model (datasets whose images are "
 
 
 def check_mode(mode: str) -> str:
-  if mode not in MODES:
-    raise ValueError(f"cache_encodings must be one of {', '.join(MODES)}, "
-                     f"got {mode!r}")
-  return mode
+  return check_choice("cache_encodings", mode, MODES)
 
 
 def open_cache(loaded, data, mode: str = "disk") -> Optional["RowCodeCache"]:
@@ -264,9 +262,7 @@ class CachedRepresentation:
 
   def __init__(self, cache: RowCodeCache, representation: str = "mean",
                random_state: Optional[np.random.RandomState] = None):
-    if representation not in ("mean", "sampled"):
-      raise ValueError(f"Unknown representation {representation!r}; use "
-                       "'mean' or 'sampled'")
+    check_choice("representation", representation, ("mean", "sampled"))
     self.cache = cache
     self.representation = representation
     # one noise stream for both paths, as one sampled_encoder would use

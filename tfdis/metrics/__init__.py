@@ -20,23 +20,24 @@ Two public layers (spec metrics.md):
    the flat float scores plus ``parameters``, ``versions`` and ``notes``.
 
 Same seed, same samples as disentanglement_lib: the wrappers consume their
-``RandomState`` call for call as dlib's wrappers do (``utils.RNG_ORDER``),
+``RandomState`` call for call as dlib's wrappers do (``sampling.RNG_ORDER``),
 then encode in large batches. ``sklearn_compat`` ('current' / 'dlib', see
-``utils.SKLEARN_COMPAT_MODES``) picks the classifier defaults of the
+``classifiers.SKLEARN_COMPAT_MODES``) picks the classifier defaults of the
 metrics that fit a logistic regression or linear SVM; ``gbt_seeding``
-(``utils.GBT_SEEDINGS``) how the gradient-boosted trees are seeded, and
-``classifier`` (``utils.CLASSIFIERS``: dlib's exact 'gbt', the default, or
-the opt-in 'hist_gbt') which gradient boosting DCI, the downstream task and
+(``seeding.GBT_SEEDINGS``) how the gradient-boosted trees are seeded, and
+``classifier`` (``classifiers.CLASSIFIERS``: dlib's exact 'gbt', the default,
+or the opt-in 'hist_gbt') which gradient boosting DCI, the downstream task and
 fairness fit. Factors may be declared continuous (``factor_types`` of the
 array functions, ``GroundTruthData.factor_types``); see docs/python-api.md
 for what each metric does with them. The public entry points for any
 encoder or array are in ``tfdis.scoring``.
 """
 
-from tfdis.metrics.utils import (discrete_entropy, discrete_mutual_info,
-                                 discretize, encode, encode_factors,
-                                 sample_codes_and_factors, scores_of,
-                                 RESERVED_KEYS)
+from tfdis.metrics.information import (discrete_entropy, discrete_mutual_info,
+                                       discretize)
+from tfdis.metrics.results import RESERVED_KEYS, scores_of
+from tfdis.metrics.sampling import (encode, encode_factors,
+                                    sample_codes_and_factors)
 from tfdis.metrics.beta_vae import (beta_vae_features, beta_vae_from_features,
                                     compute_beta_vae)
 from tfdis.metrics.factor_vae import (active_dims, compute_factor_vae,

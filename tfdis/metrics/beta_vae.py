@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 import numpy as np
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import classifiers, results, sampling, validation
 
 DEFAULTS = dict(batch_size=64, num_train=10000, num_eval=5000)
 
@@ -34,25 +35,26 @@ def beta_vae_features(codes1, codes2) -> np.ndarray:
 
 def beta_vae_from_features(features_train, labels_train, features_eval,
                            labels_eval, random_state=None,
-                           sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT
+                           sklearn_compat: str = (
+                               classifiers.DEFAULT_SKLEARN_COMPAT)
                            ) -> Dict[str, float]:
   """``train_accuracy`` and ``eval_accuracy`` of the linear classifier.
 
   ``sklearn_compat`` picks today's ``LogisticRegression()`` (lbfgs,
   multinomial) or scikit-learn < 0.22's (liblinear one-vs-rest); see
-  ``utils.logistic_regression``. ``random_state`` only seeds liblinear.
+  ``classifiers.logistic_regression``. ``random_state`` only seeds liblinear.
   """
-  x_train = utils.check_codes(features_train, "features_train")
-  x_eval = utils.check_codes(features_eval, "features_eval")
+  x_train = validation.check_codes(features_train, "features_train")
+  x_eval = validation.check_codes(features_eval, "features_eval")
   y_train = np.asarray(labels_train).reshape(-1)
   y_eval = np.asarray(labels_eval).reshape(-1)
   if len(y_train) != len(x_train) or len(y_eval) != len(x_eval):
     raise ValueError("features and labels must have the same number of rows")
   if len(np.unique(y_train)) < 2:
-    model = utils.ConstantClassifier(y_train[0])
+    model = classifiers.ConstantClassifier(y_train[0])
   else:
-    model = utils.logistic_regression(sklearn_compat, random_state)
-    with utils.quiet_sklearn():
+    model = classifiers.logistic_regression(sklearn_compat, random_state)
+    with classifiers.quiet_sklearn():
       model.fit(x_train, y_train)
   return {
       "train_accuracy": float(np.mean(model.predict(x_train) == y_train)),
@@ -62,7 +64,7 @@ def beta_vae_from_features(features_train, labels_train, features_eval,
 
 def sample_beta_vae_points(ground_truth_data, representation_fn, num_points,
                            batch_size, random_state,
-                           encode_batch_size=utils.DEFAULT_ENCODE_BATCH_SIZE
+                           encode_batch_size=sampling.DEFAULT_ENCODE_BATCH_SIZE
                            ) -> Tuple[np.ndarray, np.ndarray]:
   """(features [num_points, d], labels [num_points]) of the BetaVAE metric.
 
@@ -74,9 +76,9 @@ def sample_beta_vae_points(ground_truth_data, representation_fn, num_points,
   """
   k = ground_truth_data.num_factors
   labels = np.zeros(num_points, dtype=np.int64)
-  encoder = utils.BatchedEncoder(representation_fn, encode_batch_size)
+  encoder = sampling.BatchedEncoder(representation_fn, encode_batch_size)
   for p in range(num_points):  # per point, not per image: dlib's draw order
-    index = utils.randint(random_state, k)
+    index = sampling.randint(random_state, k)
     f1 = ground_truth_data.sample_factors(batch_size, random_state)
     f2 = ground_truth_data.sample_factors(batch_size, random_state)
     f2[:, index] = f1[:, index]
@@ -91,8 +93,9 @@ def compute_beta_vae(ground_truth_data, representation_fn, random_state,
                      batch_size: int = DEFAULTS["batch_size"],
                      num_train: int = DEFAULTS["num_train"],
                      num_eval: int = DEFAULTS["num_eval"],
-                     sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
-                     encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                     sklearn_compat: str = classifiers.DEFAULT_SKLEARN_COMPAT,
+                     encode_batch_size: int = (
+                         sampling.DEFAULT_ENCODE_BATCH_SIZE),
                      ) -> Dict:
   """BetaVAE score with dlib's defaults (batch 64, 10000 train, 5000 eval).
 
@@ -102,11 +105,11 @@ def compute_beta_vae(ground_truth_data, representation_fn, random_state,
   scikit-learn < 0.22's liblinear drew one seed, so ``sklearn_compat='dlib'``
   draws it too (at the same place) and seeds liblinear with it.
   """
-  batch_size = utils.check_count("batch_size", batch_size, 1)
-  num_train = utils.check_count("num_train", num_train, 2)
-  num_eval = utils.check_count("num_eval", num_eval, 1)
-  utils.check_sklearn_compat(sklearn_compat)
-  rs = utils.as_random_state(random_state)
+  batch_size = check_count("batch_size", batch_size, 1)
+  num_train = check_count("num_train", num_train, 2)
+  num_eval = check_count("num_eval", num_eval, 1)
+  classifiers.check_sklearn_compat(sklearn_compat)
+  rs = sampling.as_random_state(random_state)
   x_train, y_train = sample_beta_vae_points(
       ground_truth_data, representation_fn, num_train, batch_size, rs,
       encode_batch_size)
@@ -121,8 +124,8 @@ def compute_beta_vae(ground_truth_data, representation_fn, random_state,
                                   liblinear_seed, sklearn_compat)
   params = dict(batch_size=batch_size, num_train=num_train,
                 num_eval=num_eval, sklearn_compat=sklearn_compat,
-                predictor=utils.logistic_regression_predictor_name(
+                predictor=classifiers.logistic_regression_predictor_name(
                     sklearn_compat))
   if liblinear_seed is not None:
     params["liblinear_seed"] = liblinear_seed
-  return utils.make_result(scores, params, [], random_state)
+  return results.make_result(scores, params, [], random_state)

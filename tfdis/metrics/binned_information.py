@@ -45,8 +45,10 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.errors import UserError
-from tfdis.metrics import utils
+from tfdis.metrics import sampling, validation
+from tfdis.metrics.factor_types import check_factor_types, factor_types_of
 
 # The review's default (src/experiments/config.py: nb_bins=10 for all three).
 DEFAULT_NUM_BINS = 10
@@ -57,12 +59,9 @@ class MetricInputError(UserError, ValueError):
 
 
 def check_num_bins(num_bins) -> int:
-  if int(num_bins) != num_bins or int(num_bins) < 2:
-    raise MetricInputError(
-        f"num_bins must be an integer >= 2 (the number of equal-width bins "
-        f"each code is cut into; the review's default is "
-        f"{DEFAULT_NUM_BINS}), got {num_bins!r}")
-  return int(num_bins)
+  """The number of equal-width bins each code is cut into (the review's
+  default: DEFAULT_NUM_BINS), at least 2."""
+  return check_count("num_bins", num_bins, 2, error=MetricInputError)
 
 
 def check_arrays(codes, factors, factor_types
@@ -73,7 +72,7 @@ def check_arrays(codes, factors, factor_types
   continuous ones any finite values.
   """
   try:
-    codes = utils.check_codes(codes)
+    codes = validation.check_codes(codes)
   except ValueError as e:
     raise MetricInputError(str(e)) from None
   factors = np.asarray(factors)
@@ -81,11 +80,11 @@ def check_arrays(codes, factors, factor_types
     raise MetricInputError(
         f"factors must be 2-D [num_samples, num_factors] with one row per "
         f"row of codes ({codes.shape[0]}), got shape {factors.shape}")
-  types = utils.check_factor_types(factor_types, factors.shape[1])
+  types = check_factor_types(factor_types, factors.shape[1])
   discrete = [j for j, t in enumerate(types) if t == "discrete"]
   if discrete:
     try:
-      utils.check_factors(factors[:, discrete], codes.shape[0])
+      validation.check_factors(factors[:, discrete], codes.shape[0])
     except ValueError as e:
       raise MetricInputError(
           f"{e} (columns declared 'discrete' in factor_types; declare "
@@ -193,14 +192,14 @@ def sample_information(ground_truth_data, representation_fn, random_state,
   dataset's factor types. Returns (``BinnedInformation``, the result's
   parameters).
   """
-  num_train = utils.check_count("num_train", num_train, 2)
+  num_train = check_count("num_train", num_train, 2)
   check_num_bins(num_bins)  # bad options fail before any sampling
-  rs = utils.as_random_state(random_state)
-  codes, factors = utils.sample_codes_and_factors(
+  rs = sampling.as_random_state(random_state)
+  codes, factors = sampling.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
       sampling_batch_size)
   info, types, num_bins = information(
-      codes, factors, utils.factor_types_of(ground_truth_data), num_bins)
+      codes, factors, factor_types_of(ground_truth_data), num_bins)
   return info, dict(num_train=num_train, num_bins=num_bins,
                     factor_types=list(types),
                     sampling_batch_size=int(sampling_batch_size))

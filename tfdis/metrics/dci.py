@@ -26,7 +26,11 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 import scipy.stats
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import (classifiers, parallel, results, sampling, seeding,
+                           validation)
+from tfdis.metrics.factor_types import (continuous_mask, factor_type_parameters,
+                                        factor_types_of)
 
 DEFAULTS = dict(num_train=10000, num_test=5000)
 
@@ -70,34 +74,34 @@ def dci_completeness(importance_matrix) -> float:
 
 
 def _fit_factor(x_train, y_train, x_test, y_test, seed,
-                classifier: str = utils.DEFAULT_CLASSIFIER,
+                classifier: str = classifiers.DEFAULT_CLASSIFIER,
                 continuous: bool = False
                 ) -> Tuple[np.ndarray, float, float]:
   """One factor's GBT: (|importances|, train accuracy, test accuracy);
   for a continuous factor a GBT regressor and (train, test) NRMSE."""
-  with utils.one_openmp_thread():
+  with classifiers.one_openmp_thread():
     if continuous:
       scale = float(np.std(y_train))
       if scale == 0.0:
-        model = utils.ConstantClassifier(y_train[0])
+        model = classifiers.ConstantClassifier(y_train[0])
         importance = np.zeros(x_train.shape[1])
       else:
-        model = utils.gradient_boosting_regressor(classifier, seed)
+        model = classifiers.gradient_boosting_regressor(classifier, seed)
         model.fit(x_train, y_train)
-        importance = utils.gradient_boosting_importances(model,
-                                                         x_train.shape[1])
+        importance = classifiers.gradient_boosting_importances(model,
+                                                               x_train.shape[1])
       return (importance,
-              utils.nrmse(y_train, model.predict(x_train), scale),
-              utils.nrmse(y_test, model.predict(x_test), scale))
+              classifiers.nrmse(y_train, model.predict(x_train), scale),
+              classifiers.nrmse(y_test, model.predict(x_test), scale))
     if len(np.unique(y_train)) < 2:
       # A factor constant in the sample: nothing to learn, no code matters.
-      model = utils.ConstantClassifier(y_train[0])
+      model = classifiers.ConstantClassifier(y_train[0])
       importance = np.zeros(x_train.shape[1])
     else:
-      model = utils.gradient_boosting(classifier, seed)
+      model = classifiers.gradient_boosting(classifier, seed)
       model.fit(x_train, y_train)
-      importance = utils.gradient_boosting_importances(model,
-                                                       x_train.shape[1])
+      importance = classifiers.gradient_boosting_importances(model,
+                                                             x_train.shape[1])
     return (importance, float(np.mean(model.predict(x_train) == y_train)),
             float(np.mean(model.predict(x_test) == y_test)))
 
@@ -105,14 +109,14 @@ def _fit_factor(x_train, y_train, x_test, y_test, seed,
 def _seeds(random_state, num: int) -> list:
   if random_state is None or isinstance(random_state, (int, np.integer)):
     return [None if random_state is None else int(random_state)] * num
-  rs = utils.as_random_state(random_state)
-  return [utils.randint(rs, 2**31 - 1) for _ in range(num)]
+  rs = sampling.as_random_state(random_state)
+  return [sampling.randint(rs, 2**31 - 1) for _ in range(num)]
 
 
 def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
                           random_state=0, n_jobs: Optional[int] = None,
                           gbt_seeding: str = "per_fit",
-                          classifier: str = utils.DEFAULT_CLASSIFIER,
+                          classifier: str = classifiers.DEFAULT_CLASSIFIER,
                           *, factor_types=None
                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
   """(R [num_codes, num_factors], train accuracies [K], test accuracies [K]).
@@ -123,24 +127,24 @@ def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
   The K factor fits are independent and run in parallel (``n_jobs``; None =
   all cores). ``random_state`` (int) seeds every GBT, so the result does not
   depend on ``n_jobs``. ``gbt_seeding='sequential'``: the fits share one
-  RandomState(random_state), in factor order (see ``utils.GBT_SEEDINGS``).
+  RandomState(random_state), in factor order (see ``seeding.GBT_SEEDINGS``).
   ``classifier``: 'gbt' (dlib's, default) or the opt-in 'hist_gbt'
-  (``utils.CLASSIFIERS``).
+  (``classifiers.CLASSIFIERS``).
   """
-  utils.check_classifier(classifier)
-  x_train, y_train, x_test, y_test = utils.check_train_test(
+  classifiers.check_classifier(classifier)
+  x_train, y_train, x_test, y_test = validation.check_train_test(
       codes_train, factors_train, codes_test, factors_test, factor_types)
   k = y_train.shape[1]
-  continuous = utils.continuous_mask(factor_types, k)
+  continuous = continuous_mask(factor_types, k)
   if gbt_seeding == "sequential":
-    seeds = utils.gbt_random_states(gbt_seeding, random_state, k)
+    seeds = seeding.gbt_random_states(gbt_seeding, random_state, k)
   else:
     seeds = _seeds(random_state, k)
-  fits = utils.run_fits(
+  fits = seeding.run_fits(
       _fit_factor,
       [(x_train, y_train[:, j], x_test, y_test[:, j], seeds[j], classifier,
         bool(continuous[j])) for j in range(k)], gbt_seeding, n_jobs,
-      [utils.classifier_cost(y_train[:, j]) for j in range(k)])
+      [parallel.classifier_cost(y_train[:, j]) for j in range(k)])
   importance = np.stack([f[0] for f in fits], axis=1)
   return (importance, np.array([f[1] for f in fits]),
           np.array([f[2] for f in fits]))
@@ -149,7 +153,7 @@ def dci_importance_matrix(codes_train, factors_train, codes_test, factors_test,
 def dci_from_codes(codes_train, factors_train, codes_test, factors_test,
                    random_state=0, n_jobs: Optional[int] = None,
                    gbt_seeding: str = "per_fit",
-                   classifier: str = utils.DEFAULT_CLASSIFIER, *,
+                   classifier: str = classifiers.DEFAULT_CLASSIFIER, *,
                    factor_types=None) -> Dict[str, float]:
   """``disentanglement``, ``completeness``, ``informativeness_train/_test``
   (mean accuracy over discrete factors) and, with continuous factors,
@@ -157,7 +161,7 @@ def dci_from_codes(codes_train, factors_train, codes_test, factors_test,
   importance, train_acc, test_acc = dci_importance_matrix(
       codes_train, factors_train, codes_test, factors_test, random_state,
       n_jobs, gbt_seeding, classifier, factor_types=factor_types)
-  continuous = utils.continuous_mask(factor_types, importance.shape[1])
+  continuous = continuous_mask(factor_types, importance.shape[1])
   scores = {
       "disentanglement": dci_disentanglement(importance),
       "completeness": dci_completeness(importance),
@@ -176,12 +180,12 @@ def dci_from_codes(codes_train, factors_train, codes_test, factors_test,
 def compute_dci(ground_truth_data, representation_fn, random_state,
                 num_train: int = DEFAULTS["num_train"],
                 num_test: int = DEFAULTS["num_test"],
-                sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
+                sampling_batch_size: int = sampling.DLIB_SAMPLING_BATCH_SIZE,
                 gbt_seeding: str = "per_fit",
                 gbt_seed: Optional[int] = None,
                 n_jobs: Optional[int] = None,
-                encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
-                classifier: str = utils.DEFAULT_CLASSIFIER,
+                encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
+                classifier: str = classifiers.DEFAULT_CLASSIFIER,
                 ) -> Dict:
   """DCI with dlib's defaults (10000 train, 5000 test points, default GBT).
 
@@ -193,30 +197,30 @@ def compute_dci(ground_truth_data, representation_fn, random_state,
   result. The seed only orders the features and so breaks ties between
   equally good splits; ``gbt_seeding='sequential'`` reproduces a dlib run
   made right after ``np.random.seed(gbt_seed)`` bit for bit (see
-  ``utils.GBT_SEEDINGS``). ``classifier='hist_gbt'`` swaps the exact GBT
+  ``seeding.GBT_SEEDINGS``). ``classifier='hist_gbt'`` swaps the exact GBT
   for the opt-in histogram GBT (faster, close but not equal scores; never
   the default; recorded in ``parameters``).
   """
-  utils.check_classifier(classifier)
-  num_train = utils.check_count("num_train", num_train, 2)
-  num_test = utils.check_count("num_test", num_test, 1)
-  rs = utils.as_random_state(random_state)
+  classifiers.check_classifier(classifier)
+  num_train = check_count("num_train", num_train, 2)
+  num_test = check_count("num_test", num_test, 1)
+  rs = sampling.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
-      utils.sample_train_test(ground_truth_data, representation_fn,
-                              num_train, num_test, rs, encode_batch_size,
-                              sampling_batch_size))
-  gbt_seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
-  factor_types = utils.factor_types_of(ground_truth_data)
+      sampling.sample_train_test(ground_truth_data, representation_fn,
+                                 num_train, num_test, rs, encode_batch_size,
+                                 sampling_batch_size))
+  gbt_seed = seeding.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
+  factor_types = factor_types_of(ground_truth_data)
   scores = dci_from_codes(codes_train, factors_train, codes_test, factors_test,
                           gbt_seed, n_jobs, gbt_seeding, classifier,
                           factor_types=factor_types)
-  extra = utils.factor_type_parameters(factor_types, len(factor_types))
+  extra = factor_type_parameters(factor_types, len(factor_types))
   if extra:
-    extra["regressor"] = utils.REGRESSOR_MODELS[classifier]
-  return utils.make_result(
+    extra["regressor"] = classifiers.REGRESSOR_MODELS[classifier]
+  return results.make_result(
       scores, dict(num_train=num_train, num_test=num_test,
                    sampling_batch_size=int(sampling_batch_size),
-                   predictor=utils.CLASSIFIER_MODELS[classifier],
+                   predictor=classifiers.CLASSIFIER_MODELS[classifier],
                    classifier=classifier,
                    gbt_seeding=gbt_seeding, gbt_seed=gbt_seed, **extra),
       [GBT_SEED_NOTE], random_state)

@@ -72,9 +72,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import classifiers, results, sampling, validation
+from tfdis.metrics.factor_types import check_factor_types
 from tfdis.metrics.dci import dci_completeness, dci_disentanglement
-from tfdis.metrics.infomec import check_factor_values
 
 # The reference's capacity grids (configs/random_forest/config.yaml and
 # configs/mlp/config.yaml) and probe settings (configs/*/default.yaml).
@@ -263,17 +264,17 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, *,
   and unprefixed). ``<p>`` is ``rf`` or ``mlp``. ``factor_sizes``: values per
   discrete factor for the baseline loss (default: values in the sample).
   """
-  codes_train = utils.check_codes(codes_train, "codes_train")
-  codes_test = utils.check_codes(codes_test, "codes_test")
+  codes_train = validation.check_codes(codes_train, "codes_train")
+  codes_test = validation.check_codes(codes_test, "codes_test")
   if codes_test.shape[1] != codes_train.shape[1]:
     raise ValueError(f"codes_train has {codes_train.shape[1]} codes but "
                      f"codes_test has {codes_test.shape[1]}")
   k = np.shape(factors_train)[-1] if np.ndim(factors_train) == 2 else 0
-  factor_types = utils.check_factor_types(factor_types, k)
-  factors_train = check_factor_values(factors_train, codes_train.shape[0],
-                                      factor_types)
-  factors_test = check_factor_values(factors_test, codes_test.shape[0],
-                                     factor_types)
+  factor_types = check_factor_types(factor_types, k)
+  factors_train = validation.check_factors(
+      factors_train, codes_train.shape[0], "factors_train", factor_types)
+  factors_test = validation.check_factors(
+      factors_test, codes_test.shape[0], "factors_test", factor_types)
   if factors_test.shape[1] != k:
     raise ValueError(f"factors_train has {k} factors but factors_test has "
                      f"{factors_test.shape[1]}")
@@ -281,7 +282,7 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, *,
   if factor_sizes is not None and len(factor_sizes) != k:
     raise ValueError(f"factor_sizes has {len(factor_sizes)} entries for {k} "
                      "factors")
-  x_train, x_test = utils.standardize(codes_train, codes_test)
+  x_train, x_test = classifiers.standardize(codes_train, codes_test)
   num_codes = x_train.shape[1]
   baselines = baseline_losses(factors_train, factor_types, factor_sizes)
   targets = [(factors_train[:, j], factors_test[:, j], factor_types[j])
@@ -292,7 +293,7 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, *,
     depths = _check_grid("rf_depths", rf_depths)
     if depths[0] < 1:
       raise ValueError(f"rf_depths must be >= 1, got {list(depths)}")
-    num_trees = utils.check_count("rf_num_trees", rf_num_trees, 1)
+    num_trees = check_count("rf_num_trees", rf_num_trees, 1)
     train_s = np.zeros((len(depths), k))
     test_s = np.zeros((len(depths), k))
     importances = np.zeros((len(depths), num_codes, k))
@@ -309,10 +310,10 @@ def dci_es_from_codes(codes_train, factors_train, codes_test, factors_test, *,
 
   if "mlp" in probes:
     sizes = _check_grid("mlp_hidden_sizes", mlp_hidden_sizes)
-    layers = utils.check_count("mlp_hidden_layers", mlp_hidden_layers, 1)
+    layers = check_count("mlp_hidden_layers", mlp_hidden_layers, 1)
     epochs = (mlp_epochs if mlp_epochs is not None else
               reference_mlp_epochs(x_train.shape[0]))
-    epochs = utils.check_count("mlp_epochs", epochs, 1)
+    epochs = check_count("mlp_epochs", epochs, 1)
     outputs = [1 if kind == "continuous" else
                (int(factor_sizes[j]) if factor_sizes is not None else
                 len(np.unique(factors_train[:, j])))
@@ -366,8 +367,8 @@ def compute_dci_es(ground_truth_data, representation_fn, random_state,
                    mlp_batch_size: int = DEFAULTS["mlp_batch_size"],
                    probe_seed: int = DEFAULTS["probe_seed"],
                    n_jobs: Optional[int] = None,
-                   sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
-                   encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                   sampling_batch_size: int = sampling.DLIB_SAMPLING_BATCH_SIZE,
+                   encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
                    ) -> Dict:
   """DCI-ES on a train and a test sample (10000 / 5000 points, dlib's DCI
   counts; the reference uses its datasets' fixed splits), random-forest
@@ -382,11 +383,11 @@ def compute_dci_es(ground_truth_data, representation_fn, random_state,
                    mlp_hidden_sizes=mlp_hidden_sizes,
                    mlp_hidden_layers=mlp_hidden_layers, mlp_epochs=mlp_epochs)
   probes = check_probes(probes)
-  rs = utils.as_random_state(random_state)
+  rs = sampling.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
-      utils.sample_train_test(ground_truth_data, representation_fn, num_train,
-                              num_test, rs, encode_batch_size,
-                              sampling_batch_size))
+      sampling.sample_train_test(ground_truth_data, representation_fn,
+                                 num_train, num_test, rs, encode_batch_size,
+                                 sampling_batch_size))
   factor_types = getattr(ground_truth_data, "factor_types", None)
   factor_sizes = getattr(ground_truth_data, "factor_sizes", None)
   if factor_types is not None and factor_sizes is not None:
@@ -422,7 +423,7 @@ def compute_dci_es(ground_truth_data, representation_fn, random_state,
     notes.append("MLP probe: scikit-learn MLPs (Adam, constant learning "
                  "rate, last epoch) in place of the reference's PyTorch "
                  "probes (AdamW, step schedule, best-validation epoch)")
-  return utils.make_result(scores, parameters, notes, random_state)
+  return results.make_result(scores, parameters, notes, random_state)
 
 
 def _validate_params(num_train=DEFAULTS["num_train"],
@@ -433,18 +434,18 @@ def _validate_params(num_train=DEFAULTS["num_train"],
                      mlp_epochs=DEFAULTS["mlp_epochs"], **_) -> None:
   """Raises ValueError for option values ``compute_dci_es`` cannot use
   (checked by tfdis_evaluate before any model is loaded)."""
-  utils.check_count("num_train", num_train, 2)
-  utils.check_count("num_test", num_test, 1)
+  check_count("num_train", num_train, 2)
+  check_count("num_test", num_test, 1)
   probes = check_probes(probes)
   if "random_forest" in probes:
     if _check_grid("rf_depths", rf_depths)[0] < 1:
       raise ValueError(f"rf_depths must be >= 1, got {list(rf_depths)}")
-    utils.check_count("rf_num_trees", rf_num_trees, 1)
+    check_count("rf_num_trees", rf_num_trees, 1)
   if "mlp" in probes:
     _check_grid("mlp_hidden_sizes", mlp_hidden_sizes)
-    utils.check_count("mlp_hidden_layers", mlp_hidden_layers, 1)
+    check_count("mlp_hidden_layers", mlp_hidden_layers, 1)
     if mlp_epochs is not None:
-      utils.check_count("mlp_epochs", mlp_epochs, 1)
+      check_count("mlp_epochs", mlp_epochs, 1)
 
 
 compute_dci_es.validate_params = _validate_params

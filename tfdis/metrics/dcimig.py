@@ -28,7 +28,7 @@ from typing import Dict
 import numpy as np
 
 from tfdis.metrics import binned_information as bi
-from tfdis.metrics import utils
+from tfdis.metrics import results, sampling
 
 DEFAULTS = dict(num_train=10000, num_bins=bi.DEFAULT_NUM_BINS)
 
@@ -72,8 +72,8 @@ def dcimig_from_codes(codes, factors, *, factor_types=None,
 def compute_dcimig(ground_truth_data, representation_fn, random_state,
                    num_train: int = DEFAULTS["num_train"],
                    num_bins: int = DEFAULTS["num_bins"],
-                   sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
-                   encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                   sampling_batch_size: int = sampling.DLIB_SAMPLING_BATCH_SIZE,
+                   encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
                    ) -> Dict:
   """DCIMIG on ``num_train`` sampled points (10000, as dlib's MIG; 10 bins).
 
@@ -90,4 +90,4 @@ def compute_dcimig(ground_truth_data, representation_fn, random_state,
                  "(NaN in the reference) and reported as 0")
   scores = {"dcimig": dcimig_from_matrix(info.mutual_info,
                                          info.factor_entropy)}
-  return utils.make_result(scores, parameters, notes, random_state)
+  return results.make_result(scores, parameters, notes, random_state)

@@ -13,7 +13,11 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import (classifiers, parallel, results, sampling, seeding,
+                           validation)
+from tfdis.metrics.factor_types import factor_types_of, refuse_continuous
+from tfdis.registry import check_choice
 
 DEFAULTS = dict(num_train=(10, 100, 1000, 10000), num_test=5000,
                 predictors=("logistic_regression", "boosted_trees"))
@@ -29,53 +33,49 @@ PREDICTORS = {
 
 
 def make_predictor(name: str, seed: Optional[int] = None,
-                   sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
-                   classifier: str = utils.DEFAULT_CLASSIFIER):
+                   sklearn_compat: str = classifiers.DEFAULT_SKLEARN_COMPAT,
+                   classifier: str = classifiers.DEFAULT_CLASSIFIER):
   """A fresh scikit-learn classifier of the dlib predictor ``name``.
 
   ``sklearn_compat='dlib'``: scikit-learn 0.21's ``LogisticRegressionCV``
   fitted one-vs-rest (its ``multi_class`` default then), i.e. one CV'd binary
   fit per class, each choosing its own C. ``classifier`` picks the boosted
   trees: dlib's exact 'gbt' (default) or the opt-in 'hist_gbt'
-  (``utils.CLASSIFIERS``).
+  (``classifiers.CLASSIFIERS``).
   """
-  if name == "logistic_regression":
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import KFold
-    # scoring pinned to accuracy (dlib's; sklearn 1.11 changes the default).
-    model = LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5),
-                                 scoring="accuracy")
-    if utils.check_sklearn_compat(sklearn_compat) == "dlib":
-      from sklearn.multiclass import OneVsRestClassifier
-      return OneVsRestClassifier(model)
-    return model
-  if name == "boosted_trees":
-    return utils.gradient_boosting(classifier, seed)
-  raise ValueError(f"Unknown predictor {name!r}; known: {sorted(PREDICTORS)}")
+  if check_predictor(name) == "boosted_trees":
+    return classifiers.gradient_boosting(classifier, seed)
+  from sklearn.linear_model import LogisticRegressionCV
+  from sklearn.model_selection import KFold
+  # scoring pinned to accuracy (dlib's; sklearn 1.11 changes the default).
+  model = LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5),
+                               scoring="accuracy")
+  if classifiers.check_sklearn_compat(sklearn_compat) == "dlib":
+    from sklearn.multiclass import OneVsRestClassifier
+    return OneVsRestClassifier(model)
+  return model
 
 
 def check_predictor(name: str) -> str:
-  if name not in PREDICTORS:
-    raise ValueError(f"Unknown predictor {name!r}; known: {sorted(PREDICTORS)}")
-  return name
+  return check_choice("predictor", name, sorted(PREDICTORS))
 
 
 def fit_predictor(name: str, x, y, seed: Optional[int] = None,
-                  sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
-                  classifier: str = utils.DEFAULT_CLASSIFIER):
+                  sklearn_compat: str = classifiers.DEFAULT_SKLEARN_COMPAT,
+                  classifier: str = classifiers.DEFAULT_CLASSIFIER):
   """Fits ``name`` on (x, y); a single-class y gets a constant predictor."""
   if len(np.unique(y)) < 2:
-    return utils.ConstantClassifier(y[0])
+    return classifiers.ConstantClassifier(y[0])
   model = make_predictor(name, seed, sklearn_compat, classifier)
-  with utils.quiet_sklearn():
+  with classifiers.quiet_sklearn():
     model.fit(x, y)
   return model
 
 
 def _fit_factor(name, x_train, y_train, x_test, y_test, seed,
-                sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT,
-                classifier=utils.DEFAULT_CLASSIFIER):
-  with utils.one_openmp_thread():
+                sklearn_compat=classifiers.DEFAULT_SKLEARN_COMPAT,
+                classifier=classifiers.DEFAULT_CLASSIFIER):
+  with classifiers.one_openmp_thread():
     model = fit_predictor(name, x_train, y_train, seed, sklearn_compat,
                           classifier)
     return (float(np.mean(model.predict(x_train) == y_train)),
@@ -101,8 +101,8 @@ def downstream_task_from_codes(codes_train, factors_train, codes_test,
                                random_state=0,
                                n_jobs: Optional[int] = None,
                                sklearn_compat: str = (
-                                   utils.DEFAULT_SKLEARN_COMPAT),
-                               classifier: str = utils.DEFAULT_CLASSIFIER,
+                                   classifiers.DEFAULT_SKLEARN_COMPAT),
+                               classifier: str = classifiers.DEFAULT_CLASSIFIER,
                                *, factor_types=None
                                ) -> Dict[str, float]:
   """Per-factor accuracies of ``predictor`` trained on the train split.
@@ -114,20 +114,21 @@ def downstream_task_from_codes(codes_train, factors_train, codes_test,
   opt-in 'hist_gbt') is the boosted-trees predictor.
   """
   check_predictor(predictor)
-  utils.check_classifier(classifier)
-  utils.refuse_continuous("downstream_task", factor_types,
-                          np.shape(factors_train)[1], REFUSAL)
-  x_train, y_train, x_test, y_test = utils.check_train_test(
+  classifiers.check_classifier(classifier)
+  refuse_continuous("downstream_task", factor_types,
+                    np.shape(factors_train)[1], REFUSAL)
+  x_train, y_train, x_test, y_test = validation.check_train_test(
       codes_train, factors_train, codes_test, factors_test)
   if predictor == "logistic_regression" and len(x_train) < 5:
     raise ValueError("logistic_regression uses 5-fold CV and needs at least "
                      f"5 training points, got {len(x_train)}")
-  fits = utils.parallel_map(
+  fits = parallel.parallel_map(
       _fit_factor,
       [(predictor, x_train, y_train[:, j], x_test, y_test[:, j], random_state,
-        utils.check_sklearn_compat(sklearn_compat), classifier)
+        classifiers.check_sklearn_compat(sklearn_compat), classifier)
        for j in range(y_train.shape[1])], n_jobs,
-      [utils.classifier_cost(y_train[:, j]) for j in range(y_train.shape[1])])
+      [parallel.classifier_cost(y_train[:, j])
+       for j in range(y_train.shape[1])])
   return _accuracy_dict([f[0] for f in fits], [f[1] for f in fits])
 
 
@@ -136,15 +137,16 @@ def compute_downstream_task(ground_truth_data, representation_fn,
                             num_train: Sequence[int] = DEFAULTS["num_train"],
                             num_test: int = DEFAULTS["num_test"],
                             predictors: Sequence[str] = DEFAULTS["predictors"],
-                            sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                            sklearn_compat: str = (
+                                classifiers.DEFAULT_SKLEARN_COMPAT),
                             sampling_batch_size: int = (
-                                utils.DLIB_SAMPLING_BATCH_SIZE),
+                                sampling.DLIB_SAMPLING_BATCH_SIZE),
                             gbt_seeding: str = "per_fit",
                             gbt_seed: Optional[int] = None,
                             n_jobs: Optional[int] = None,
                             encode_batch_size: int = (
-                                utils.DEFAULT_ENCODE_BATCH_SIZE),
-                            classifier: str = utils.DEFAULT_CLASSIFIER
+                                sampling.DEFAULT_ENCODE_BATCH_SIZE),
+                            classifier: str = classifiers.DEFAULT_CLASSIFIER
                             ) -> Dict:
   """Downstream accuracies for every train size and predictor.
 
@@ -157,36 +159,36 @@ def compute_downstream_task(ground_truth_data, representation_fn,
   those samples once and fits both predictors on them, so each predictor
   sees dlib's samples. The GBTs are seeded with ``gbt_seed`` (default: drawn
   after all samples; dlib's GBTs were unseeded) and ``gbt_seeding`` as in
-  ``utils.GBT_SEEDINGS`` ('sequential': the boosted-tree fits share one
+  ``seeding.GBT_SEEDINGS`` ('sequential': the boosted-tree fits share one
   RandomState in dlib's order, size by size, factor by factor). With
   'per_fit' all fits run in parallel. ``classifier='hist_gbt'`` replaces
-  the boosted trees by the opt-in histogram GBT (``utils.CLASSIFIERS``;
+  the boosted trees by the opt-in histogram GBT (``classifiers.CLASSIFIERS``;
   never the default, recorded in ``parameters``). Factors declared
   continuous are refused (``REFUSAL``).
   """
-  utils.check_classifier(classifier)
-  utils.refuse_continuous("downstream_task",
-                          utils.factor_types_of(ground_truth_data),
-                          len(ground_truth_data.factor_sizes), REFUSAL)
+  classifiers.check_classifier(classifier)
+  refuse_continuous("downstream_task",
+                    factor_types_of(ground_truth_data),
+                    len(ground_truth_data.factor_sizes), REFUSAL)
   if isinstance(num_train, (int, np.integer)):
     num_train = [int(num_train)]
-  sizes = [utils.check_count("num_train", n, 2) for n in num_train]
-  num_test = utils.check_count("num_test", num_test, 1)
+  sizes = [check_count("num_train", n, 2) for n in num_train]
+  num_test = check_count("num_test", num_test, 1)
   if isinstance(predictors, str):
     predictors = [predictors]
   predictors = [check_predictor(p) for p in predictors]
-  utils.check_sklearn_compat(sklearn_compat)
+  classifiers.check_sklearn_compat(sklearn_compat)
   if "logistic_regression" in predictors and min(sizes) < 5:
     raise ValueError("logistic_regression uses 5-fold CV: every num_train "
                      f"must be >= 5, got {sizes}")
-  rs = utils.as_random_state(random_state)
-  samples = [utils.sample_train_test(ground_truth_data, representation_fn, n,
-                                     num_test, rs, encode_batch_size,
-                                     sampling_batch_size) for n in sizes]
-  seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
+  rs = sampling.as_random_state(random_state)
+  samples = [sampling.sample_train_test(ground_truth_data, representation_fn, n,
+                                        num_test, rs, encode_batch_size,
+                                        sampling_batch_size) for n in sizes]
+  seed = seeding.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
   k = samples[0][1].shape[1]
-  gbt_states = iter(utils.gbt_random_states(gbt_seeding, seed,
-                                            len(sizes) * k))
+  gbt_states = iter(seeding.gbt_random_states(gbt_seeding, seed,
+                                              len(sizes) * k))
   tasks, keys = [], []
   for name in predictors:  # dlib: one metric run per predictor
     for n, (x_train, y_train, x_test, y_test) in zip(sizes, samples):
@@ -197,8 +199,8 @@ def compute_downstream_task(ground_truth_data, representation_fn,
         keys.append((name, n))
   # Measured: a CV'd logistic regression and a GBT cost about the same per
   # sample and class (~1 ms on one core of this kind of machine).
-  fits = utils.run_fits(_fit_factor, tasks, gbt_seeding, n_jobs,
-                        [utils.classifier_cost(task[2]) for task in tasks])
+  fits = seeding.run_fits(_fit_factor, tasks, gbt_seeding, n_jobs,
+                          [parallel.classifier_cost(task[2]) for task in tasks])
   scores: Dict[str, float] = {}
   for name in predictors:
     for n in sizes:
@@ -208,11 +210,11 @@ def compute_downstream_task(ground_truth_data, representation_fn,
         scores[f"{name}:{n}:{key}"] = value
   models = {p: PREDICTORS[p] for p in predictors}
   if "boosted_trees" in models:
-    models["boosted_trees"] = utils.CLASSIFIER_MODELS[classifier]
+    models["boosted_trees"] = classifiers.CLASSIFIER_MODELS[classifier]
   if sklearn_compat == "dlib" and "logistic_regression" in models:
     models["logistic_regression"] = (
         "OneVsRestClassifier(" + models["logistic_regression"] + ")")
-  return utils.make_result(
+  return results.make_result(
       scores, dict(num_train=sizes, num_test=num_test,
                    predictors=list(predictors), predictor_models=models,
                    sampling_batch_size=int(sampling_batch_size),

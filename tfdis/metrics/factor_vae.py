@@ -15,7 +15,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import results, sampling
 
 DEFAULTS = dict(batch_size=64, num_train=10000, num_eval=5000,
                 num_variance_estimate=10000, prune_threshold=0.05)
@@ -76,7 +77,8 @@ def factor_vae_from_votes(train_votes, eval_votes) -> Dict[str, float]:
 
 def sample_factor_vae_groups(ground_truth_data, representation_fn,
                              num_points, batch_size, random_state,
-                             encode_batch_size=utils.DEFAULT_ENCODE_BATCH_SIZE
+                             encode_batch_size=(
+                                 sampling.DEFAULT_ENCODE_BATCH_SIZE)
                              ) -> Tuple[np.ndarray, np.ndarray]:
   """(local codes [P, batch_size, d], labels [P]) of ``num_points`` groups.
 
@@ -87,9 +89,9 @@ def sample_factor_vae_groups(ground_truth_data, representation_fn,
   """
   k = ground_truth_data.num_factors
   labels = np.zeros(num_points, dtype=np.int64)
-  encoder = utils.BatchedEncoder(representation_fn, encode_batch_size)
+  encoder = sampling.BatchedEncoder(representation_fn, encode_batch_size)
   for p in range(num_points):  # per group, not per image: dlib's draw order
-    index = utils.randint(random_state, k)
+    index = sampling.randint(random_state, k)
     factors = ground_truth_data.sample_factors(batch_size, random_state)
     factors[:, index] = factors[0, index]
     encoder.add_factors(ground_truth_data, factors, random_state)
@@ -113,7 +115,8 @@ def compute_factor_vae(ground_truth_data, representation_fn, random_state,
                        num_variance_estimate: int = DEFAULTS[
                            "num_variance_estimate"],
                        prune_threshold: float = DEFAULTS["prune_threshold"],
-                       encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                       encode_batch_size: int = (
+                           sampling.DEFAULT_ENCODE_BATCH_SIZE),
                        ) -> Dict:
   """FactorVAE score with dlib's defaults (batch 64, 10000 train, 5000 eval,
   10000 points for the global variance, prune threshold 0.05).
@@ -121,15 +124,15 @@ def compute_factor_vae(ground_truth_data, representation_fn, random_state,
   ``num_active_dims`` is the real number of active codes (dlib bug fixed; see
   ``NUM_ACTIVE_DIMS_FIX``, recorded in ``notes``). No active code -> all 0.
   """
-  batch_size = utils.check_count("batch_size", batch_size, 2)
-  num_train = utils.check_count("num_train", num_train, 1)
-  num_eval = utils.check_count("num_eval", num_eval, 1)
-  num_variance_estimate = utils.check_count("num_variance_estimate",
-                                            num_variance_estimate, 2)
-  rs = utils.as_random_state(random_state)
+  batch_size = check_count("batch_size", batch_size, 2)
+  num_train = check_count("num_train", num_train, 1)
+  num_eval = check_count("num_eval", num_eval, 1)
+  num_variance_estimate = check_count("num_variance_estimate",
+                                      num_variance_estimate, 2)
+  rs = sampling.as_random_state(random_state)
   # dlib _compute_variances: ONE sample_observations(num_variance_estimate)
   # call, i.e. all factor rows drawn at once, then their observations.
-  codes = utils.encode_factors(
+  codes = sampling.encode_factors(
       ground_truth_data, representation_fn,
       ground_truth_data.sample_factors(num_variance_estimate, rs), rs,
       encode_batch_size)
@@ -149,5 +152,5 @@ def compute_factor_vae(ground_truth_data, representation_fn, random_state,
                         encode_batch_size)
     scores = factor_vae_from_votes(train_votes, eval_votes)
   scores["num_active_dims"] = int(active.sum())
-  return utils.make_result(scores, params, [NUM_ACTIVE_DIMS_FIX],
-                           random_state)
+  return results.make_result(scores, params, [NUM_ACTIVE_DIMS_FIX],
+                             random_state)

@@ -16,7 +16,9 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import classifiers, parallel, results, sampling, seeding
+from tfdis.metrics.factor_types import factor_types_of, refuse_continuous
 from tfdis.metrics.downstream_task import fit_predictor
 
 DEFAULTS = dict(num_train=10000, num_test_points_per_class=100)
@@ -112,14 +114,14 @@ def fairness_from_predictions(predictions, sensitive_values,
   return scores
 
 
-def _fit(x, y, seed, classifier=utils.DEFAULT_CLASSIFIER):
-  with utils.one_openmp_thread():
+def _fit(x, y, seed, classifier=classifiers.DEFAULT_CLASSIFIER):
+  with classifiers.one_openmp_thread():
     return fit_predictor("boosted_trees", x, y, seed, classifier=classifier)
 
 
 def sample_interventions(ground_truth_data, representation_fn, sizes,
                          per_class: int, random_state,
-                         encode_batch_size=utils.DEFAULT_ENCODE_BATCH_SIZE):
+                         encode_batch_size=sampling.DEFAULT_ENCODE_BATCH_SIZE):
   """Codes of the intervened samples, in dlib's draw order.
 
   dlib (``fairness.compute_fairness``) draws, for each target i and each
@@ -129,7 +131,7 @@ def sample_interventions(ground_truth_data, representation_fn, sizes,
   encoded in large batches after the draws.
   """
   k = len(sizes)
-  encoder = utils.BatchedEncoder(representation_fn, encode_batch_size)
+  encoder = sampling.BatchedEncoder(representation_fn, encode_batch_size)
   blocks = []
   for i in range(k):
     for j in range(k):
@@ -154,12 +156,13 @@ def compute_fairness(ground_truth_data, representation_fn, random_state,
                      num_test_points_per_class: int = DEFAULTS[
                          "num_test_points_per_class"],
                      sampling_batch_size: int = (
-                         utils.DLIB_SAMPLING_BATCH_SIZE),
+                         sampling.DLIB_SAMPLING_BATCH_SIZE),
                      gbt_seeding: str = "per_fit",
                      gbt_seed: Optional[int] = None,
                      n_jobs: Optional[int] = None,
-                     encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
-                     classifier: str = utils.DEFAULT_CLASSIFIER,
+                     encode_batch_size: int = (
+                         sampling.DEFAULT_ENCODE_BATCH_SIZE),
+                     classifier: str = classifiers.DEFAULT_CLASSIFIER,
                      ) -> Dict:
   """Fairness with dlib's defaults (GBT, 10000 train, 100 points per class).
 
@@ -167,52 +170,52 @@ def compute_fairness(ground_truth_data, representation_fn, random_state,
   ``sampling_batch_size``), then one intervened sample per (target,
   sensitive) pair (``sample_interventions``). The GBTs are seeded with
   ``gbt_seed`` (default: drawn after all samples; dlib's were unseeded) and
-  ``gbt_seeding`` as in ``utils.GBT_SEEDINGS`` ('sequential': the K target
+  ``gbt_seeding`` as in ``seeding.GBT_SEEDINGS`` ('sequential': the K target
   fits share one RandomState, in factor order).
 
   dlib computes the total-variation distances in float32
   (``inter_group_fairness``); so does tfdis, for bit-identical scores.
   ``classifier='hist_gbt'``: the opt-in histogram GBT instead of dlib's
-  exact one (``utils.CLASSIFIERS``; recorded in ``parameters``).
+  exact one (``classifiers.CLASSIFIERS``; recorded in ``parameters``).
   """
-  utils.check_classifier(classifier)
-  utils.refuse_continuous(
-      "fairness", utils.factor_types_of(ground_truth_data),
+  classifiers.check_classifier(classifier)
+  refuse_continuous(
+      "fairness", factor_types_of(ground_truth_data),
       len(ground_truth_data.factor_sizes),
       "Locatello et al. 2019 intervene on each value of a sensitive factor "
       "and compare the predicted classes of a target factor")
-  num_train = utils.check_count("num_train", num_train, 2)
-  per_class = utils.check_count("num_test_points_per_class",
-                                num_test_points_per_class, 1)
+  num_train = check_count("num_train", num_train, 2)
+  per_class = check_count("num_test_points_per_class",
+                          num_test_points_per_class, 1)
   sizes = [int(s) for s in ground_truth_data.factor_sizes]
   k = len(sizes)
   if k < 2:
     raise ValueError("fairness needs at least two factors (a target and a "
                      "sensitive one)")
-  rs = utils.as_random_state(random_state)
-  x_train, y_train = utils.sample_codes_and_factors(
+  rs = sampling.as_random_state(random_state)
+  x_train, y_train = sampling.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
       sampling_batch_size)
   intervened = sample_interventions(ground_truth_data, representation_fn,
                                     sizes, per_class, rs, encode_batch_size)
-  seed = utils.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
-  states = utils.gbt_random_states(gbt_seeding, seed, k)
-  models = utils.run_fits(
+  seed = seeding.resolve_gbt_seed(gbt_seeding, gbt_seed, rs)
+  states = seeding.gbt_random_states(gbt_seeding, seed, k)
+  models = seeding.run_fits(
       _fit, [(x_train, y_train[:, i], states[i], classifier)
              for i in range(k)],
       gbt_seeding, n_jobs,
-      [utils.classifier_cost(y_train[:, i]) for i in range(k)])
+      [parallel.classifier_cost(y_train[:, i]) for i in range(k)])
   predictions = [[None] * k for _ in range(k)]
   sensitive_values = [[None] * k for _ in range(k)]
   for (i, j), (codes, sensitive) in intervened.items():
-    with utils.one_openmp_thread():
+    with classifiers.one_openmp_thread():
       predictions[i][j] = models[i].predict(codes)
     sensitive_values[i][j] = sensitive
   scores = fairness_from_predictions(predictions, sensitive_values, sizes)
-  return utils.make_result(
+  return results.make_result(
       scores, dict(num_train=num_train, num_test_points_per_class=per_class,
                    sampling_batch_size=int(sampling_batch_size),
-                   predictor=utils.CLASSIFIER_MODELS[classifier],
+                   predictor=classifiers.CLASSIFIER_MODELS[classifier],
                    classifier=classifier,
                    gbt_seeding=gbt_seeding, gbt_seed=seed),
       ["boosted trees are seeded (gbt_seed, drawn after the samples); dlib "

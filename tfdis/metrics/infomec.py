@@ -51,62 +51,18 @@ scikit-learn it was written for (``multi_class`` no longer exists).
 from __future__ import annotations
 
 import warnings
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import numpy as np
 import sklearn.metrics
 from sklearn import feature_selection, linear_model, preprocessing
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import information, results, sampling, validation
+from tfdis.metrics.factor_types import check_factor_types
 
 DEFAULTS = dict(num_train=10000, n_neighbors=10, active_fraction=1.0 / 20,
                 factor_bins=20, mi_seed=0, max_iter=100)
-
-
-# ---------------------------------------------------------------------------
-# input handling shared with the other new metrics' conventions
-# ---------------------------------------------------------------------------
-def check_factor_values(factors, num_samples: int,
-                        factor_types: Sequence[str]) -> np.ndarray:
-  """[N, K] factors: integer indices in discrete columns, any finite value in
-  continuous ones (returned as float64 if any column is continuous)."""
-  factors = np.asarray(factors)
-  if factors.ndim != 2:
-    raise ValueError(
-        "factors must be 2-D [num_samples, num_factors] (rows are samples), "
-        f"got shape {factors.shape}")
-  if factors.shape[0] != num_samples:
-    raise ValueError(
-        f"factors has {factors.shape[0]} rows but the codes have "
-        f"{num_samples}; rows are samples and must match.")
-  if factors.dtype.kind not in "iubf":
-    raise ValueError(f"factors must be numeric, got dtype {factors.dtype}")
-  if not np.all(np.isfinite(factors)):
-    raise ValueError("factors contains NaN or infinite values")
-  for j, kind in enumerate(factor_types):
-    if kind == "discrete" and factors.dtype.kind == "f" and not np.all(
-        factors[:, j] == np.round(factors[:, j])):
-      raise ValueError(
-          f"factor column {j} is declared discrete but holds non-integral "
-          "values; declare it 'continuous' in factor_types or pass factor "
-          "indices.")
-  if "continuous" in factor_types:
-    return factors.astype(np.float64)
-  return factors.astype(np.int64)
-
-
-def discretize_continuous_factors(factors: np.ndarray,
-                                  factor_types: Sequence[str],
-                                  num_bins: int) -> np.ndarray:
-  """Integer factors: discrete columns as they are, continuous ones
-  histogram-discretised into ``num_bins`` bins (``utils.discretize``)."""
-  out = np.empty(factors.shape, dtype=np.int64)
-  for j, kind in enumerate(factor_types):
-    if kind == "continuous":
-      out[:, j] = utils.discretize(factors[:, j:j + 1], num_bins)[:, 0]
-    else:
-      out[:, j] = factors[:, j].astype(np.int64)
-  return out
 
 
 # ---------------------------------------------------------------------------
@@ -247,14 +203,14 @@ def infomec_from_codes(codes, factors, *, factor_types=None,
   reference); ``reference_behaviour``: keep the reference's NaN/inf in the
   degenerate cases instead of tfdis's defined values.
   """
-  codes = utils.check_codes(codes)
-  n_neighbors = utils.check_count("n_neighbors", n_neighbors, 1)
-  factor_types = utils.check_factor_types(factor_types, np.shape(factors)[-1]
+  codes = validation.check_codes(codes)
+  n_neighbors = check_count("n_neighbors", n_neighbors, 1)
+  factor_types = check_factor_types(factor_types, np.shape(factors)[-1]
                                     if np.ndim(factors) == 2 else 0)
-  factors = check_factor_values(factors, codes.shape[0], factor_types)
-  factors = discretize_continuous_factors(factors, factor_types,
-                                          utils.check_count(
-                                              "factor_bins", factor_bins, 1))
+  factors = validation.check_factors(factors, codes.shape[0],
+                                     factor_types=factor_types)
+  factors = information.discretize_factors(
+      factors, factor_types, check_count("factor_bins", factor_bins, 1))
   if discrete_latents:
     bad = ~np.all(codes == np.round(codes), axis=0)
     if bad.any():
@@ -299,8 +255,9 @@ def compute_infomec(ground_truth_data, representation_fn, random_state,
                     mi_seed: Optional[int] = DEFAULTS["mi_seed"],
                     max_iter: int = DEFAULTS["max_iter"],
                     reference_behaviour: bool = False,
-                    sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
-                    encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                    sampling_batch_size: int = (
+                        sampling.DLIB_SAMPLING_BATCH_SIZE),
+                    encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
                     ) -> Dict:
   """InfoMEC on ``num_train`` sampled points (the reference's estimator
   settings: 10 neighbours, active = range > max range / 20, unpenalised
@@ -312,8 +269,8 @@ def compute_infomec(ground_truth_data, representation_fn, random_state,
   _validate_params(num_train=num_train, n_neighbors=n_neighbors,
                    factor_bins=factor_bins, max_iter=max_iter)
   num_train = int(num_train)
-  rs = utils.as_random_state(random_state)
-  codes, factors = utils.sample_codes_and_factors(
+  rs = sampling.as_random_state(random_state)
+  codes, factors = sampling.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
       sampling_batch_size)
   factor_types = getattr(ground_truth_data, "factor_types", None)
@@ -329,7 +286,7 @@ def compute_infomec(ground_truth_data, representation_fn, random_state,
   if factor_types is not None and "continuous" in factor_types:
     notes.append(f"continuous factors discretised into {factor_bins} "
                  "equal-width bins (the reference label-encodes values)")
-  return utils.make_result(
+  return results.make_result(
       scores, dict(num_train=num_train, discrete_latents=bool(discrete_latents),
                    n_neighbors=int(n_neighbors),
                    active_fraction=float(active_fraction),
@@ -348,10 +305,10 @@ def _validate_params(num_train=DEFAULTS["num_train"],
                      max_iter=DEFAULTS["max_iter"], **_) -> None:
   """Raises ValueError for option values ``compute_infomec`` cannot use
   (checked by tfdis_evaluate before any model is loaded)."""
-  utils.check_count("num_train", num_train, 2)
-  utils.check_count("n_neighbors", n_neighbors, 1)
-  utils.check_count("factor_bins", factor_bins, 1)
-  utils.check_count("max_iter", max_iter, 1)
+  check_count("num_train", num_train, 2)
+  check_count("n_neighbors", n_neighbors, 1)
+  check_count("factor_bins", factor_bins, 1)
+  check_count("max_iter", max_iter, 1)
 
 
 compute_infomec.validate_params = _validate_params

@@ -15,7 +15,9 @@ from typing import Dict
 
 import numpy as np
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import information, results, sampling, validation
+from tfdis.metrics.factor_types import factor_type_parameters, factor_types_of
 
 DEFAULTS = dict(num_train=10000, diff_quantile=0.99, num_bins=20)
 
@@ -52,11 +54,11 @@ def irs_from_codes(codes, factors, diff_quantile: float = 0.99,
   codes dropped; no active code -> IRS 0. Continuous factors
   (``factor_types``) are given as values and discretised the same way.
   """
-  codes, factors = utils.check_codes_factors(codes, factors,
-                                             factor_types=factor_types)
+  codes, factors = validation.check_codes_factors(codes, factors,
+                                                  factor_types=factor_types)
   if not 0.0 <= float(diff_quantile) <= 1.0:
     raise ValueError(f"diff_quantile must be in [0, 1], got {diff_quantile}")
-  factors_d = utils.discretize(factors, num_bins)
+  factors_d = information.discretize(factors, num_bins)
   active = codes.var(axis=0) > 0.0
   num_active = int(active.sum())
   if num_active == 0:
@@ -74,8 +76,8 @@ def compute_irs(ground_truth_data, representation_fn, random_state,
                 num_train: int = DEFAULTS["num_train"],
                 diff_quantile: float = DEFAULTS["diff_quantile"],
                 num_bins: int = DEFAULTS["num_bins"],
-                sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
-                encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                sampling_batch_size: int = sampling.DLIB_SAMPLING_BATCH_SIZE,
+                encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
                 ) -> Dict:
   """IRS with dlib's defaults (10000 points, 0.99 quantile, 20 factor bins,
   sampled as dlib does in chunks of ``sampling_batch_size``).
@@ -83,18 +85,18 @@ def compute_irs(ground_truth_data, representation_fn, random_state,
   Fixes dlib's ``num_active_dims`` (see ``NUM_ACTIVE_DIMS_FIX``); the fix is
   recorded in the result's ``notes``.
   """
-  num_train = utils.check_count("num_train", num_train, 2)
-  rs = utils.as_random_state(random_state)
-  codes, factors = utils.sample_codes_and_factors(
+  num_train = check_count("num_train", num_train, 2)
+  rs = sampling.as_random_state(random_state)
+  codes, factors = sampling.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
       sampling_batch_size)
-  factor_types = utils.factor_types_of(ground_truth_data)
+  factor_types = factor_types_of(ground_truth_data)
   scores = irs_from_codes(codes, factors, diff_quantile, num_bins,
                           factor_types=factor_types)
-  return utils.make_result(
+  return results.make_result(
       scores, dict(num_train=num_train, diff_quantile=float(diff_quantile),
                    num_bins=int(num_bins),
                    sampling_batch_size=int(sampling_batch_size),
-                   **utils.factor_type_parameters(factor_types,
-                                                  factors.shape[1])),
+                   **factor_type_parameters(factor_types,
+                                            factors.shape[1])),
       [NUM_ACTIVE_DIMS_FIX], random_state)

@@ -33,7 +33,7 @@ from typing import Dict
 import numpy as np
 
 from tfdis.metrics import binned_information as bi
-from tfdis.metrics import utils
+from tfdis.metrics import results, sampling
 
 DEFAULTS = dict(num_train=10000, num_bins=bi.DEFAULT_NUM_BINS)
 
@@ -71,8 +71,8 @@ def jemmig_from_codes(codes, factors, *, factor_types=None,
 def compute_jemmig(ground_truth_data, representation_fn, random_state,
                    num_train: int = DEFAULTS["num_train"],
                    num_bins: int = DEFAULTS["num_bins"],
-                   sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
-                   encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                   sampling_batch_size: int = sampling.DLIB_SAMPLING_BATCH_SIZE,
+                   encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
                    ) -> Dict:
   """JEMMIG on ``num_train`` sampled points (10000, as dlib's MIG; 10 bins).
 
@@ -86,4 +86,4 @@ def compute_jemmig(ground_truth_data, representation_fn, random_state,
   scores = {"jemmig": jemmig_from_matrices(
       info.mutual_info, info.joint_entropy, info.factor_entropy,
       parameters["num_bins"])}
-  return utils.make_result(scores, parameters, [], random_state)
+  return results.make_result(scores, parameters, [], random_state)

@@ -16,7 +16,9 @@ from typing import Dict
 
 import numpy as np
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import information, results, sampling, validation
+from tfdis.metrics.factor_types import factor_type_parameters, factor_types_of
 
 DEFAULTS = dict(num_train=10000, num_bins=20)
 
@@ -46,19 +48,20 @@ def mig_from_codes(codes, factors, num_bins: int = 20, *,
   ``factor_types``: "discrete"/"continuous" per factor (None: all
   discrete); continuous columns (values) are discretised into ``num_bins``.
   """
-  codes, factors = utils.check_codes_factors(codes, factors,
-                                             factor_types=factor_types)
-  factors = utils.discretize_factors(factors, factor_types, num_bins)
-  m = utils.discrete_mutual_info(utils.discretize(codes, num_bins), factors)
-  entropy = utils.discrete_entropy(factors)
+  codes, factors = validation.check_codes_factors(codes, factors,
+                                                  factor_types=factor_types)
+  factors = information.discretize_factors(factors, factor_types, num_bins)
+  m = information.discrete_mutual_info(information.discretize(codes, num_bins),
+                                       factors)
+  entropy = information.discrete_entropy(factors)
   return {"discrete_mig": mig_from_mutual_info(m, entropy)}
 
 
 def compute_mig(ground_truth_data, representation_fn, random_state,
                 num_train: int = DEFAULTS["num_train"],
                 num_bins: int = DEFAULTS["num_bins"],
-                sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
-                encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                sampling_batch_size: int = sampling.DLIB_SAMPLING_BATCH_SIZE,
+                encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
                 ) -> Dict:
   """MIG on ``num_train`` sampled points (dlib defaults: 10000 points, 20 bins).
 
@@ -67,23 +70,23 @@ def compute_mig(ground_truth_data, representation_fn, random_state,
   sample; ``encode_batch_size`` images go into each encoder call (the score
   does not depend on it).
   """
-  num_train = utils.check_count("num_train", num_train, 2)
-  rs = utils.as_random_state(random_state)
-  codes, factors = utils.sample_codes_and_factors(
+  num_train = check_count("num_train", num_train, 2)
+  rs = sampling.as_random_state(random_state)
+  codes, factors = sampling.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
       sampling_batch_size)
-  factor_types = utils.factor_types_of(ground_truth_data)
+  factor_types = factor_types_of(ground_truth_data)
   scores = mig_from_codes(codes, factors, num_bins, factor_types=factor_types)
   notes = []
-  if (utils.discrete_entropy(utils.discretize_factors(
+  if (information.discrete_entropy(information.discretize_factors(
       factors, factor_types, num_bins)) == 0).any():
     notes.append("factors constant in the sample were left out of the mean")
   if "continuous" in factor_types:
     notes.append("continuous factors were histogram-discretised into "
                  "num_bins bins (MIG is defined on discrete factors)")
-  return utils.make_result(
+  return results.make_result(
       scores, dict(num_train=num_train, num_bins=int(num_bins),
                    sampling_batch_size=int(sampling_batch_size),
-                   **utils.factor_type_parameters(factor_types,
-                                                  factors.shape[1])), notes,
+                   **factor_type_parameters(factor_types,
+                                            factors.shape[1])), notes,
       random_state)

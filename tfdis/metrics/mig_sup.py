@@ -41,7 +41,8 @@ from typing import Dict
 import numpy as np
 
 from tfdis.metrics import binned_information as bi
-from tfdis.metrics import utils
+from tfdis.metrics import results, sampling
+from tfdis.registry import check_choice
 
 DEFAULTS = dict(num_train=10000, num_bins=bi.DEFAULT_NUM_BINS,
                 normalization="code", dead_codes="zero")
@@ -49,21 +50,14 @@ NORMALIZATIONS = ("code", "factor")
 DEAD_CODES = ("zero", "nan")
 
 
-def _check_option(name, value, allowed, meaning):
-  if value not in allowed:
-    raise bi.MetricInputError(
-        f"{name} must be one of {', '.join(map(repr, allowed))} ({meaning}), "
-        f"got {value!r}")
-  return value
-
-
 def check_options(normalization: str, dead_codes: str) -> None:
-  _check_option("normalization", normalization, NORMALIZATIONS,
-                "'code': divide by H(code), the reference; 'factor': by "
-                "H(factor), Li et al.'s code")
-  _check_option("dead_codes", dead_codes, DEAD_CODES,
-                "'zero': a constant code scores a gap of 0; 'nan': the "
-                "reference's NaN")
+  """``normalization``: 'code' divides by H(code), the reference; 'factor'
+  by H(factor), Li et al.'s code. ``dead_codes``: 'zero', a constant code
+  scores a gap of 0; 'nan', the reference's NaN."""
+  check_choice("normalization", normalization, NORMALIZATIONS,
+               error=bi.MetricInputError)
+  check_choice("dead_codes", dead_codes, DEAD_CODES,
+               error=bi.MetricInputError)
 
 
 def mig_sup_from_matrix(mutual_info: np.ndarray, factor_entropy: np.ndarray,
@@ -113,8 +107,9 @@ def compute_mig_sup(ground_truth_data, representation_fn, random_state,
                     num_bins: int = DEFAULTS["num_bins"],
                     normalization: str = DEFAULTS["normalization"],
                     dead_codes: str = DEFAULTS["dead_codes"],
-                    sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
-                    encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                    sampling_batch_size: int = (
+                        sampling.DLIB_SAMPLING_BATCH_SIZE),
+                    encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE,
                     ) -> Dict:
   """MIG-sup on ``num_train`` sampled points (10000, as dlib's MIG; 10 bins).
 
@@ -131,9 +126,9 @@ def compute_mig_sup(ground_truth_data, representation_fn, random_state,
       info.mutual_info, info.factor_entropy, info.code_entropy,
       normalization, dead_codes)}
   parameters.update(normalization=normalization, dead_codes=dead_codes)
-  return utils.make_result(scores, parameters,
-                           notes_for(info, normalization, dead_codes),
-                           random_state)
+  return results.make_result(scores, parameters,
+                             notes_for(info, normalization, dead_codes),
+                             random_state)
 
 
 def notes_for(info: bi.BinnedInformation, normalization: str,

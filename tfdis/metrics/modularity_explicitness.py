@@ -15,7 +15,11 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import (classifiers, information, parallel, results,
+                           sampling, validation)
+from tfdis.metrics.factor_types import (continuous_mask, factor_type_parameters,
+                                        factor_types_of)
 
 DEFAULTS = dict(num_train=10000, num_test=5000, num_bins=20)
 
@@ -56,7 +60,7 @@ def _macro_auc(y, proba, classes) -> float:
 
 
 def _explicitness_factor(x_train, y_train, x_test, y_test,
-                         sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT,
+                         sklearn_compat=classifiers.DEFAULT_SKLEARN_COMPAT,
                          continuous: bool = False) -> Tuple[float, float]:
   if continuous:
     # Explicitness by regression: R² of a linear regression on the codes
@@ -69,8 +73,9 @@ def _explicitness_factor(x_train, y_train, x_test, y_test,
             float(model.score(x_test, y_test)))
   if len(np.unique(y_train)) < 2:
     return float("nan"), float("nan")  # undefined; dropped from the mean
-  with utils.quiet_sklearn():
-    model = utils.logistic_regression(sklearn_compat).fit(x_train, y_train)
+  with classifiers.quiet_sklearn():
+    model = classifiers.logistic_regression(sklearn_compat).fit(x_train,
+                                                                 y_train)
   return (_macro_auc(y_train, model.predict_proba(x_train), model.classes_),
           _macro_auc(y_test, model.predict_proba(x_test), model.classes_))
 
@@ -85,7 +90,7 @@ def modularity_explicitness_from_codes(codes_train, factors_train, codes_test,
                                        factors_test, num_bins: int = 20,
                                        n_jobs: Optional[int] = None,
                                        sklearn_compat: str = (
-                                           utils.DEFAULT_SKLEARN_COMPAT),
+                                           classifiers.DEFAULT_SKLEARN_COMPAT),
                                        *, factor_types=None
                                        ) -> Dict[str, float]:
   """``modularity_score``, ``explicitness_score_train/_test``.
@@ -102,23 +107,23 @@ def modularity_explicitness_from_codes(codes_train, factors_train, codes_test,
   (dlib divided by zero and fed NaN to the classifier). Factors constant in
   the training sample have no defined AUC and are left out of the mean.
   ``sklearn_compat`` picks the ``LogisticRegression()`` defaults (see
-  ``utils.logistic_regression``).
+  ``classifiers.logistic_regression``).
   """
-  utils.check_sklearn_compat(sklearn_compat)
-  x_train, y_train, x_test, y_test = utils.check_train_test(
+  classifiers.check_sklearn_compat(sklearn_compat)
+  x_train, y_train, x_test, y_test = validation.check_train_test(
       codes_train, factors_train, codes_test, factors_test, factor_types)
   k = y_train.shape[1]
-  continuous = utils.continuous_mask(factor_types, k)
-  mi = utils.discrete_mutual_info(
-      utils.discretize(x_train, num_bins),
-      utils.discretize_factors(y_train, factor_types, num_bins))
-  z_train, z_test = utils.standardize(x_train, x_test)
-  per_factor = utils.parallel_map(
+  continuous = continuous_mask(factor_types, k)
+  mi = information.discrete_mutual_info(
+      information.discretize(x_train, num_bins),
+      information.discretize_factors(y_train, factor_types, num_bins))
+  z_train, z_test = classifiers.standardize(x_train, x_test)
+  per_factor = parallel.parallel_map(
       _explicitness_factor,
       [(z_train, y_train[:, j], z_test, y_test[:, j], sklearn_compat,
         bool(continuous[j])) for j in range(k)], n_jobs,
-      [len(y_train) if continuous[j] else utils.classifier_cost(y_train[:, j])
-       for j in range(k)])
+      [len(y_train) if continuous[j] else
+       parallel.classifier_cost(y_train[:, j]) for j in range(k)])
   scores = {"modularity_score": modularity_from_mutual_info(mi)}
   for prefix, mask in (("explicitness_score", ~continuous),
                        ("explicitness_r2", continuous)):
@@ -134,37 +139,37 @@ def compute_modularity_explicitness(
     num_train: int = DEFAULTS["num_train"],
     num_test: int = DEFAULTS["num_test"],
     num_bins: int = DEFAULTS["num_bins"],
-    sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
-    sampling_batch_size: int = utils.DLIB_SAMPLING_BATCH_SIZE,
+    sklearn_compat: str = classifiers.DEFAULT_SKLEARN_COMPAT,
+    sampling_batch_size: int = sampling.DLIB_SAMPLING_BATCH_SIZE,
     n_jobs: Optional[int] = None,
-    encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE) -> Dict:
+    encode_batch_size: int = sampling.DEFAULT_ENCODE_BATCH_SIZE) -> Dict:
   """Modularity/explicitness with dlib's defaults (10000/5000 points, 20 bins).
 
   Train then test sample, drawn as dlib does (chunks of
   ``sampling_batch_size``); ``sklearn_compat`` as in
   ``modularity_explicitness_from_codes``.
   """
-  num_train = utils.check_count("num_train", num_train, 2)
-  num_test = utils.check_count("num_test", num_test, 1)
-  utils.check_sklearn_compat(sklearn_compat)
-  rs = utils.as_random_state(random_state)
+  num_train = check_count("num_train", num_train, 2)
+  num_test = check_count("num_test", num_test, 1)
+  classifiers.check_sklearn_compat(sklearn_compat)
+  rs = sampling.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
-      utils.sample_train_test(ground_truth_data, representation_fn,
-                              num_train, num_test, rs, encode_batch_size,
-                              sampling_batch_size))
-  factor_types = utils.factor_types_of(ground_truth_data)
+      sampling.sample_train_test(ground_truth_data, representation_fn,
+                                 num_train, num_test, rs, encode_batch_size,
+                                 sampling_batch_size))
+  factor_types = factor_types_of(ground_truth_data)
   scores = modularity_explicitness_from_codes(
       codes_train, factors_train, codes_test, factors_test, num_bins, n_jobs,
       sklearn_compat, factor_types=factor_types)
-  return utils.make_result(
+  return results.make_result(
       scores, dict(num_train=num_train, num_test=num_test,
                    num_bins=int(num_bins),
                    sampling_batch_size=int(sampling_batch_size),
                    sklearn_compat=sklearn_compat,
-                   predictor=utils.logistic_regression_predictor_name(
+                   predictor=classifiers.logistic_regression_predictor_name(
                        sklearn_compat),
-                   **utils.factor_type_parameters(factor_types,
-                                                  len(factor_types))),
+                   **factor_type_parameters(factor_types,
+                                            len(factor_types))),
       ["constant codes are z-scored with std 1 instead of 0 (no NaN)",
        "test AUC uses the classifier's classes; classes absent from a split "
        "are skipped instead of misaligning the one-hot columns"],

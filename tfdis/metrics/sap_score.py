@@ -20,26 +20,30 @@ from typing import Dict, Optional
 import numpy as np
 from sklearn.svm import LinearSVC
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import classifiers, parallel, results, sampling, validation
+from tfdis.metrics.factor_types import (continuous_mask, factor_type_parameters,
+                                        factor_types_of)
 
 DEFAULTS = dict(num_train=10000, num_test=5000, continuous_factors=False)
 
 
 def _svc_accuracy(x_train, y_train, x_test, y_test,
-                  sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT) -> float:
+                  sklearn_compat=classifiers.DEFAULT_SKLEARN_COMPAT) -> float:
   """Test accuracy of a LinearSVC on one code (one feature) for one factor."""
   if len(np.unique(y_train)) < 2:
-    model = utils.ConstantClassifier(y_train[0])
+    model = classifiers.ConstantClassifier(y_train[0])
   else:
     extra = {"dual": True} if sklearn_compat == "dlib" else {}
     model = LinearSVC(C=0.01, class_weight="balanced", **extra)
-    with utils.quiet_sklearn():
+    with classifiers.quiet_sklearn():
       model.fit(x_train[:, None], y_train)
   return float(np.mean(model.predict(x_test[:, None]) == y_test))
 
 
 def _svc_column(x_train, y_train, x_test, y_test,
-                sklearn_compat=utils.DEFAULT_SKLEARN_COMPAT) -> np.ndarray:
+                sklearn_compat=classifiers.DEFAULT_SKLEARN_COMPAT
+                ) -> np.ndarray:
   """S[:, j] for one factor: one SVC per code (one parallel task per factor)."""
   return np.array([
       _svc_accuracy(x_train[:, i], y_train, x_test[:, i], y_test,
@@ -51,7 +55,7 @@ def _svc_column(x_train, y_train, x_test, y_test,
 def sap_score_matrix(codes_train, factors_train, codes_test, factors_test,
                      continuous_factors: bool = False,
                      n_jobs: Optional[int] = None,
-                     sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                     sklearn_compat: str = classifiers.DEFAULT_SKLEARN_COMPAT,
                      *, factor_types=None) -> np.ndarray:
   """S [num_codes, num_factors] (see module docstring).
 
@@ -63,10 +67,10 @@ def sap_score_matrix(codes_train, factors_train, codes_test, factors_test,
   """
   if continuous_factors:
     factor_types = "continuous"  # dlib: every factor, values as given
-  x_train, y_train, x_test, y_test = utils.check_train_test(
+  x_train, y_train, x_test, y_test = validation.check_train_test(
       codes_train, factors_train, codes_test, factors_test, factor_types)
   num_codes, num_factors = x_train.shape[1], y_train.shape[1]
-  continuous = utils.continuous_mask(factor_types, num_factors)
+  continuous = continuous_mask(factor_types, num_factors)
   if continuous.any() and not continuous_factors:
     out = np.zeros((num_codes, num_factors))
     out[:, continuous] = sap_score_matrix(
@@ -89,12 +93,12 @@ def sap_score_matrix(codes_train, factors_train, codes_test, factors_test,
     denom = var_x[:, None] * var_y[None, :]
     ok = (var_x[:, None] > 1e-12) & (var_y[None, :] > 0)
     return np.where(ok, cov**2 / np.where(ok, denom, 1.0), 0.0)
-  columns = utils.parallel_map(
+  columns = parallel.parallel_map(
       _svc_column,
       [(x_train, y_train[:, j], x_test, y_test[:, j],
-        utils.check_sklearn_compat(sklearn_compat))
+        classifiers.check_sklearn_compat(sklearn_compat))
        for j in range(num_factors)], n_jobs,
-      [utils.classifier_cost(y_train[:, j]) for j in range(num_factors)])
+      [parallel.classifier_cost(y_train[:, j]) for j in range(num_factors)])
   return np.stack(columns, axis=1).reshape(num_codes, num_factors)
 
 
@@ -109,7 +113,7 @@ def sap_from_matrix(score_matrix) -> float:
 def sap_from_codes(codes_train, factors_train, codes_test, factors_test,
                    continuous_factors: bool = False,
                    n_jobs: Optional[int] = None,
-                   sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                   sklearn_compat: str = classifiers.DEFAULT_SKLEARN_COMPAT,
                    *, factor_types=None) -> Dict[str, float]:
   """``{"SAP_score": ...}``; the test split is unused for continuous factors."""
   matrix = sap_score_matrix(codes_train, factors_train, codes_test,
@@ -123,11 +127,12 @@ def compute_sap_score(ground_truth_data, representation_fn, random_state,
                       num_test: int = DEFAULTS["num_test"],
                       continuous_factors: bool = DEFAULTS[
                           "continuous_factors"],
-                      sklearn_compat: str = utils.DEFAULT_SKLEARN_COMPAT,
+                      sklearn_compat: str = classifiers.DEFAULT_SKLEARN_COMPAT,
                       sampling_batch_size: int = (
-                          utils.DLIB_SAMPLING_BATCH_SIZE),
+                          sampling.DLIB_SAMPLING_BATCH_SIZE),
                       n_jobs: Optional[int] = None,
-                      encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH_SIZE,
+                      encode_batch_size: int = (
+                          sampling.DEFAULT_ENCODE_BATCH_SIZE),
                       ) -> Dict:
   """SAP with dlib's defaults (10000 train, 5000 test, discrete factors).
 
@@ -136,15 +141,15 @@ def compute_sap_score(ground_truth_data, representation_fn, random_state,
   the dual as scikit-learn < 1.5 did by default (today: ``dual='auto'``, the
   primal for these one-feature problems).
   """
-  num_train = utils.check_count("num_train", num_train, 2)
-  num_test = utils.check_count("num_test", num_test, 1)
-  utils.check_sklearn_compat(sklearn_compat)
-  rs = utils.as_random_state(random_state)
+  num_train = check_count("num_train", num_train, 2)
+  num_test = check_count("num_test", num_test, 1)
+  classifiers.check_sklearn_compat(sklearn_compat)
+  rs = sampling.as_random_state(random_state)
   codes_train, factors_train, codes_test, factors_test = (
-      utils.sample_train_test(ground_truth_data, representation_fn,
-                              num_train, num_test, rs, encode_batch_size,
-                              sampling_batch_size))
-  factor_types = utils.factor_types_of(ground_truth_data)
+      sampling.sample_train_test(ground_truth_data, representation_fn,
+                                 num_train, num_test, rs, encode_batch_size,
+                                 sampling_batch_size))
+  factor_types = factor_types_of(ground_truth_data)
   scores = sap_from_codes(codes_train, factors_train, codes_test, factors_test,
                           bool(continuous_factors), n_jobs, sklearn_compat,
                           factor_types=factor_types)
@@ -153,11 +158,11 @@ def compute_sap_score(ground_truth_data, representation_fn, random_state,
   else:
     predictor = "LinearSVC(C=0.01, class_weight='balanced'{})".format(
         ", dual=True" if sklearn_compat == "dlib" else "")
-  return utils.make_result(
+  return results.make_result(
       scores, dict(num_train=num_train, num_test=num_test,
                    continuous_factors=bool(continuous_factors),
                    sampling_batch_size=int(sampling_batch_size),
                    sklearn_compat=sklearn_compat, predictor=predictor,
-                   **utils.factor_type_parameters(factor_types,
-                                                  len(factor_types))), [],
+                   **factor_type_parameters(factor_types,
+                                            len(factor_types))), [],
       random_state)

@@ -18,7 +18,8 @@ from typing import Dict
 import numpy as np
 import scipy.linalg
 
-from tfdis.metrics import utils
+from tfdis.checks import check_count
+from tfdis.metrics import information, results, sampling, validation
 
 DEFAULTS = dict(num_train=10000, num_bins=20)
 
@@ -47,7 +48,7 @@ def gaussian_wasserstein_correlation(cov) -> float:
 
 def unsupervised_from_codes(codes, num_bins: int = 20) -> Dict[str, float]:
   """The four unsupervised scores of codes [N, num_codes] (see module doc)."""
-  codes = utils.check_codes(codes)
+  codes = validation.check_codes(codes)
   d = codes.shape[1]
   active = codes.var(axis=0) > 0.0
   scores = {}
@@ -63,8 +64,8 @@ def unsupervised_from_codes(codes, num_bins: int = 20) -> Dict[str, float]:
     scores["gaussian_total_correlation"] = 0.0
     scores["gaussian_wasserstein_correlation"] = 0.0
     scores["gaussian_wasserstein_correlation_norm"] = 0.0
-  codes_d = utils.discretize(codes, num_bins)
-  mi = utils.discrete_mutual_info(codes_d, codes_d)
+  codes_d = information.discretize(codes, num_bins)
+  mi = information.discrete_mutual_info(codes_d, codes_d)
   np.fill_diagonal(mi, 0.0)
   scores["mutual_info_score"] = float(mi.sum() / (d * d - d)) if d > 1 else 0.0
   return scores
@@ -74,18 +75,18 @@ def compute_unsupervised(ground_truth_data, representation_fn, random_state,
                          num_train: int = DEFAULTS["num_train"],
                          num_bins: int = DEFAULTS["num_bins"],
                          sampling_batch_size: int = (
-                             utils.DLIB_SAMPLING_BATCH_SIZE),
+                             sampling.DLIB_SAMPLING_BATCH_SIZE),
                          encode_batch_size: int = (
-                             utils.DEFAULT_ENCODE_BATCH_SIZE)) -> Dict:
+                             sampling.DEFAULT_ENCODE_BATCH_SIZE)) -> Dict:
   """Unsupervised scores on ``num_train`` points (dlib: 10000, 20 bins),
   sampled as dlib does (chunks of ``sampling_batch_size``)."""
-  num_train = utils.check_count("num_train", num_train, 2)
-  rs = utils.as_random_state(random_state)
-  codes, _ = utils.sample_codes_and_factors(
+  num_train = check_count("num_train", num_train, 2)
+  rs = sampling.as_random_state(random_state)
+  codes, _ = sampling.sample_codes_and_factors(
       ground_truth_data, representation_fn, num_train, rs, encode_batch_size,
       sampling_batch_size)
   scores = unsupervised_from_codes(codes, num_bins)
-  return utils.make_result(
+  return results.make_result(
       scores, dict(num_train=num_train, num_bins=int(num_bins),
                    sampling_batch_size=int(sampling_batch_size)),
       [CONSTANT_CODES_FIX], random_state)

@@ -33,7 +33,9 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from tfdis.checks import check_count
 from tfdis.models import precision
+from tfdis.registry import UnknownNameError, check_choice, choice_message
 
 # PyTorch BatchNorm2d defaults: momentum 0.1 (Keras: 0.9), eps 1e-5.
 TORCH_BN_MOMENTUM = 0.9
@@ -93,9 +95,7 @@ def _require_64(kind: str, name: str, shape: Tuple[int, int, int]) -> None:
 
 
 def _check_latent_dim(latent_dim: int) -> int:
-  if int(latent_dim) < 1:
-    raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-  return int(latent_dim)
+  return check_count("latent_dim", latent_dim)
 
 
 # --------------------------------------------------------------------------
@@ -173,9 +173,7 @@ DECODER_ALIASES = {"conv": "deconv", "conv_4x4": "deconv",
 
 
 def encoder_ops(name: str, observation_shape, latent_dim: int) -> List[Op]:
-  if name not in ENCODERS:
-    raise ValueError(f"Unknown encoder {name!r}; known encoders: "
-                     f"{sorted(ENCODERS)}")
+  check_choice("encoder", name, sorted(ENCODERS))
   fn, needs_64 = ENCODERS[name]
   shape = _check_shape(name, observation_shape)
   if needs_64:
@@ -185,9 +183,7 @@ def encoder_ops(name: str, observation_shape, latent_dim: int) -> List[Op]:
 
 def decoder_ops(name: str, observation_shape, latent_dim: int) -> List[Op]:
   name = DECODER_ALIASES.get(name, name)
-  if name not in DECODERS:
-    raise ValueError(f"Unknown decoder {name!r}; known decoders: "
-                     f"{sorted(DECODERS)}")
+  check_choice("decoder", name, sorted(DECODERS))
   fn, needs_64 = DECODERS[name]
   shape = _check_shape(name, observation_shape)
   if needs_64:
@@ -346,11 +342,12 @@ def resolve_architecture(architecture) -> Dict[str, str]:
     architecture = "conv"
   if isinstance(architecture, str):
     if architecture not in ARCHITECTURE_PAIRS:
-      raise ValueError(
-          f"Unknown architecture {architecture!r}; known: "
-          f"{sorted(ARCHITECTURE_PAIRS)} (or a dict with 'encoder' and "
-          f"'decoder' among encoders {sorted(ENCODERS)} and decoders "
-          f"{sorted(DECODERS)})")
+      # The registry's wording, plus the other form an architecture can take.
+      raise UnknownNameError(
+          choice_message("architecture", architecture,
+                         sorted(ARCHITECTURE_PAIRS)) +
+          f" Or a dict with 'encoder' and 'decoder' among encoders "
+          f"{sorted(ENCODERS)} and decoders {sorted(DECODERS)}.")
     enc, dec = ARCHITECTURE_PAIRS[architecture]
     return {"encoder": enc, "decoder": dec}
   if isinstance(architecture, dict):
@@ -359,14 +356,10 @@ def resolve_architecture(architecture) -> Dict[str, str]:
       raise ValueError("architecture dict needs keys 'encoder' (and "
                        f"optionally 'decoder'), got {sorted(architecture)}")
     enc = architecture["encoder"]
-    if enc not in ENCODERS:
-      raise ValueError(f"Unknown encoder {enc!r}; known encoders: "
-                       f"{sorted(ENCODERS)}")
+    check_choice("encoder", enc, sorted(ENCODERS))
     dec = architecture.get("decoder") or DECODER_ALIASES.get(enc, enc)
     dec = DECODER_ALIASES.get(dec, dec)
-    if dec not in DECODERS:
-      raise ValueError(f"Unknown decoder {dec!r}; known decoders: "
-                       f"{sorted(DECODERS)}")
+    check_choice("decoder", dec, sorted(DECODERS))
     return {"encoder": enc, "decoder": dec}
   raise TypeError(f"architecture must be a name or a dict, got "
                   f"{type(architecture).__name__}")

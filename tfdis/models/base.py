@@ -26,8 +26,10 @@ import keras
 import tensorflow as tf
 
 from tfdis import kl
+from tfdis.checks import is_number
 from tfdis.models import architectures, losses
 from tfdis.models import precision as precision_lib
+from tfdis.registry import check_choice
 
 # A latent is "active"/"informative" when its batch-mean KL exceeds this
 # (Locatello et al. 2019; the UDR KL filter uses the same 0.01).
@@ -56,13 +58,9 @@ def validate_supervision(supervision: Optional[Mapping[str, Any]]
     raise ValueError(f"Unknown supervision option(s) {sorted(unknown)}; "
                      f"known: {sorted(SUPERVISION_DEFAULTS)}")
   sup = dict(SUPERVISION_DEFAULTS, **supervision)
-  if sup["loss"] not in losses.SUPERVISED_LOSSES:
-    raise ValueError(f"supervision loss must be one of "
-                     f"{list(losses.SUPERVISED_LOSSES)}, got {sup['loss']!r}")
-  if sup["schedule"] not in losses.SUPERVISION_SCHEDULES:
-    raise ValueError(f"supervision schedule must be one of "
-                     f"{list(losses.SUPERVISION_SCHEDULES)}, got "
-                     f"{sup['schedule']!r}")
+  check_choice("supervision loss", sup["loss"], losses.SUPERVISED_LOSSES)
+  check_choice("supervision schedule", sup["schedule"],
+               losses.SUPERVISION_SCHEDULES)
   sup["gamma_sup"] = float(sup["gamma_sup"])
   if not math.isfinite(sup["gamma_sup"]) or sup["gamma_sup"] < 0:
     raise ValueError(f"gamma_sup must be a finite number >= 0, got "
@@ -269,7 +267,7 @@ class GaussianVAE(keras.Model):
 
   def set_learning_rate(self, learning_rate: float) -> None:
     lr = float(learning_rate)
-    if not math.isfinite(lr) or lr <= 0:
+    if not (is_number(lr) and lr > 0):
       raise ValueError(f"learning_rate must be a positive number, got {lr}")
     self.vae_optimizer.learning_rate.assign(lr)
 

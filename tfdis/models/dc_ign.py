@@ -45,6 +45,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfdis.checks import check_count
 from tfdis.data import structured
 from tfdis import kl
 from tfdis.models import losses
@@ -61,9 +62,7 @@ def assignment_matrix(num_factors: int, latent_dim: int,
   """float32 [K, d]: A[f, j] = 1 when latent j is assigned to factor f."""
   a = np.zeros((num_factors, latent_dim), np.float32)
   if factor_latents is None:
-    m = int(latents_per_factor)
-    if m < 1:
-      raise ValueError(f"latents_per_factor must be >= 1, got {m}")
+    m = check_count("latents_per_factor", latents_per_factor)
     if num_factors * m > latent_dim:
       raise ValueError(
           f"dc_ign assigns latents_per_factor={m} latent(s) to each of the "

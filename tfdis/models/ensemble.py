@@ -34,6 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdis.checks import check_count
 from tfdis.models import architectures, losses
 from tfdis.models.architectures import Op
 
@@ -388,8 +389,7 @@ def make_ensemble_class(family_cls: type, ensemble_size: int) -> type:
   """The K-member version of a Gaussian-VAE family class (cached)."""
   from tfdis.models.base import GaussianVAE
 
-  if int(ensemble_size) < 1:
-    raise ValueError(f"ensemble_size must be >= 1, got {ensemble_size}")
+  check_count("ensemble_size", ensemble_size)
   cls = _CLASSES.get((family_cls, int(ensemble_size)))
   if cls is not None:
     return cls

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from tfdis.models import losses
 from tfdis.models.base import GaussianVAE
-from tfdis.registry import MODELS
+from tfdis.registry import MODELS, check_choice
 
 
 @MODELS.register("beta_vae")
@@ -78,9 +78,7 @@ class BetaTCVAE(GaussianVAE):
   TC_ESTIMATORS = ("dlib", "chen")
 
   def __init__(self, *args, tc_estimator: str = "dlib", **kwargs):
-    if tc_estimator not in self.TC_ESTIMATORS:
-      raise ValueError(f"tc_estimator must be one of {self.TC_ESTIMATORS}, "
-                       f"got {tc_estimator!r}")
+    check_choice("tc_estimator", tc_estimator, self.TC_ESTIMATORS)
     self.tc_estimator = tc_estimator
     super().__init__(*args, **kwargs)
     if tc_estimator == "chen" and not self.dataset_size:

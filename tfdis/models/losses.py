@@ -26,6 +26,7 @@ from typing import Optional, Sequence, Union
 import tensorflow as tf
 
 from tfdis import kl
+from tfdis.registry import check_choice
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -67,12 +68,8 @@ RECONSTRUCTION_LOSSES = {
 
 def reconstruction_loss_fn(name: str):
   """The per-sample reconstruction function registered under ``name``."""
-  try:
-    return RECONSTRUCTION_LOSSES[name]
-  except KeyError:
-    raise ValueError(
-        f"Unknown reconstruction_loss {name!r}; known: "
-        f"{sorted(RECONSTRUCTION_LOSSES)}") from None
+  return RECONSTRUCTION_LOSSES[check_choice(
+      "reconstruction_loss", name, sorted(RECONSTRUCTION_LOSSES))]
 
 
 # ---------------------------------------------------------------------------
@@ -344,15 +341,13 @@ def supervised_loss(name: str, mean: tf.Tensor, labels: tf.Tensor,
   per-sample scale of the reconstruction term. dlib summed over a separate
   labelled batch, so its γ_sup values are larger by that batch's size.
   """
+  check_choice("supervised loss", name, SUPERVISED_LOSSES)
   labels = tf.cast(labels, mean.dtype)
   if name == "xent":
     return tf.reduce_mean(supervised_xent(mean, labels, mask))
   if name == "l2":
     return tf.reduce_mean(supervised_l2(mean, labels, mask, scale))
-  if name == "cov":
-    return supervised_cov(mean, labels, mask)
-  raise ValueError(f"Unknown supervised loss {name!r}; known: "
-                   f"{list(SUPERVISED_LOSSES)}")
+  return supervised_cov(mean, labels, mask)
 
 
 def supervision_weight(schedule: str, step, gamma_sup,
@@ -362,6 +357,7 @@ def supervision_weight(schedule: str, step, gamma_sup,
   ``fixed``: γ; ``anneal``: min(γ, γ·step/threshold); ``fine_tune``: 0 before
   ``threshold`` and γ from it on.
   """
+  check_choice("supervision schedule", schedule, SUPERVISION_SCHEDULES)
   step = tf.cast(step, tf.float32)
   gamma_sup = tf.cast(gamma_sup, tf.float32)
   threshold = tf.cast(threshold, tf.float32)
@@ -369,10 +365,7 @@ def supervision_weight(schedule: str, step, gamma_sup,
     return gamma_sup
   if schedule == "anneal":
     return tf.minimum(gamma_sup, gamma_sup * step / threshold)
-  if schedule == "fine_tune":
-    return tf.where(step < threshold, tf.zeros_like(gamma_sup), gamma_sup)
-  raise ValueError(f"Unknown supervision schedule {schedule!r}; known: "
-                   f"{list(SUPERVISION_SCHEDULES)}")
+  return tf.where(step < threshold, tf.zeros_like(gamma_sup), gamma_sup)
 
 
 def normalize_labels(labels, factor_sizes: Optional[Sequence[int]] = None):

@@ -50,6 +50,8 @@ import contextlib
 import sys
 from typing import Iterator, Optional
 
+from tfdis.registry import check_choice
+
 PRECISIONS = ("float32", "mixed_bfloat16", "auto_mixed_bfloat16")
 # Keras' dtype policy a model of each precision is built with.
 KERAS_POLICY = {"float32": "float32", "mixed_bfloat16": "mixed_bfloat16",
@@ -69,9 +71,7 @@ _warned = False
 
 def check_precision(precision: str, family: Optional[str] = None) -> str:
   """``precision`` if valid (for ``family``); ValueError naming the fix."""
-  if precision not in PRECISIONS:
-    raise ValueError(f"precision must be one of {list(PRECISIONS)}, got "
-                     f"{precision!r}")
+  check_choice("precision", precision, PRECISIONS)
   if precision == "mixed_bfloat16" and family in UNSUPPORTED_MIXED:
     raise ValueError(
         f"precision={precision!r} is not supported for model {family!r} "

@@ -66,6 +66,7 @@ import tensorflow as tf
 from keras import layers
 
 from tfdis import io_utils, kl
+from tfdis.checks import check_count
 from tfdis.models import losses, staged
 from tfdis.models.base import ACTIVE_KL_THRESHOLD, ADAM_DEFAULTS, GaussianVAE
 from tfdis.registry import MODELS
@@ -94,8 +95,7 @@ def symbol_vocabulary(factor_names: Sequence[str], factor_sizes: Sequence[int],
   lookup int64 [Σ sizes]: symbol column of (factor f, value v) at
   offset_f + v, −1 for factors that name no symbol).
   """
-  if bins < 2:
-    raise ValueError(f"symbol_bins must be >= 2, got {bins}")
+  check_count("symbol_bins", bins, 2)
   names: List[str] = []
   groups: List[Tuple[str, List[int]]] = []
   lookup = []

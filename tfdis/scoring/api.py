@@ -28,8 +28,11 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from tfdis.checks import check_count
 from tfdis.errors import UserError
-from tfdis.metrics import utils as metric_utils
+from tfdis.metrics import results, sampling
+from tfdis.metrics.factor_types import check_factor_types
+from tfdis.registry import check_choice
 from tfdis.scoring.row_cache import (CachedEncoder, CallableRowCache,
                                      cache_file)
 
@@ -145,9 +148,7 @@ def _check_encoder(encoder) -> None:
 
 def _open_cache(encoder, data, cache: str, cache_dir, cache_key,
                 encode_batch_size: int) -> Optional[CallableRowCache]:
-  if cache not in CACHE_MODES:
-    raise ScoringError(f"cache must be one of {', '.join(CACHE_MODES)}, got "
-                       f"{cache!r}")
+  check_choice("cache", cache, CACHE_MODES, error=ScoringError)
   if cache == "off" or not getattr(data, "observations_are_deterministic",
                                    False):
     return None
@@ -184,7 +185,7 @@ def score_encoder(encoder: Encoder, dataset: Union[str, Any],
                   cache: str = "memory", cache_dir: Optional[str] = None,
                   cache_key: Optional[str] = None,
                   encode_batch_size: int = (
-                      metric_utils.DEFAULT_ENCODE_BATCH_SIZE),
+                      sampling.DEFAULT_ENCODE_BATCH_SIZE),
                   n_jobs: Optional[int] = None) -> Dict[str, Dict[str, Any]]:
   """Scores ``encoder`` on ``dataset`` with ``metrics``.
 
@@ -204,7 +205,7 @@ def score_encoder(encoder: Encoder, dataset: Union[str, Any],
       or shared by every metric that takes them (``{"num_train": 1000}``),
       as ``tfdis_evaluate --metric_params``.
     sklearn_compat: 'current' or 'dlib' classifier defaults
-      (``tfdis.metrics.utils.SKLEARN_COMPAT_MODES``).
+      (``tfdis.metrics.classifiers.SKLEARN_COMPAT_MODES``).
     cache: 'memory' (default: each grid row encoded at most once for all
       metrics of this call), 'disk' (kept in ``cache_dir`` under
       ``cache_key`` for later calls; the key must change when the weights
@@ -236,7 +237,7 @@ def score_encoder(encoder: Encoder, dataset: Union[str, Any],
       raise ScoringError("dataset_options apply to a dataset given by name; "
                          "this dataset object is already built")
     data = dataset
-  encode_batch_size = metric_utils.check_encode_batch_size(encode_batch_size)
+  encode_batch_size = check_count("encode_batch_size", encode_batch_size)
   row_cache = _open_cache(encoder, data, cache, cache_dir, cache_key,
                           encode_batch_size)
   rep_fn = CachedEncoder(row_cache) if row_cache is not None else (
@@ -258,7 +259,7 @@ def score_encoder(encoder: Encoder, dataset: Union[str, Any],
       encoding.update({k: row_cache.stats[k] - before[k]
                        for k in ("rows_encoded", "rows_looked_up")})
     out[name] = {
-        "scores": metric_utils.scores_of(result),
+        "scores": results.scores_of(result),
         "parameters": result.get("parameters", {}),
         "notes": result.get("notes", []),
         "versions": result.get("versions", {}),
@@ -332,8 +333,8 @@ def score_arrays(codes, factors, metrics: Union[None, str, Sequence[str]] = None
                    else array_metric_names())
   if factors.ndim == 2:
     try:
-      factor_types = metric_utils.check_factor_types(factor_types,
-                                                     factors.shape[1])
+      factor_types = check_factor_types(factor_types,
+                                        factors.shape[1])
     except ValueError as e:
       raise ScoringError(str(e)) from None
   functions = {name: array_function(name) for name in names}
@@ -379,5 +380,5 @@ def score_arrays(codes, factors, metrics: Union[None, str, Sequence[str]] = None
     else:  # unsupervised: codes alone
       result = fn(codes, **kwargs)
     out[name] = {k: float(v) for k, v in
-                 metric_utils.scores_of(dict(result)).items()}
+                 results.scores_of(dict(result)).items()}
   return out

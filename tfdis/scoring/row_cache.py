@@ -29,6 +29,8 @@ from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
+from tfdis.checks import check_count
+
 FORMAT = "tfdis.callable_code_cache.v1"
 PROBE_ROWS = 16
 
@@ -75,10 +77,7 @@ class CallableRowCache:
                        "random nuisance; its codes cannot be cached per row")
     self.encoder = encoder
     self.data = data
-    self.block = int(encode_batch_size)
-    if self.block < 1:
-      raise ValueError(f"encode_batch_size must be positive, got "
-                       f"{encode_batch_size}")
+    self.block = check_count("encode_batch_size", encode_batch_size)
     self.path = path
     self.num_rows = int(data.num_examples)
     info = data.info()
@@ -172,7 +171,7 @@ class CallableRowCache:
 class CachedEncoder:
   """A ``representation_fn`` for the metrics: encodes images when called and
   looks grid rows up in a :class:`CallableRowCache` (``codes_of_factors``,
-  used by ``tfdis.metrics.utils`` instead of rendering)."""
+  used by ``tfdis.metrics.sampling`` instead of rendering)."""
 
   def __init__(self, cache: CallableRowCache):
     self.cache = cache

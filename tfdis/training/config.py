@@ -6,6 +6,7 @@ import dataclasses
 import os
 from typing import List, Optional
 
+from tfdis.checks import is_int
 from tfdis.specs import (STRATEGIES, ConfigError, DataSpec,
                                   ModelSpec, Spec, TrainSpec, check_file,
                                   need, spec_field)
@@ -69,8 +70,7 @@ class TrainConfig(DataSpec, ModelSpec, TrainSpec, Spec):
          self.supervision is not None,
          "labels/num_labels need supervision={...} (or "
          "model='semi_supervised_vae')")
-    need(self.num_labels is None or (isinstance(self.num_labels, int) and
-                                     self.num_labels >= 1),
+    need(self.num_labels is None or is_int(self.num_labels, 1),
          f"num_labels must be an integer >= 1, got {self.num_labels!r}")
     check_file(self.labels, "labels file")
     check_file(self.indices_path, "indices_path")

@@ -14,10 +14,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from tfdis.errors import UserError
+from tfdis.registry import check_choice
 from tfdis.udr.spec import AGGREGATIONS, UDRSpec  # noqa: F401 (re-exported)
-from tfdis.udr.similarity import (CORRELATIONS, informative_latents,
-                                  lasso_similarities, lasso_similarity,
-                                  rank_representation,
+from tfdis.udr.similarity import (CORRELATIONS, check_alpha,
+                                  informative_latents, lasso_similarities,
+                                  lasso_similarity, rank_representation,
                                   spearman_similarity,
                                   standardize_representation)
 
@@ -89,12 +90,10 @@ def paper_score(matrix) -> float:
 
 
 def pair_score(matrix, aggregation: str = UDRSpec.aggregation) -> float:
-  if aggregation == "relative_strength":
-    return relative_strength(matrix)
+  check_choice("aggregation", aggregation, AGGREGATIONS)
   if aggregation == "paper":
     return paper_score(matrix)
-  raise ValueError(f"Unknown aggregation {aggregation!r}; use one of "
-                   f"{list(AGGREGATIONS)}")
+  return relative_strength(matrix)
 
 
 def _check_partners(partners, num_models: int) -> List[List[int]]:
@@ -137,7 +136,7 @@ def _similarity_matrices(scaled, pairs, correlation: str, alpha,
   args = [(scaled[i], [scaled[j] for j in by_row[i]], float(alpha))
           for i in rows]
   if n_jobs is not None and int(n_jobs) != 1 and len(rows) > 1:
-    from tfdis.metrics.utils import parallel_map
+    from tfdis.metrics.parallel import parallel_map
     fits = parallel_map(lasso_similarities, args, n_jobs)
   else:
     fits = [lasso_similarities(*a) for a in args]
@@ -191,16 +190,9 @@ def udr_from_representations(
     computed); ``informative`` (M, d) bool masks; ``num_informative`` (M,);
     ``partners`` (list of lists).
   """
-  if correlation not in CORRELATIONS:
-    raise ValueError(f"Unknown correlation {correlation!r}; use one of "
-                     f"{list(CORRELATIONS)}")
-  if aggregation not in AGGREGATIONS:
-    raise ValueError(f"Unknown aggregation {aggregation!r}; use one of "
-                     f"{list(AGGREGATIONS)}")
-  if isinstance(alpha, str) and alpha != "cv":
-    raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
-  if not isinstance(alpha, str) and not float(alpha) > 0:
-    raise ValueError(f"alpha must be > 0, got {alpha}")
+  check_choice("correlation", correlation, CORRELATIONS)
+  check_choice("aggregation", aggregation, AGGREGATIONS)
+  check_alpha(alpha)
   num_models = len(representations)
   if num_models < 2:
     raise ValueError(f"UDR compares models: need at least 2, got {num_models}")

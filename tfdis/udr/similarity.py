@@ -17,6 +17,7 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
+from tfdis.registry import check_choice
 from tfdis.udr.spec import CORRELATIONS, UDRSpec  # noqa: F401 (re-exported)
 
 
@@ -55,6 +56,15 @@ def _check_same_images(name: str, z_i: np.ndarray, z_j: np.ndarray) -> None:
 # Target columns stacked into one lasso fit are limited to this many bytes of
 # float64, so that a fit against many partners does not copy a huge matrix.
 _MAX_STACKED_TARGET_BYTES = 64 << 20
+
+
+def check_alpha(alpha: Union[float, str]) -> Union[float, str]:
+  """``alpha`` if it is a positive number (the Lasso's λ) or 'cv'."""
+  if isinstance(alpha, str) and alpha != "cv":
+    raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
+  if not isinstance(alpha, str) and not float(alpha) > 0:
+    raise ValueError(f"alpha must be > 0, got {alpha}")
+  return alpha
 
 
 def _cyclic_lasso(alpha: float):
@@ -133,10 +143,8 @@ def lasso_similarity(z_i: np.ndarray, z_j: np.ndarray,
   """
   from sklearn.linear_model import MultiTaskLassoCV
 
-  if not isinstance(alpha, str):
+  if not isinstance(check_alpha(alpha), str):
     return lasso_similarities(z_i, [z_j], alpha)[0]
-  if alpha != "cv":
-    raise ValueError(f"alpha must be a positive float or 'cv', got {alpha!r}")
   z_i = np.asarray(z_i, dtype=np.float64)
   z_j = np.asarray(z_j, dtype=np.float64)
   _check_same_images("lasso_similarity", z_i, z_j)
@@ -185,9 +193,7 @@ def similarity_matrix(z_i: np.ndarray, z_j: np.ndarray,
                       alpha: Union[float, str] = UDRSpec.alpha,
                       random_state: Optional[int] = 0) -> np.ndarray:
   """Dispatches to :func:`lasso_similarity` or :func:`spearman_similarity`."""
-  if correlation == "lasso":
-    return lasso_similarity(z_i, z_j, alpha=alpha, random_state=random_state)
+  check_choice("correlation", correlation, CORRELATIONS)
   if correlation == "spearman":
     return spearman_similarity(z_i, z_j)
-  raise ValueError(f"Unknown correlation {correlation!r}; use one of "
-                   f"{list(CORRELATIONS)}")
+  return lasso_similarity(z_i, z_j, alpha=alpha, random_state=random_state)

@@ -25,7 +25,9 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from tfdis import io_utils
+from tfdis.checks import check_count
 from tfdis.errors import UserError
+from tfdis.registry import check_choice
 from tfdis.visualize import gifs, grids
 
 GIF_LAYOUTS = ("all", "per_latent")
@@ -118,12 +120,9 @@ def visualize_model(model_dir: str, output_dir: Optional[str] = None,
                       ("num_frames", num_frames), ("num_kl_points",
                                                    num_kl_points),
                       ("num_cols", num_cols)):
-    if int(value) < (0 if name in ("num_traversals", "num_animations") else
-                     1):
-      raise ValueError(f"{name} must be positive, got {value}")
-  if gif_layout not in GIF_LAYOUTS:
-    raise ValueError(f"Unknown gif_layout {gif_layout!r}; use one of "
-                     f"{list(GIF_LAYOUTS)}")
+    check_count(name, value,
+                0 if name in ("num_traversals", "num_animations") else 1)
+  check_choice("gif_layout", gif_layout, GIF_LAYOUTS)
   if not traversal_range > 0 or not fps > 0:
     raise ValueError("traversal_range and fps must be > 0")
 
