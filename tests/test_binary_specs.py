@@ -139,7 +139,7 @@ def test_visualize_and_aggregate_spec_round_trip(tmp_path):
 
 def test_enum_choices_are_the_library_ones():
   from tfdis.evaluate_spec import SKLEARN_COMPAT_MODES
-  from tfdis.metrics.utils import SKLEARN_COMPAT_MODES as library_modes
+  from tfdis.metrics.classifiers import SKLEARN_COMPAT_MODES as library_modes
 
   assert SKLEARN_COMPAT_MODES == library_modes
 

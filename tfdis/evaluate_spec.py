@@ -26,7 +26,7 @@ from tfdis.errors import UserError
 from tfdis.specs import (ConfigError, DataSpec, Spec, check_dataset_or_auto,
                          need, redefault, spec_field)
 
-# = tfdis.metrics.utils.SKLEARN_COMPAT_MODES (tests/test_binary_specs.py
+# = tfdis.metrics.classifiers.SKLEARN_COMPAT_MODES (tests/test_binary_specs.py
 # checks), not imported from there: tfdis.metrics loads scikit-learn and
 # pandas, seconds before tfdis_evaluate could even print --help.
 SKLEARN_COMPAT_MODES = ("current", "dlib")

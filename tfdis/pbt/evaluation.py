@@ -153,7 +153,7 @@ def surrogate_mig_score(encode_rows: Callable[[np.ndarray], np.ndarray],
                         ) -> Tuple[float, Dict[str, Any]]:
   """Median over leaf-runs of the mean over metaEpochs of MIG(codes, labels)."""
   from tfdis.metrics.mig import mig_from_codes
-  from tfdis.metrics.utils import discretize
+  from tfdis.metrics.information import discretize
   leaf_scores = []
   for metaepochs in leaves:
     values = []

@@ -19,8 +19,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from tfdis.metrics.utils import discrete_entropy, discrete_mutual_info
-from tfdis.metrics.utils import discretize
+from tfdis.metrics.information import (discrete_entropy,
+                                       discrete_mutual_info, discretize)
 
 
 def normalized_factor_information(labels: np.ndarray, factors: np.ndarray,

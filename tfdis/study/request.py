@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Optional, Tuple
 
+from tfdis.checks import is_int
 from tfdis.specs import MAX_INT, Spec, need, spec_field
 from tfdis.study.presets import study_names
 from tfdis.udr.spec import MAX_COUNT
@@ -22,8 +23,7 @@ SWEEP_EXAMPLE = "'{\"beta_vae\": [{\"beta\": 4}]}'"
 
 
 def _int_or_none(value, low: int, high: int) -> bool:
-  return value is None or (isinstance(value, int) and not isinstance(
-      value, bool) and low <= value <= high)
+  return value is None or is_int(value, low, high)
 
 
 @dataclasses.dataclass

@@ -19,6 +19,7 @@ import math
 from typing import Any, Dict, Optional, Tuple, Union
 
 from tfdis.export import code_cache
+from tfdis.checks import is_int
 from tfdis.specs import Spec, check_dataset_or_auto, need, spec_field
 
 # Similarity matrices (Sec. 3 step 3): lasso (UDR_L) or Spearman (UDR_S).
@@ -31,11 +32,6 @@ AGGREGATIONS = ("relative_strength", "paper")
 MODES = ("hyper", "a2a")
 # 32-bit limits of sample counts and batch sizes (NumPy/Keras indices).
 MAX_COUNT = 2 ** 31 - 1
-
-
-def _is_int(value, low, high=MAX_COUNT) -> bool:
-  return (isinstance(value, int) and not isinstance(value, bool)
-          and low <= value <= high)
 
 
 def check_alpha(alpha) -> None:
@@ -77,10 +73,10 @@ class UDRSpec(Spec):
                                     choices=code_cache.MODES)
 
   def _check(self) -> None:
-    need(self.num_pairs is None or _is_int(self.num_pairs, 1),
+    need(self.num_pairs is None or is_int(self.num_pairs, 1, MAX_COUNT),
          f"num_pairs must be an integer in [1, {MAX_COUNT}] (or unset for "
          f"all partners), got {self.num_pairs!r}")
-    need(_is_int(self.num_data_points, 2),
+    need(is_int(self.num_data_points, 2, MAX_COUNT),
          f"num_data_points must be an integer in [2, {MAX_COUNT}], got "
          f"{self.num_data_points!r}")
     t = self.kl_filter_threshold
@@ -91,7 +87,7 @@ class UDRSpec(Spec):
     need(isinstance(self.filter_low_kl, bool),
          f"filter_low_kl must be true or false, got {self.filter_low_kl!r}")
     check_alpha(self.alpha)
-    need(_is_int(self.batch_size, 1), f"batch_size must be an integer in "
+    need(is_int(self.batch_size, 1, MAX_COUNT), f"batch_size must be an integer in "
          f"[1, {MAX_COUNT}], got {self.batch_size!r}")
 
   def udr_spec(self) -> "UDRSpec":
