@@ -76,9 +76,13 @@ def _is_int(v, lo, hi=MAX_INT):
   return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
-def need(condition: bool, message: str) -> None:
+def need(condition: bool, message: str,
+         error: Optional[type] = None) -> None:
+  """Raises ``error`` (default :class:`ConfigError`; a config may pass its
+  own subclass, e.g. ``PBTConfigError``) with ``message`` unless
+  ``condition``."""
   if not condition:
-    raise ConfigError(message)
+    raise (error or ConfigError)(message)
 
 
 class Spec:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -11,6 +12,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from tfdis.models import validate_supervision
+from tfdis import specs
 from tfdis.training.config import TrainConfig
 from tfdis.specs import (ConfigError, DataSpec, ModelSpec, Spec,
                          redefault, spec_field)
@@ -23,9 +25,8 @@ class PBTConfigError(ConfigError):
   """A PBTConfig field is invalid (the message says which and how to fix)."""
 
 
-def need(condition: bool, message: str) -> None:
-  if not condition:
-    raise PBTConfigError(message)
+# tfdis.specs.need raising this module's error type.
+need = functools.partial(specs.need, error=PBTConfigError)
 
 
 RENAMED_FIELDS = {"fixed_hyperparameters": "hyperparameters"}
@@ -287,8 +288,13 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
     return dict(AUTHORS_MODEL_OPTIONS.get(self.model, {}))
 
   def member_config(self, hyperparameters: Dict[str, Any], seed: int,
-                    dataset_size: int) -> TrainConfig:
-    """The TrainConfig a member trains with this generation."""
+                    dataset_size: int, start_step: int = 0) -> TrainConfig:
+    """The TrainConfig of a member's next ready interval: its evolved
+    ``learning_rate`` / ``batch_size`` / family hyperparameters and seed, and
+    ``steps`` = the member's step + one interval (a TrainConfig's ``steps``
+    is the total target step). Members share one process's model cache on
+    TensorFlow's default strategy (PBT runs members in parallel, not
+    replicas); ``xla`` and ``deterministic`` keep TrainSpec's defaults."""
     hp = dict(hyperparameters)
     learning_rate = float(hp.pop("learning_rate"))
     batch_size = int(hp.pop("batch_size"))
@@ -301,9 +307,10 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
         reconstruction_loss=self.reconstruction_loss, supervision=supervision,
         model_options=self.resolved_model_options(),
         precision=self.precision,
-        steps=interval_steps_for(self, batch_size, dataset_size),
+        steps=int(start_step) + interval_steps_for(self, batch_size,
+                                                   dataset_size),
         batch_size=batch_size, learning_rate=learning_rate, seed=int(seed),
-        indices_path=self.indices_path, export=False,
+        strategy="default", indices_path=self.indices_path, export=False,
         ensemble_size=self.ensemble_size if self.eval == "udr" else None)
 
 

@@ -3,13 +3,16 @@
 :class:`Trainer` runs the steps of any registry model — one VAE, a K-member
 vectorised ensemble, FactorVAE with its discriminator — for a step budget:
 ``tfdis_train`` and study workers (through :func:`train`), PBT members and
-rPU metaEpochs (through ``tfdis.pbt.worker``) all call :meth:`Trainer.fit`,
-and the optimisers are stepped in exactly one method,
-``GaussianVAE.train_step``. The trainer owns:
+rPU metaEpochs (through ``tfdis.pbt.worker``) all hand a TrainConfig to one
+:class:`TrainSession`, which calls :meth:`Trainer.fit`, and the optimisers
+are stepped in exactly one method, ``GaussianVAE.train_step``. The session
+and the trainer own:
 
 * seeding (:func:`seed_everything`: Python, NumPy, TensorFlow and Keras 3's
   initialisers — ``tf.random.set_seed`` alone does not seed Keras 3's
-  initialisers) and optional TensorFlow op determinism;
+  initialisers), optional TensorFlow op determinism, the strategy and XLA;
+* the start state (a checkpoint or fresh weights) and the config's
+  hyperparameter / learning-rate / ``gamma_sup`` overrides of it;
 * the data order: a deterministic function of (seed, start step), so a
   resumed run sees a fresh order instead of replaying its first batches;
 * the non-finite-loss policy: ``stop`` (raise :class:`NonFiniteLossError`
@@ -18,7 +21,9 @@ and the optimisers are stepped in exactly one method,
   loss is checked inside the compiled step (a flag variable), so there is no
   host round trip per step; the flag is read at log and checkpoint steps and
   at the end, and no checkpoint is written with non-finite weights;
-* checkpoint writes (through a callback), TensorBoard scalars and images,
+* checkpoint reads and writes (:class:`Checkpoints`: a run directory's
+  ``ckpt-<step>`` or a PBT member's named prefix), TensorBoard scalars and
+  images,
   and the progress line (steps/s, ETA).
 
 One compiled call per step: the host side of a step (``next`` on the
@@ -398,11 +403,167 @@ def training_batches(model, data, batch_size: int, seed: int, indices,
   return inputs.make_training_data(data, batch_size, seed, indices, labels)
 
 
-def metadata_for(model, config: TrainConfig, data) -> Dict[str, Any]:
+def metadata_for(model, config: TrainConfig, data, **extra
+                 ) -> Dict[str, Any]:
+  """SavedModel metadata of a model trained with ``config`` (``extra``:
+  further fields, e.g. a PBT member's generation and score)."""
   from tfdis.export.saved_model import build_metadata
 
   return build_metadata(model, data.info(), batch_size=config.batch_size,
-                        learning_rate=config.learning_rate, seed=config.seed)
+                        learning_rate=config.learning_rate, seed=config.seed,
+                        **extra)
+
+
+# ---------------------------------------------------------------------------
+# The one setup path
+# ---------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Checkpoints:
+  """Where a :class:`TrainSession` reads its start state and writes
+  checkpoints. Two layouts:
+
+  * ``directory`` — a run's own history (``tfdis_train``, study workers):
+    resume from the newest readable ``ckpt-<step>`` under it (unreadable
+    ones are set aside, ``checkpoints.restore_newest_readable``); write one
+    every ``config.checkpoint_every`` steps and at the end through a
+    ``tf.train.CheckpointManager`` keeping ``config.keep_checkpoints``. The
+    noise generator is restored with the weights: a resumed run continues
+    its own noise.
+  * ``read`` / ``write`` — one PBT member interval: start from exactly
+    ``read`` (the population state names it, so an unreadable one is an
+    error, never a fallback to another history; None: fresh weights for the
+    seed) and write ``write`` once, at the end of the interval. The noise
+    generator is reseeded from (seed, step): an exploited clone continues
+    its donor's checkpoint with its own seed (the authors' clones reused the
+    donor's noise). ``owner`` names the member in error messages.
+  """
+
+  directory: Optional[str] = None
+  read: Optional[str] = None
+  write: Optional[str] = None
+  owner: str = ""
+
+  @property
+  def member(self) -> bool:
+    return self.directory is None
+
+
+class TrainSession:
+  """The one setup path around :class:`Trainer`, for every caller.
+
+  ``tfdis_train`` and study workers (:func:`train`) and PBT members
+  (``tfdis.pbt.worker``, hence rPU metaEpochs and Ray workers) train a
+  :class:`TrainConfig` through a session, which owns, in this order:
+
+  1. (constructor) TensorFlow op determinism (``config.deterministic``,
+     process-wide), the strategy (``config.strategy``; the global batch must
+     divide over its replicas), the precision warning, the seed
+     (:func:`seed_everything` with ``config.seed``) and the build
+     (:func:`build_for_config`) plus the :class:`Trainer` (``config.xla``);
+  2. (:meth:`start`) the start state from :class:`Checkpoints`, then the
+     config's overrides of what a checkpoint restored: hyperparameters,
+     learning rate and ``gamma_sup`` (PBT changes them between intervals);
+  3. (:meth:`run`) ``Trainer.fit`` from the restored step up to
+     ``config.steps`` (the total target step) with batches of
+     ``config.batch_size`` in the data order of (seed, start step), and the
+     checkpoint writes.
+
+  A session may serve several configs that build the same model (the PBT
+  worker keeps one per model configuration and restores members into it,
+  so an interval costs its steps, not a rebuild and a retrace); each
+  :meth:`start` / :meth:`run` takes that interval's config.
+  """
+
+  def __init__(self, config: TrainConfig, data, dataset_size: int):
+    self.data = data
+    self.strategy = make_strategy(config.strategy)
+    self.replicas = self.strategy.num_replicas_in_sync
+    self._check_batch(config)
+    configure_determinism(config.deterministic)
+    precision.warn_if_emulated(
+        config.precision, has_gpu=bool(tf.config.list_logical_devices("GPU")))
+    seed_everything(config.seed)
+    self.model, self.checkpoint = build_for_config(
+        config, data, self.strategy, dataset_size)
+    self.trainer = Trainer(self.model, self.strategy, config.xla)
+    self._manager = None
+
+  def _check_batch(self, config: TrainConfig) -> None:
+    if config.batch_size % self.replicas:
+      raise ConfigError(f"batch_size {config.batch_size} is not divisible by "
+                        f"the {self.replicas} replicas of strategy "
+                        f"{config.strategy!r}")
+
+  def start(self, config: TrainConfig, ckpts: Checkpoints) -> Optional[str]:
+    """Sets the model to its start state; returns the restored checkpoint
+    prefix (None: fresh weights)."""
+    model = self.model
+    restored = None
+    if not ckpts.member:
+      # A run's session is built for it: fresh weights are the build's.
+      restored = checkpoints.restore_newest_readable(
+          self.checkpoint, ckpts.directory)
+      self._manager = tf.train.CheckpointManager(
+          self.checkpoint, ckpts.directory,
+          max_to_keep=config.keep_checkpoints)
+    elif ckpts.read:
+      checkpoints.read_member_checkpoint(self.checkpoint, ckpts.read,
+                                        ckpts.owner)
+      restored = ckpts.read
+      # The data order's shuffle seed is (global seed, data seed): without
+      # this the global seed would be whatever the previous member of this
+      # (cached) model set, and the numbers would depend on which worker
+      # ran which member (the local pool and Ray disagreed from generation
+      # 2 on). reinitialize() below sets it for fresh weights.
+      seed_everything(config.seed)
+    else:
+      # The model may have served other members: fresh weights exactly as
+      # a model newly built with this seed.
+      model.reinitialize(config.seed)
+    # The config wins over restored values (PBT edits them between
+    # intervals).
+    model.set_hyperparameters(
+        model.validate_hyperparameters(config.hyperparameters))
+    model.set_learning_rate(config.learning_rate)
+    if model.supervision is not None:
+      model.gamma_sup.assign(model.supervision["gamma_sup"])
+    if ckpts.member:
+      reseed_noise(model, config.seed, int(model.step.numpy()))
+    return restored
+
+  def run(self, config: TrainConfig, ckpts: Checkpoints, *, indices=None,
+          labels=None, label: str = "", nan_policy: str = "stop",
+          max_retries: int = 0, writer=None,
+          image_batch: Optional[np.ndarray] = None, quiet: bool = False,
+          where: str = "", fault_injection: int = 0) -> FitResult:
+    """Trains from the model's step (after :meth:`start`) to
+    ``config.steps``. ``nan_policy='retry'`` restarts from the same start
+    state (:meth:`start` with a new seed). ``writer`` / ``image_batch``:
+    TensorBoard; ``quiet``: no progress lines (PBT members, many at once).
+    """
+    self._check_batch(config)
+    model = self.model
+    start_step = int(model.step.numpy())
+    if ckpts.member:
+      save = lambda step: self.checkpoint.write(ckpts.write)  # noqa: E731
+      every, last = 0, lambda: ckpts.read
+    else:
+      manager = self._manager
+      save = lambda step: save_checkpoint(manager, step)  # noqa: E731
+      every, last = config.checkpoint_every, lambda: manager.latest_checkpoint
+    return self.trainer.fit(
+        lambda seed: training_batches(model, self.data, config.batch_size,
+                                      data_seed(seed, start_step), indices,
+                                      labels),
+        config.steps - start_step, seed=config.seed, label=label,
+        nan_policy=nan_policy, max_retries=max_retries,
+        restore=lambda seed: self.start(config.replace(seed=seed), ckpts),
+        checkpoint=save, checkpoint_every=every, writer=writer,
+        summary_every=config.summary_every, image_batch=image_batch,
+        image_summary_every=config.image_summary_every,
+        log_every=0 if quiet else config.log_every, total_steps=config.steps,
+        where=where, last_checkpoint=last,
+        fault_injection=fault_injection)
 
 
 def _prepare_dir(model_dir: str) -> None:
@@ -472,32 +633,13 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
     if labels[1].shape[1] > config.latent_dim:
       raise ConfigError(f"{labels[1].shape[1]} labelled factors but only "
                         f"latent_dim={config.latent_dim} latents")
-  strategy = make_strategy(config.strategy)
-  replicas = strategy.num_replicas_in_sync
-  if config.batch_size % replicas:
-    raise ConfigError(f"batch_size {config.batch_size} is not divisible by "
-                      f"the {replicas} replicas of strategy "
-                      f"{config.strategy!r}")
-  configure_determinism(config.deterministic)
-  precision.warn_if_emulated(config.precision,
-                             has_gpu=bool(tf.config.list_logical_devices("GPU")))
-  seed_everything(config.seed)
-  model, checkpoint = build_for_config(config, data, strategy, dataset_size)
-  # The newest readable checkpoint (unreadable ones are set aside and
-  # dropped from the index) before the manager reads the index.
-  ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
-  resumed_from = checkpoints.restore_newest_readable(checkpoint, ckpt_dir)
-  manager = tf.train.CheckpointManager(
-      checkpoint, ckpt_dir, max_to_keep=config.keep_checkpoints)
+  session = TrainSession(config, data, dataset_size)
+  model = session.model
+  ckpts = Checkpoints(directory=os.path.join(model_dir, CHECKPOINT_SUBDIR))
+  resumed_from = session.start(config, ckpts)
   if resumed_from:
     logging.info("Resumed from %s at step %d", resumed_from,
                  int(model.step.numpy()))
-  # The config wins over restored values (PBT edits them between intervals).
-  model.set_hyperparameters(
-      model.validate_hyperparameters(config.hyperparameters))
-  model.set_learning_rate(config.learning_rate)
-  if model.supervision is not None:
-    model.gamma_sup.assign(model.supervision["gamma_sup"])
   start_step = int(model.step.numpy())
   finished = _finished_record(model_dir, config, start_step)
   if finished is not None:
@@ -506,7 +648,6 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
 
   fit = None
   if start_step < config.steps:
-    trainer = Trainer(model, strategy, config.xla)
     writer = tf.summary.create_file_writer(os.path.join(model_dir,
                                                         "tensorboard"))
     image_batch = next(iter(inputs.make_training_data(data, 8, config.seed,
@@ -514,19 +655,11 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
     logging.info("Training %s on %s: steps %d -> %d, global batch %d, %d "
                  "replica(s), xla=%s, model_dir=%s", config.model,
                  config.dataset, start_step, config.steps, config.batch_size,
-                 replicas, config.xla, model_dir)
+                 session.replicas, config.xla, model_dir)
     try:
-      fit = trainer.fit(
-          lambda seed: training_batches(model, data, config.batch_size,
-                                        data_seed(seed, start_step), indices,
-                                        labels),
-          config.steps - start_step, seed=config.seed, label=config.model,
-          checkpoint=lambda step: save_checkpoint(manager, step),
-          checkpoint_every=config.checkpoint_every, writer=writer,
-          summary_every=config.summary_every, image_batch=image_batch,
-          image_summary_every=config.image_summary_every,
-          log_every=config.log_every, total_steps=config.steps,
-          where=model_dir, last_checkpoint=lambda: manager.latest_checkpoint)
+      fit = session.run(config, ckpts, indices=indices, labels=labels,
+                        label=config.model, writer=writer,
+                        image_batch=image_batch, where=model_dir)
     except NonFiniteLossError as e:
       io_utils.write_json(os.path.join(model_dir, FAILED_JSON), {
           "status": "non_finite_loss", "step": e.step, "terms": e.terms,
@@ -547,7 +680,7 @@ def _train_locked(config: TrainConfig, model_dir: str, t_start: float
       "hyperparameters": model.hyperparameters(),
       "learning_rate": model.learning_rate,
       "batch_size": config.batch_size,
-      "num_replicas": replicas,
+      "num_replicas": session.replicas,
       "strategy": config.strategy,
       "xla": config.xla,
       "precision": config.precision,
