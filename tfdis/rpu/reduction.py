@@ -128,6 +128,19 @@ class ReductionParams:
     need(self.median_sigma_factor >= 0 and self.global_std_factor >= 0,
          "threshold factors must be >= 0")
 
+  @classmethod
+  def from_config(cls, config) -> "ReductionParams":
+    """The params of a config holding them as fields (``RPUConfig``: the
+    same names, except :data:`CONFIG_NAMES`)."""
+    return cls(**{f.name: getattr(config, CONFIG_NAMES.get(f.name, f.name))
+                  for f in dataclasses.fields(cls)})
+
+
+# RPUConfig's names (its flags) of the ReductionParams fields named
+# differently there.
+CONFIG_NAMES = {"min_subset_size": "min_intersection_size",
+                "rule": "intersection_rule", "slices": "reduction_slices"}
+
 
 @dataclasses.dataclass
 class Interval:
