@@ -136,7 +136,7 @@ def _checkpoints(member_dir: str, member: Dict[str, Any],
                  g: Optional[int] = None):
   """The member's checkpoint to start from and the one its interval ``g``
   writes (``checkpoints/gen_<g>``; None: nothing is written)."""
-  from tfdis.training.trainer import Checkpoints
+  from tfdis.training.session import Checkpoints
 
   return Checkpoints(
       read=(os.path.join(member_dir, member["checkpoint"])
@@ -154,7 +154,7 @@ def _session(config, ctx, tconfig) -> Dict[str, Any]:
   """The cached (TrainSession, encoder) that builds ``tconfig``'s model:
   members are restored into it instead of rebuilding (and retracing)."""
   import tensorflow as tf
-  from tfdis.training.trainer import TrainSession
+  from tfdis.training.session import TrainSession
 
   key = ("model", json.dumps(tconfig.model_spec().to_dict(), sort_keys=True),
          tconfig.ensemble_size, ctx["dataset_size"], tconfig.strategy,
@@ -330,7 +330,7 @@ def export_member(task: Dict[str, Any]) -> Dict[str, Any]:
   UDR, ``task['model_index']``) as a tfdis SavedModel."""
   from tfdis.export.saved_model import export_saved_model
   from tfdis.pbt.config import PBTConfig
-  from tfdis.training.trainer import metadata_for
+  from tfdis.training.session import metadata_for
 
   config = PBTConfig.from_dict(task["config"])
   member_dir = task["member_dir"]
