@@ -8,7 +8,7 @@ measures what tfdis itself does with a grid of that size, from the synthetic
 1. ``write``: stream the npz's ``images`` into a grid file with
    ``tfdis.data.grid_store.GridWriter`` (what the grid cache does after
    decoding a build; 8,192 rows at a time);
-2. ``train``: the real trainer (``tfdis.training.trainer.train``, beta_vae,
+2. ``train``: the real trainer (``tfdis.training.train``, beta_vae,
    ``--steps`` steps) on the grid read by row from that file
    (``store=disk``) or held in memory (``store=memory``);
 3. ``evaluate``: MIG on ``--mig_points`` points of the disk run's model
@@ -92,7 +92,7 @@ def step_write(args):
 def step_train(args):
   _register()
   from tfdis.training.config import TrainConfig  # pylint: disable=g-import-not-at-top
-  from tfdis.training.trainer import train  # pylint: disable=g-import-not-at-top
+  from tfdis.training import train  # pylint: disable=g-import-not-at-top
   config = TrainConfig(
       model="beta_vae", dataset=DATASET,
       dataset_options={"path": args.grid, "store": args.store,

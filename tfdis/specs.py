@@ -80,9 +80,13 @@ def redefault(spec: type, name: str, default: Any,
 MAX_SEED = 2 ** 31 - 1
 
 
-def need(condition: bool, message: str) -> None:
+def need(condition: bool, message: str,
+         error: Optional[type] = None) -> None:
+  """Raises ``error`` (default :class:`ConfigError`; a config may pass its
+  own subclass, e.g. ``PBTConfigError``) with ``message`` unless
+  ``condition``."""
   if not condition:
-    raise ConfigError(message)
+    raise (error or ConfigError)(message)
 
 
 class Spec:

@@ -4,8 +4,9 @@
 (eval ``mig``/``dci`` on all or ``num_labels`` ground-truth labels),
 PBT-U-VAE (eval ``udr``: every member is a vectorised K-VAE ensemble,
 ``tfdis.models.ensemble``) and rPU-VAE's final model (eval
-``surrogate_mig``). Members train through the one trainer
-(``tfdis.training.trainer``).
+``surrogate_mig``). Members train through the one setup path of
+``tfdis_train`` (``tfdis.training.session.TrainSession``, a TrainConfig per
+interval from ``PBTConfig.member_config``).
 
 Modules: ``explore_exploit`` (pure controller logic), ``config``,
 ``evaluation`` (eval functions), ``worker`` (member bookkeeping and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -11,6 +12,9 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from tfdis.models import validate_supervision
+from tfdis import specs
+from tfdis.checks import is_int
+from tfdis.registry import check_choice
 from tfdis.training.config import TrainConfig
 from tfdis.udr.spec import UDRSpec
 from tfdis.specs import (ConfigError, DataSpec, ModelSpec, Spec,
@@ -24,9 +28,8 @@ class PBTConfigError(ConfigError):
   """A PBTConfig field is invalid (the message says which and how to fix)."""
 
 
-def need(condition: bool, message: str) -> None:
-  if not condition:
-    raise PBTConfigError(message)
+# tfdis.specs.need raising this module's error type.
+need = functools.partial(specs.need, error=PBTConfigError)
 
 
 RENAMED_FIELDS = {"fixed_hyperparameters": "hyperparameters"}
@@ -82,9 +85,6 @@ class PopulationSpec(Spec):
   keep_checkpoints: int = spec_field(2, "Checkpoints kept per member.")
 
   def _check(self) -> None:
-    def is_int(v, lo):
-      return isinstance(v, int) and not isinstance(v, bool) and v >= lo
-
     need(is_int(self.population_size, 2), "population_size must be an "
          "integer >= 2 (PBT needs someone to copy from)")
     need(self.max_generations is None or is_int(self.max_generations, 1),
@@ -107,8 +107,8 @@ class PopulationSpec(Spec):
          "convergence_threshold must be > 0 or None")
     need(is_int(self.convergence_patience, 1), "convergence_patience >= 1")
     from tfdis.kl import KL_ESTIMATORS
-    need(self.kl_estimator in KL_ESTIMATORS, f"kl_estimator must be one of "
-         f"{KL_ESTIMATORS}, got {self.kl_estimator!r}")
+    check_choice("kl_estimator", self.kl_estimator, KL_ESTIMATORS,
+                 error=PBTConfigError)
     need(is_int(self.num_workers, 1), "num_workers must be >= 1")
     need(is_int(self.max_nan_retries, 0), "max_nan_retries must be >= 0")
     need(is_int(self.keep_checkpoints, 1), "keep_checkpoints must be >= 1")
@@ -196,15 +196,11 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
     """Checks every field that can be checked without building anything."""
     from tfdis.models import get_model_class
 
-    def is_int(v, lo):
-      return isinstance(v, int) and not isinstance(v, bool) and v >= lo
-
     need(bool(self.output_dir), "output_dir is required")
     cls = get_model_class(self.model)
-    need(self.eval in EVALS, f"eval must be one of {EVALS}, got "
-         f"{self.eval!r}")
-    need(self.final_supervision in FINAL_SUPERVISION,
-         f"final_supervision must be one of {FINAL_SUPERVISION}")
+    check_choice("eval", self.eval, EVALS, error=PBTConfigError)
+    check_choice("final_supervision", self.final_supervision,
+                 FINAL_SUPERVISION, error=PBTConfigError)
     # Checked whatever the eval (a bad value is a typo even where unused).
     need(is_int(self.ensemble_size, 2), "ensemble_size must be an integer "
          ">= 2 (UDR compares pairs of models)")
@@ -279,6 +275,17 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
     d = {RENAMED_FIELDS.get(k, k): v for k, v in d.items()}
     return super().from_dict(d)
 
+  # A PBTConfig also reads as a mapping of its fields (``config["eval"]``,
+  # ``PBTConfig(**config)``): rPU hands its PBT runners typed configs, and
+  # runners written for the earlier keyword-dict interface keep working.
+  def keys(self):
+    return [f.name for f in dataclasses.fields(self)]
+
+  def __getitem__(self, name: str) -> Any:
+    if name not in self.keys():
+      raise KeyError(name)
+    return getattr(self, name)
+
   # ---- members --------------------------------------------------------------
   def resolved_model_options(self) -> Dict[str, Any]:
     """``model_options``, or the authors' setup when none are given: Chen et
@@ -290,8 +297,13 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
     return dict(AUTHORS_MODEL_OPTIONS.get(self.model, {}))
 
   def member_config(self, hyperparameters: Dict[str, Any], seed: int,
-                    dataset_size: int) -> TrainConfig:
-    """The TrainConfig a member trains with this generation."""
+                    dataset_size: int, start_step: int = 0) -> TrainConfig:
+    """The TrainConfig of a member's next ready interval: its evolved
+    ``learning_rate`` / ``batch_size`` / family hyperparameters and seed, and
+    ``steps`` = the member's step + one interval (a TrainConfig's ``steps``
+    is the total target step). Members share one process's model cache on
+    TensorFlow's default strategy (PBT runs members in parallel, not
+    replicas); ``xla`` and ``deterministic`` keep TrainSpec's defaults."""
     hp = dict(hyperparameters)
     learning_rate = float(hp.pop("learning_rate"))
     batch_size = int(hp.pop("batch_size"))
@@ -304,9 +316,10 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
         reconstruction_loss=self.reconstruction_loss, supervision=supervision,
         model_options=self.resolved_model_options(),
         precision=self.precision,
-        steps=interval_steps_for(self, batch_size, dataset_size),
+        steps=int(start_step) + interval_steps_for(self, batch_size,
+                                                   dataset_size),
         batch_size=batch_size, learning_rate=learning_rate, seed=int(seed),
-        indices_path=self.indices_path, export=False,
+        strategy="default", indices_path=self.indices_path, export=False,
         ensemble_size=self.ensemble_size if self.eval == "udr" else None)
 
 

@@ -17,16 +17,20 @@ killed at any moment is redone from the previous good state; a member whose
 ``trained_generation`` already equals the task's generation is only scored
 (or, if scored too, returned as is).
 
-Training is the one trainer's (``tfdis.training.trainer.Trainer``): a
-member's interval is ``Trainer.fit`` on the member's TrainConfig
-(``PBTConfig.member_config``), with the ``retry`` non-finite policy — a
-member whose loss or weights become non-finite is restored from its last
-checkpoint and retried with a new seed (``max_nan_retries``), then scored 0
-and left at its last good checkpoint (exploit usually replaces it). This
-module keeps only member bookkeeping and evaluation.
+Training goes through the one setup path of ``tfdis_train``
+(``tfdis.training.TrainSession``): a member's interval is the TrainConfig
+``PBTConfig.member_config`` builds (its seed, hyperparameters, learning
+rate, batch size, steps = member step + one interval, strategy, XLA,
+precision), started from the member's named checkpoint
+(``Checkpoints(read=..., write=checkpoints/gen_<g>)``) and run with the
+``retry`` non-finite policy — a member whose loss or weights become
+non-finite is restored from its last checkpoint and retried with a new seed
+(``max_nan_retries``), then scored 0 and left at its last good checkpoint
+(exploit usually replaces it). This module keeps only member bookkeeping,
+its model cache and evaluation.
 
-Speed: each worker keeps one built model (and its trainer, whose traced step
-has an unknown batch dimension) per model configuration and restores
+Speed: each worker keeps one session (built model and trainer, whose traced
+step has an unknown batch dimension) per model configuration and restores
 members' checkpoints into it, so a task costs the interval's steps, not a
 rebuild and a retrace.
 """
@@ -45,7 +49,6 @@ import numpy as np
 
 from tfdis import io_utils
 from tfdis.execution import tf_threads
-from tfdis.pbt.config import interval_steps_for
 
 MEMBER_FILE = "member.json"
 ENCODE_BATCH = 256
@@ -123,25 +126,44 @@ def _images(ctx, rows: np.ndarray) -> np.ndarray:
   return cached
 
 
-def _model_entry(config, ctx, member) -> Dict[str, Any]:
-  """The cached (model, checkpoint, trainer, encoder) for this config."""
-  import tensorflow as tf
-  from tfdis.training.trainer import (Trainer, build_for_config,
-                                      configure_determinism)
+def _member_config(config, ctx, member):
+  """The member's TrainConfig for its next interval (``member_config``)."""
+  return config.member_config(member["hyperparameters"], member["seed"],
+                              ctx["dataset_size"], member["step"])
 
-  tconfig = config.member_config(member["hyperparameters"], member["seed"],
-                                 ctx["dataset_size"])
-  # As tfdis_train does (process-wide): a member's numbers must not depend
-  # on whether this worker happened to run a study model before.
-  configure_determinism(tconfig.deterministic)
+
+def _checkpoints(member_dir: str, member: Dict[str, Any],
+                 g: Optional[int] = None):
+  """The member's checkpoint to start from and the one its interval ``g``
+  writes (``checkpoints/gen_<g>``; None: nothing is written)."""
+  from tfdis.training.session import Checkpoints
+
+  return Checkpoints(
+      read=(os.path.join(member_dir, member["checkpoint"])
+            if member["checkpoint"] else None),
+      write=(None if g is None
+             else os.path.join(member_dir, _checkpoint_prefix(g))),
+      owner=member["id"])
+
+
+def _checkpoint_prefix(g: int) -> str:
+  return os.path.join("checkpoints", f"gen_{g:04d}")
+
+
+def _session(config, ctx, tconfig) -> Dict[str, Any]:
+  """The cached (TrainSession, encoder) that builds ``tconfig``'s model:
+  members are restored into it instead of rebuilding (and retracing)."""
+  import tensorflow as tf
+  from tfdis.training.session import TrainSession
+
   key = ("model", json.dumps(tconfig.model_spec().to_dict(), sort_keys=True),
-         tconfig.ensemble_size, ctx["dataset_size"])
+         tconfig.ensemble_size, ctx["dataset_size"], tconfig.strategy,
+         tconfig.xla, tconfig.deterministic)
   entry = _CACHE.get(key)
   if entry is not None:
     return entry
-  model, checkpoint = build_for_config(tconfig, ctx["data"],
-                                       tf.distribute.get_strategy(),
-                                       ctx["dataset_size"])
+  session = TrainSession(tconfig, ctx["data"], ctx["dataset_size"])
+  model = session.model
   image_spec = tf.TensorSpec([None, *ctx["data"].observation_shape],
                              tf.float32)
 
@@ -149,61 +171,10 @@ def _model_entry(config, ctx, member) -> Dict[str, Any]:
   def encode(images):
     return model.encode(images, training=False)
 
-  entry = {"model": model, "checkpoint": checkpoint, "encode": encode,
-           "trainer": Trainer(model), "ensemble": config.eval == "udr"}
+  entry = {"session": session, "model": model, "encode": encode,
+           "ensemble": config.eval == "udr"}
   _CACHE[key] = entry
   return entry
-
-
-def _load_state(entry, member_dir: str, member: Dict[str, Any],
-                seed: int) -> None:
-  """Restores the member's checkpoint (or fresh weights) and its settings."""
-  from tfdis.training.trainer import reseed_noise, seed_everything
-
-  model = entry["model"]
-  if member["checkpoint"]:
-    prefix = os.path.join(member_dir, member["checkpoint"])
-    from tfdis.training.checkpoints import read_member_checkpoint
-
-    read_member_checkpoint(entry["checkpoint"], prefix, member["id"])
-    # The data order's shuffle seed is (global seed, data seed): without
-    # this the global seed would be whatever this worker's previous member
-    # set, and the numbers would depend on which worker ran which member
-    # (the local pool and Ray disagreed from generation 2 on).
-    # reinitialize() below sets it for fresh weights.
-    seed_everything(seed)
-  else:
-    model.reinitialize(seed)
-  hp = dict(member["hyperparameters"])
-  model.set_learning_rate(float(hp.pop("learning_rate")))
-  hp.pop("batch_size")
-  model.set_hyperparameters(model.validate_hyperparameters(hp))
-  # Reparameterisation noise is a function of (seed, step): a clone with a
-  # fresh seed draws fresh noise (the authors' clones reused the donor's).
-  reseed_noise(model, seed, member["step"])
-
-
-def _train(entry, config, ctx, member_dir: str, member: Dict[str, Any],
-           g: int, forced: int):
-  """One ready interval through the trainer; returns the FitResult."""
-  from tfdis.training.trainer import data_seed, training_batches
-
-  model = entry["model"]
-  hp = member["hyperparameters"]
-  batch_size = int(hp["batch_size"])
-  steps = interval_steps_for(config, batch_size, ctx["dataset_size"])
-  prefix = os.path.join("checkpoints", f"gen_{g:04d}")
-  _load_state(entry, member_dir, member, int(member["seed"]))
-  return entry["trainer"].fit(
-      lambda seed: training_batches(model, ctx["data"], batch_size,
-                                    data_seed(seed, member["step"]),
-                                    ctx["indices"], ctx["labels"]),
-      steps, seed=int(member["seed"]), label=f"member {member['id']}",
-      nan_policy="retry", max_retries=config.max_nan_retries,
-      restore=lambda seed: _load_state(entry, member_dir, member, seed),
-      checkpoint=lambda step: entry["checkpoint"].write(
-          os.path.join(member_dir, prefix)),
-      fault_injection=forced)
 
 
 def _encode_rows(entry, ctx, rows: np.ndarray, with_logvar: bool = False):
@@ -294,12 +265,19 @@ def step_member(task: Dict[str, Any]) -> Dict[str, Any]:
     return _result(member, g, cached=True)
   t0 = time.time()
   ctx = _context(config)
-  entry = _model_entry(config, ctx, member)
+  tconfig = _member_config(config, ctx, member)
+  entry = _session(config, ctx, tconfig)
+  ckpts = _checkpoints(member_dir, member, g)
+  entry["session"].start(tconfig, ckpts)
   terms: Dict[str, Any] = {}
   if member["trained_generation"] < g:
     # Test hook: {member id: number of attempts declared non-finite}.
     forced = int(task.get("force_nan", {}).get(member["id"], 0))
-    fit = _train(entry, config, ctx, member_dir, member, g, forced)
+    fit = entry["session"].run(
+        tconfig, ckpts, indices=ctx["indices"], labels=ctx["labels"],
+        label=f"member {member['id']}", nan_policy="retry",
+        max_retries=config.max_nan_retries, quiet=True,
+        fault_injection=forced)
     # The interval is bit-reproducible at this thread count
     # (ExecutionConfig.cpus_per_task), so it is part of its record.
     member.setdefault("tf_threads", {})[key] = tf_threads()
@@ -315,14 +293,12 @@ def step_member(task: Dict[str, Any]) -> Dict[str, Any]:
       write_member(member_dir, member)
       return _result(member, g, seconds=time.time() - t0)
     terms = {k: np.asarray(v).tolist() for k, v in fit.terms.items()}
-    prefix = os.path.join("checkpoints", f"gen_{g:04d}")
+    prefix = _checkpoint_prefix(g)
     member.update(step=int(entry["model"].step.numpy()), checkpoint=prefix,
                   trained_generation=g)
     member["status"][key] = "trained"
     write_member(member_dir, member)
     _prune_checkpoints(member_dir, prefix, config.keep_checkpoints)
-  else:
-    _load_state(entry, member_dir, member, int(member["seed"]))
   score, details = _evaluate(entry, config, ctx)
   if not math.isfinite(score):
     score, details = 0.0, dict(details, note="non-finite score set to 0")
@@ -352,15 +328,17 @@ def _result(member, g, cached=False, seconds=0.0, terms=None):
 def export_member(task: Dict[str, Any]) -> Dict[str, Any]:
   """Exports a member (for UDR members: its VAE with the best individual
   UDR, ``task['model_index']``) as a tfdis SavedModel."""
-  from tfdis.export.saved_model import build_metadata, export_saved_model
+  from tfdis.export.saved_model import export_saved_model
   from tfdis.pbt.config import PBTConfig
+  from tfdis.training.session import metadata_for
 
   config = PBTConfig.from_dict(task["config"])
   member_dir = task["member_dir"]
   member = read_member(member_dir)
   ctx = _context(config)
-  entry = _model_entry(config, ctx, member)
-  _load_state(entry, member_dir, member, int(member["seed"]))
+  tconfig = _member_config(config, ctx, member)
+  entry = _session(config, ctx, tconfig)
+  entry["session"].start(tconfig, _checkpoints(member_dir, member))
   model = entry["model"]
   extra = {"pbt": {"member": member["id"], "generation": task["generation"],
                    "score": member["scores"].get(str(task["generation"])),
@@ -369,11 +347,7 @@ def export_member(task: Dict[str, Any]) -> Dict[str, Any]:
     k = int(task.get("model_index") or 0)
     model = model.extract(k)
     extra["pbt"]["ensemble_index"] = k
-  info = ctx["data"].info()
-  hp = member["hyperparameters"]
-  meta = build_metadata(model, info, batch_size=int(hp["batch_size"]),
-                        learning_rate=float(hp["learning_rate"]),
-                        seed=int(member["seed"]), **extra)
+  meta = metadata_for(model, tconfig, ctx["data"], **extra)
   export_saved_model(model, task["export_dir"], meta)
   return {"status": "ok", "export_dir": task["export_dir"]}
 

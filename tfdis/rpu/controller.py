@@ -68,7 +68,8 @@ import numpy as np
 from absl import logging
 
 from tfdis import io_utils
-from tfdis.pbt.config import PopulationSpec
+from tfdis.pbt.config import PBTConfig, PopulationSpec
+from tfdis.registry import check_choice
 from tfdis.rpu import labels as labels_lib
 from tfdis.rpu import reduction as reduction_lib
 from tfdis.specs import (ConfigError, DataSpec, ModelSpec, Spec,
@@ -85,7 +86,8 @@ MANIFEST_FORMAT = "tfdis.rpu.surrogate_labels.v1"
 class RPUConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
   """An rPU-VAE run (spec pbt_rpu.md) = DataSpec + ModelSpec + PopulationSpec
   (every metaEpoch is a PBT-U-VAE run, and the final model a PBT-S-VAE run,
-  built from these: :meth:`metaepoch_pbt_kwargs`, :meth:`final_pbt_kwargs`)
+  each a PBTConfig composed from these: :meth:`metaepoch_pbt_config`,
+  :meth:`final_pbt_config`)
   + the recursion and reduction settings below, each with the authors'
   default."""
 
@@ -173,12 +175,10 @@ class RPUConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
          f"{self.max_leaf_runs}")
     need(self.min_dataset_size >= 1, "min_dataset_size must be >= 1")
     need(self.active_kl_threshold >= 0, "active_kl_threshold must be >= 0")
-    need(self.final_supervision in FINAL_SUPERVISION,
-         f"final_supervision must be one of {FINAL_SUPERVISION}, got "
-         f"{self.final_supervision!r}")
-    need(self.intersection_rule in reduction_lib.RULES,
-         f"intersection_rule must be one of {reduction_lib.RULES}, got "
-         f"{self.intersection_rule!r}")
+    check_choice("final_supervision", self.final_supervision,
+                 FINAL_SUPERVISION, error=ConfigError)
+    check_choice("intersection_rule", self.intersection_rule,
+                 reduction_lib.RULES, error=ConfigError)
     need(self.max_generations is not None or
          self.convergence_threshold is not None,
          "the metaEpochs have no stop rule: set convergence_threshold (the "
@@ -209,33 +209,29 @@ class RPUConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
       raise ConfigError(str(e)) from None
 
   def reduction_params(self) -> reduction_lib.ReductionParams:
-    return reduction_lib.ReductionParams(
-        trim_denominator=self.trim_denominator,
-        median_sigma_factor=self.median_sigma_factor,
-        global_std_factor=self.global_std_factor,
-        peak_distance_denominator=self.peak_distance_denominator,
-        edge_peak_height=self.edge_peak_height,
-        edge_max_peaks=self.edge_max_peaks,
-        top_intervals=self.top_intervals,
-        min_subset_size=self.min_intersection_size,
-        rule=self.intersection_rule, slices=self.reduction_slices,
-        zero_peak_latent=self.zero_peak_latent)
+    return reduction_lib.ReductionParams.from_config(self)
 
   # ---- PBT configurations ---------------------------------------------------
-  def metaepoch_pbt_kwargs(self, output_dir: str, indices_path: Optional[str],
-                           seed: int) -> Dict[str, Any]:
-    """PBTConfig fields of a metaEpoch (PBT-U-VAE on the subset)."""
-    kw = self.population_fields()
-    kw.update(output_dir=output_dir, indices_path=indices_path, eval="udr",
-              stop_below_score=self.udr_stop_threshold, seed=seed)
-    kw.update(self.pbt_options)
-    return kw
+  def pbt_config(self) -> PBTConfig:
+    """The PBTConfig every PBT run of this rPU run starts from: this
+    config's DataSpec, ModelSpec and PopulationSpec parts."""
+    return PBTConfig(**self.population_fields())
 
-  def final_pbt_kwargs(self, output_dir: str, label_paths: Sequence[str]
-                       ) -> Dict[str, Any]:
-    """PBTConfig fields of the final PBT-S-VAE on all of D."""
-    kw = self.population_fields()
-    kw.update(
+  def metaepoch_pbt_config(self, output_dir: str,
+                           indices_path: Optional[str], seed: int
+                           ) -> PBTConfig:
+    """A metaEpoch: PBT-U-VAE (eval ``udr``) on the subset, stopped by the
+    leaf-run rule; ``pbt_options`` last."""
+    return self.pbt_config().replace(
+        output_dir=output_dir, indices_path=indices_path, eval="udr",
+        stop_below_score=self.udr_stop_threshold, seed=seed
+    ).replace(**self.pbt_options)
+
+  def final_pbt_config(self, output_dir: str, label_paths: Sequence[str]
+                       ) -> PBTConfig:
+    """The final PBT-S-VAE on all of D (eval ``surrogate_mig``);
+    ``pbt_options`` last."""
+    return self.pbt_config().replace(
         output_dir=output_dir, indices_path=None, eval="surrogate_mig",
         surrogate_labels=tuple(label_paths),
         final_supervision=self.final_supervision,
@@ -244,24 +240,25 @@ class RPUConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
                          if self.final_max_generations is None
                          else self.final_max_generations),
         convergence_threshold=self.final_convergence_threshold,
-        seed=self.seed)
-    kw.update(self.pbt_options)
-    return kw
+        seed=self.seed).replace(**self.pbt_options)
+
+  # Earlier names (they returned keyword dicts; a PBTConfig reads as one).
+  metaepoch_pbt_kwargs = metaepoch_pbt_config
+  final_pbt_kwargs = final_pbt_config
 
 
-# A PBT runner takes PBTConfig keyword arguments and returns run_pbt's dict.
-PBTRunner = Callable[[Dict[str, Any]], Dict[str, Any]]
+# A PBT runner takes a PBTConfig and returns run_pbt's dict.
+PBTRunner = Callable[[PBTConfig], Dict[str, Any]]
 # A labeler maps (best_saved_model dir, data, rows of D, KL threshold, KL
 # estimator) to the active latents and surrogate labels.
 Labeler = Callable[[str, Any, np.ndarray, float, str],
                    labels_lib.SubsetLabels]
 
 
-def run_pbt_from_kwargs(kwargs: Dict[str, Any], executor=None
-                        ) -> Dict[str, Any]:
-  """The default runner: ``tfdis.pbt.run_pbt(PBTConfig(**kwargs))``."""
-  from tfdis import pbt  # local: TensorFlow is only needed here
-  return pbt.run_pbt(pbt.PBTConfig(**kwargs), executor=executor)
+def run_pbt_config(config: PBTConfig, executor=None) -> Dict[str, Any]:
+  """The default runner: ``tfdis.pbt.run_pbt(config)``."""
+  from tfdis.pbt.controller import run_pbt  # local: TensorFlow only here
+  return run_pbt(config, executor=executor)
 
 
 def label_with_saved_model(model_dir: str, data, indices: np.ndarray,
@@ -350,10 +347,10 @@ class _Controller:
     logging.info("rPU leaf %d metaEpoch %d: PBT-U-VAE (UDR) on |d| = %d",
                  leaf, j, len(indices))
     full = len(indices) == self.num_rows
-    kwargs = cfg.metaepoch_pbt_kwargs(
+    pbt_config = cfg.metaepoch_pbt_config(
         os.path.join(directory, "pbt"), None if full else subset_path,
         seed=cfg.seed + 1000 * leaf + j)
-    result = io_utils.to_jsonable(self.pbt_runner(kwargs))
+    result = io_utils.to_jsonable(self.pbt_runner(pbt_config))
     udr = float(result["best_score"])
     record: Dict[str, Any] = {
         "leaf": leaf, "metaepoch": j, "size": int(len(indices)),
@@ -520,7 +517,7 @@ class _Controller:
                  [os.path.basename(p) for p in label_paths],
                  self.config.final_supervision)
     result = io_utils.to_jsonable(self.pbt_runner(
-        self.config.final_pbt_kwargs(directory, label_paths)))
+        self.config.final_pbt_config(directory, label_paths)))
     io_utils.write_json(marker, result)
     return result
 
@@ -635,7 +632,7 @@ def run_rpu(config: RPUConfig, pbt_runner: Optional[PBTRunner] = None,
 
   Args:
     config: the RPUConfig.
-    pbt_runner: PBTConfig kwargs -> run_pbt result (default: tfdis.pbt).
+    pbt_runner: PBTConfig -> run_pbt result (default: tfdis.pbt.run_pbt).
     labeler: (model dir, data, rows, KL threshold) -> SubsetLabels (default:
       encode with the SavedModel).
     executor: a ``tfdis.execution`` ExecutionConfig or Executor shared by
@@ -653,7 +650,7 @@ def run_rpu(config: RPUConfig, pbt_runner: Optional[PBTRunner] = None,
   owned = False
   if executor is not None and pbt_runner is None:
     executor, owned = open_executor(executor, config.num_workers)
-    pbt_runner = functools.partial(run_pbt_from_kwargs, executor=executor)
+    pbt_runner = functools.partial(run_pbt_config, executor=executor)
   from tfdis import rundir
 
   root = os.path.abspath(config.output_dir)
@@ -661,7 +658,7 @@ def run_rpu(config: RPUConfig, pbt_runner: Optional[PBTRunner] = None,
   try:
     with rundir.RunLock(root, "tfdis_rpu"):
       rundir.clean_stale_temporaries(root)
-      return _Controller(config, pbt_runner or run_pbt_from_kwargs,
+      return _Controller(config, pbt_runner or run_pbt_config,
                          labeler or label_with_saved_model).run()
   finally:
     if owned:
@@ -672,18 +669,16 @@ def validate_pbt_configs(config: RPUConfig) -> None:
   """Builds and validates every PBT configuration the run will use (model,
   options, thresholds, data sizes), so a bad setting is refused before the
   first state file is written."""
-  from tfdis.pbt.config import PBTConfig
-  from tfdis.specs import ConfigError
-
   root = os.path.abspath(config.output_dir)
-  final = config.final_pbt_kwargs(os.path.join(root, "final"), ())
-  # The surrogate labels exist only later: check the rest now.
-  final.update(eval="mig", final_supervision="eval", surrogate_labels=())
-  for what, kwargs in (
-      ("metaEpoch", config.metaepoch_pbt_kwargs(root, None, config.seed)),
-      ("final", final)):
+  for what, build in (
+      ("metaEpoch", lambda: config.metaepoch_pbt_config(root, None,
+                                                        config.seed)),
+      # The surrogate labels exist only later: check the rest now.
+      ("final", lambda: config.final_pbt_config(
+          os.path.join(root, "final"), ()).replace(
+              eval="mig", final_supervision="eval"))):
     try:
-      pbt = PBTConfig(**kwargs).validate()  # as run_pbt_from_kwargs builds it
+      pbt = build().validate()  # as the runner receives it
     except (TypeError, ValueError) as e:
       raise ConfigError(f"the {what} PBT configuration is invalid: {e} "
                         "(check --pbt_options and the PBT flags)") from None

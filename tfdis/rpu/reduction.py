@@ -84,6 +84,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from scipy import signal
 
+from tfdis.registry import check_choice
+
 RULES = ("median", "largest")
 SLICES = ("corrected", "authors")
 ZERO_PEAK_LATENT = ("stop", "unrestricted")
@@ -108,13 +110,10 @@ class ReductionParams:
     def need(cond, msg):
       if not cond:
         raise ValueError(f"ReductionParams: {msg}")
-    need(self.rule in RULES,
-         f"unknown intersection rule {self.rule!r}; use one of {RULES}")
-    need(self.slices in SLICES,
-         f"slices must be one of {SLICES}, got {self.slices!r}")
-    need(self.zero_peak_latent in ZERO_PEAK_LATENT,
-         f"zero_peak_latent must be one of {ZERO_PEAK_LATENT}, got "
-         f"{self.zero_peak_latent!r}")
+    check_choice("intersection rule", self.rule, RULES, error=ValueError)
+    check_choice("slices", self.slices, SLICES, error=ValueError)
+    check_choice("zero_peak_latent", self.zero_peak_latent,
+                 ZERO_PEAK_LATENT, error=ValueError)
     need(self.trim_denominator >= 2, "trim_denominator must be >= 2 (m // 15 "
          f"per end by default), got {self.trim_denominator}")
     need(self.peak_distance_denominator > 0, "peak_distance_denominator must "
@@ -127,6 +126,19 @@ class ReductionParams:
          f"edge_max_peaks must be >= 1, got {self.edge_max_peaks}")
     need(self.median_sigma_factor >= 0 and self.global_std_factor >= 0,
          "threshold factors must be >= 0")
+
+  @classmethod
+  def from_config(cls, config) -> "ReductionParams":
+    """The params of a config holding them as fields (``RPUConfig``: the
+    same names, except :data:`CONFIG_NAMES`)."""
+    return cls(**{f.name: getattr(config, CONFIG_NAMES.get(f.name, f.name))
+                  for f in dataclasses.fields(cls)})
+
+
+# RPUConfig's names (its flags) of the ReductionParams fields named
+# differently there.
+CONFIG_NAMES = {"min_subset_size": "min_intersection_size",
+                "rule": "intersection_rule", "slices": "reduction_slices"}
 
 
 @dataclasses.dataclass

@@ -3,13 +3,17 @@
 :class:`Trainer` runs the steps of any registry model — one VAE, a K-member
 vectorised ensemble, FactorVAE with its discriminator — for a step budget:
 ``tfdis_train`` and study workers (through :func:`train`), PBT members and
-rPU metaEpochs (through ``tfdis.pbt.worker``) all call :meth:`Trainer.fit`,
-and the optimisers are stepped in exactly one method,
-``GaussianVAE.train_step``. The trainer owns:
+rPU metaEpochs (through ``tfdis.pbt.worker``) all hand a TrainConfig to one
+``TrainSession`` (``tfdis.training.session``), which calls
+:meth:`Trainer.fit`, and the optimisers
+are stepped in exactly one method, ``GaussianVAE.train_step``. The session
+and the trainer own:
 
 * seeding (:func:`seed_everything`: Python, NumPy, TensorFlow and Keras 3's
   initialisers — ``tf.random.set_seed`` alone does not seed Keras 3's
-  initialisers) and optional TensorFlow op determinism;
+  initialisers), optional TensorFlow op determinism, the strategy and XLA;
+* the start state (a checkpoint or fresh weights) and the config's
+  hyperparameter / learning-rate / ``gamma_sup`` overrides of it;
 * the data order: a deterministic function of (seed, start step), so a
   resumed run sees a fresh order instead of replaying its first batches;
 * the non-finite-loss policy: ``stop`` (raise :class:`NonFiniteLossError`
@@ -18,7 +22,9 @@ and the optimisers are stepped in exactly one method,
   loss is checked inside the compiled step (a flag variable), so there is no
   host round trip per step; the flag is read at log and checkpoint steps and
   at the end, and no checkpoint is written with non-finite weights;
-* checkpoint writes (through a callback), TensorBoard scalars and images,
+* checkpoint reads and writes (``Checkpoints``: a run directory's
+  ``ckpt-<step>`` or a PBT member's named prefix), TensorBoard scalars and
+  images,
   and the progress line (steps/s, ETA).
 
 One compiled call per step: the host side of a step (``next`` on the
@@ -30,40 +36,23 @@ few milliseconds, that host overhead and the per-call launch latency are a
 larger share and several steps per call (Keras' ``steps_per_execution``)
 typically pay.
 
-:func:`train` is the whole run of one model directory: lock, stale-file
-cleanup, the check that the request matches what the directory holds,
-resume, train, export, ``results/train.json``.
+The setup around it is :class:`tfdis.training.session.TrainSession`; the
+whole run of one model directory is :func:`tfdis.training.model_dir.train`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import shutil
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfdis import io_utils
-from tfdis.models import build_model
 from tfdis.models import precision
-from tfdis.models.architectures import check_architecture
-from tfdis.training import checkpoints, inputs, summaries
-from tfdis.training.config import TrainConfig
-from tfdis.specs import ConfigError, check_compatible
-from tfdis.training.strategy import make_strategy
-
-CHECKPOINT_SUBDIR = "checkpoints"
-CONFIG_FILE = "config.json"
-TRAIN_JSON = os.path.join("results", "train.json")
-FAILED_JSON = os.path.join("results", "train_failed.json")
-# What --overwrite deletes (a fresh start in the same directory).
-RUN_ARTIFACTS = (CHECKPOINT_SUBDIR, "saved_model", "tensorboard", "results",
-                 "metrics", "visualizations", CONFIG_FILE)
+from tfdis.training import inputs, summaries
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -354,34 +343,6 @@ def _log_progress(label, step, total, steps_per_sec, terms) -> None:
   logging.info("  ".join(parts))
 
 
-# ---------------------------------------------------------------------------
-# One model directory
-# ---------------------------------------------------------------------------
-def build_for_config(config: TrainConfig, data, strategy, dataset_size: int):
-  """(model, tf.train.Checkpoint) of a config, built in ``strategy``'s scope
-  from seeded initialisers. A family may take constructor arguments that
-  depend on the data (classmethod ``model_kwargs_from_data(data)``, e.g.
-  SCAN's symbol vocabulary)."""
-  from tfdis.models import get_model_class
-
-  hook = getattr(get_model_class(config.model), "model_kwargs_from_data",
-                 None)
-  data_kwargs = dict(hook(data)) if hook is not None else {}
-  with strategy.scope():
-    model = build_model(
-        config.model, data.observation_shape, latent_dim=config.latent_dim,
-        architecture=config.architecture,
-        hyperparameters=config.hyperparameters,
-        reconstruction_loss=config.reconstruction_loss,
-        supervision=config.supervision, learning_rate=config.learning_rate,
-        seed=config.seed, dataset_size=dataset_size,
-        ensemble_size=config.ensemble_size, precision=config.precision,
-        **config.model_options,
-        **data_kwargs)
-    checkpoint = tf.train.Checkpoint(**model.checkpoint_objects())
-  return model, checkpoint
-
-
 def training_batches(model, data, batch_size: int, seed: int, indices,
                      labels) -> tf.data.Dataset:
   """The model class's own batches (``training_data`` classmethod, e.g.
@@ -396,300 +357,3 @@ def training_batches(model, data, batch_size: int, seed: int, indices,
       kwargs["hyperparameters"] = model.hyperparameters()
     return custom(data, batch_size, seed, **kwargs)
   return inputs.make_training_data(data, batch_size, seed, indices, labels)
-
-
-def metadata_for(model, config: TrainConfig, data) -> Dict[str, Any]:
-  from tfdis.export.saved_model import build_metadata
-
-  return build_metadata(model, data.info(), batch_size=config.batch_size,
-                        learning_rate=config.learning_rate, seed=config.seed)
-
-
-def _prepare_dir(model_dir: str) -> None:
-  if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-    raise ConfigError(f"--model_dir {model_dir!r} is a file, not a "
-                      "directory: choose a directory path")
-  try:
-    os.makedirs(model_dir, exist_ok=True)
-  except OSError as e:
-    raise ConfigError(f"cannot create the model directory {model_dir!r} "
-                      f"({e.strerror}); choose a writable --model_dir") from None
-  if not os.access(model_dir, os.W_OK | os.X_OK):
-    raise ConfigError(f"the model directory {model_dir!r} is not writable; "
-                      "choose another --model_dir")
-
-
-def _check_stored(model_dir: str, config: TrainConfig) -> None:
-  path = os.path.join(model_dir, CONFIG_FILE)
-  if not os.path.isfile(path):
-    return
-  check_compatible(TrainConfig.load(path), config, model_dir)
-
-
-def _remove_run(model_dir: str) -> None:
-  for name in RUN_ARTIFACTS:
-    path = os.path.join(model_dir, name)
-    if os.path.isdir(path):
-      shutil.rmtree(path)
-    elif os.path.exists(path):
-      os.remove(path)
-
-
-def train(config: TrainConfig, overwrite: bool = False) -> Dict[str, Any]:
-  """Trains (or resumes) one model directory; returns the train.json dict.
-
-  Refused before anything is written: invalid fields, a directory in use by
-  another process (lock), a request whose immutable fields differ from the
-  directory's config.json (unless ``overwrite``: the run is deleted first).
-  """
-  from tfdis import rundir
-
-  config.validate()
-  t_start = time.time()
-  model_dir = config.resolved_model_dir()
-  _prepare_dir(model_dir)
-  with rundir.RunLock(model_dir, "tfdis_train"):
-    rundir.clean_stale_temporaries(model_dir)
-    if overwrite:
-      _remove_run(model_dir)
-    _check_stored(model_dir, config)
-    return _train_locked(config, model_dir, t_start)
-
-
-def _train_locked(config: TrainConfig, model_dir: str, t_start: float
-                  ) -> Dict[str, Any]:
-  data = config.build_data()
-  try:
-    check_architecture(config.architecture, data.observation_shape)
-  except ValueError as e:
-    raise ConfigError(f"{e} (dataset {config.dataset!r})") from None
-  indices = inputs.load_indices(config.indices, config.indices_path)
-  dataset_size = len(indices) if indices is not None else data.num_examples
-  labels = None
-  if config.supervision is not None:
-    labels = inputs.load_labels(data, config.labels, config.num_labels,
-                                config.seed, indices)
-    if labels[1].shape[1] > config.latent_dim:
-      raise ConfigError(f"{labels[1].shape[1]} labelled factors but only "
-                        f"latent_dim={config.latent_dim} latents")
-  strategy = make_strategy(config.strategy)
-  replicas = strategy.num_replicas_in_sync
-  if config.batch_size % replicas:
-    raise ConfigError(f"batch_size {config.batch_size} is not divisible by "
-                      f"the {replicas} replicas of strategy "
-                      f"{config.strategy!r}")
-  configure_determinism(config.deterministic)
-  precision.warn_if_emulated(config.precision,
-                             has_gpu=bool(tf.config.list_logical_devices("GPU")))
-  seed_everything(config.seed)
-  model, checkpoint = build_for_config(config, data, strategy, dataset_size)
-  # The newest readable checkpoint (unreadable ones are set aside and
-  # dropped from the index) before the manager reads the index.
-  ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
-  resumed_from = checkpoints.restore_newest_readable(checkpoint, ckpt_dir)
-  manager = tf.train.CheckpointManager(
-      checkpoint, ckpt_dir, max_to_keep=config.keep_checkpoints)
-  if resumed_from:
-    logging.info("Resumed from %s at step %d", resumed_from,
-                 int(model.step.numpy()))
-  # The config wins over restored values (PBT edits them between intervals).
-  model.set_hyperparameters(
-      model.validate_hyperparameters(config.hyperparameters))
-  model.set_learning_rate(config.learning_rate)
-  if model.supervision is not None:
-    model.gamma_sup.assign(model.supervision["gamma_sup"])
-  start_step = int(model.step.numpy())
-  finished = _finished_record(model_dir, config, start_step)
-  if finished is not None:
-    return finished
-  config.save(os.path.join(model_dir, CONFIG_FILE))
-
-  fit = None
-  if start_step < config.steps:
-    trainer = Trainer(model, strategy, config.xla)
-    writer = tf.summary.create_file_writer(os.path.join(model_dir,
-                                                        "tensorboard"))
-    image_batch = next(iter(inputs.make_training_data(data, 8, config.seed,
-                                                      indices))).numpy()
-    logging.info("Training %s on %s: steps %d -> %d, global batch %d, %d "
-                 "replica(s), xla=%s, model_dir=%s", config.model,
-                 config.dataset, start_step, config.steps, config.batch_size,
-                 replicas, config.xla, model_dir)
-    try:
-      fit = trainer.fit(
-          lambda seed: training_batches(model, data, config.batch_size,
-                                        data_seed(seed, start_step), indices,
-                                        labels),
-          config.steps - start_step, seed=config.seed, label=config.model,
-          checkpoint=lambda step: save_checkpoint(manager, step),
-          checkpoint_every=config.checkpoint_every, writer=writer,
-          summary_every=config.summary_every, image_batch=image_batch,
-          image_summary_every=config.image_summary_every,
-          log_every=config.log_every, total_steps=config.steps,
-          where=model_dir, last_checkpoint=lambda: manager.latest_checkpoint)
-    except NonFiniteLossError as e:
-      io_utils.write_json(os.path.join(model_dir, FAILED_JSON), {
-          "status": "non_finite_loss", "step": e.step, "terms": e.terms,
-          "last_checkpoint": e.last_checkpoint})
-      raise
-  else:
-    logging.info("Checkpoint at step %d >= steps %d: nothing to train.",
-                 start_step, config.steps)
-
-  result = {
-      "status": "ok",
-      "model": config.model,
-      "dataset": config.dataset,
-      "steps": int(model.step.numpy()),
-      "start_step": start_step,
-      "resumed_from": resumed_from,
-      "target_steps": config.steps,
-      "hyperparameters": model.hyperparameters(),
-      "learning_rate": model.learning_rate,
-      "batch_size": config.batch_size,
-      "num_replicas": replicas,
-      "strategy": config.strategy,
-      "xla": config.xla,
-      "precision": config.precision,
-      "deterministic": config.deterministic,
-      "seed": config.seed,
-      "final_losses": scalars(fit.terms) if fit else {},
-      "steps_per_sec": fit.steps_per_sec if fit else float("nan"),
-      "train_seconds": fit.seconds if fit else 0.0,
-      "wall_seconds": time.time() - t_start,
-      "versions": io_utils.library_versions(),
-      "notes": _notes(config),
-  }
-  if config.export:
-    from tfdis.export.saved_model import export_saved_model
-
-    result["saved_model"] = export_saved_model(
-        model, os.path.join(model_dir, "saved_model"),
-        metadata_for(model, config, data))
-  io_utils.write_json(os.path.join(model_dir, TRAIN_JSON), result)
-  failed = os.path.join(model_dir, FAILED_JSON)
-  if os.path.exists(failed):  # superseded by this successful run
-    os.remove(failed)
-  return result
-
-
-def save_checkpoint(manager, step: int) -> str:
-  """``manager.save(checkpoint_number=step)``; a full disk or a file-size
-  limit becomes one DiskFullError naming the checkpoint and its size (about
-  that of the previous one), after removing the partial files (TensorFlow's
-  ``ckpt-<n>_temp/`` staging and any ``ckpt-<n>.*`` the index does not list;
-  the index file is only updated after a complete save, so the previous
-  checkpoints stay valid)."""
-  directory = manager.directory
-  prefix = os.path.join(directory, f"ckpt-{int(step)}")
-  previous = manager.latest_checkpoint
-  try:
-    return manager.save(checkpoint_number=step)
-  except Exception as e:  # pylint: disable=broad-except
-    if not io_utils.is_no_space(e):
-      raise
-    import glob
-
-    from tfdis import rundir
-
-    partial = sum(os.path.getsize(p) for p in
-                  glob.glob(glob.escape(prefix) + ".*") if os.path.isfile(p))
-    partial += sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in
-                   os.walk(prefix + "_temp") for f in fs)
-    rundir.clean_stale_temporaries(directory)  # we hold the run's lock
-    if prefix not in manager.checkpoints:
-      for p in glob.glob(glob.escape(prefix) + ".*"):
-        if os.path.isfile(p):
-          os.remove(p)
-    if previous:
-      size = sum(os.path.getsize(p) for p in
-                 glob.glob(glob.escape(previous) + ".*") if os.path.isfile(p))
-      needed = (f"about {io_utils.format_bytes(size)} (the size of the "
-                "previous checkpoint)")
-    else:
-      needed = f"at least {io_utils.format_bytes(partial)}"
-    text = str(e).strip().splitlines()
-    raise io_utils.DiskFullError(
-        prefix, needed, text[0][:120] if text else type(e).__name__
-    ) from None
-
-
-def _finished_record(model_dir: str, config: TrainConfig, step: int
-                     ) -> Optional[Dict[str, Any]]:
-  """The stored train.json if a rerun has nothing to do, else None.
-
-  Nothing to do: the checkpoint is at or beyond the requested steps and
-  train.json records that very step (it is written last, after the export,
-  so the SavedModel is of that step too). Then nothing is written: no
-  re-export, no config.json, no train.json whose final losses would be
-  empty (the rerun trained nothing), so the record of the run survives
-  a rerun with a smaller --steps.
-  """
-  from tfdis.export.load import is_saved_model_dir
-
-  path = os.path.join(model_dir, TRAIN_JSON)
-  if step < config.steps or not os.path.isfile(path):
-    return None
-  if config.export and not is_saved_model_dir(model_dir):
-    return None
-  try:
-    stored = io_utils.read_json(path)
-  except (OSError, ValueError):
-    return None  # unreadable: rewrite it
-  if not isinstance(stored, dict) or stored.get("steps") != step:
-    return None
-  logging.info("Checkpoint at step %d >= steps %d: nothing to train; %s "
-               "and the SavedModel are kept unchanged.", step, config.steps,
-               path)
-  return stored
-
-
-def _notes(config: TrainConfig) -> Dict[str, str]:
-  notes = {}
-  if config.model == "factor_vae":
-    from tfdis.models.factor_vae import STEP_COUNTER_NOTE
-
-    notes["step_counter"] = STEP_COUNTER_NOTE
-  if config.model == "beta_tc_vae":
-    notes["total_correlation"] = (
-        "logged total_correlation includes the constant (d-1)*log(B*N) that "
-        "dlib drops; the loss and total_correlation_dlib use dlib's estimate")
-  notes["resume"] = (
-      "an uninterrupted run is bit-identical to another with the same "
-      "config on the same machine and thread count; a resumed run restores "
-      "weights, optimiser state, step and noise generator exactly but draws "
-      "its data order from (seed, start step), so it is deterministic but "
-      "not the run that was never interrupted")
-  return notes
-
-
-def restore_for_export(model_dir: str) -> Tuple[Any, Dict[str, Any]]:
-  """(model restored from the latest checkpoint, metadata) of a run."""
-  config_path = os.path.join(model_dir, CONFIG_FILE)
-  if not os.path.isfile(config_path):
-    raise ConfigError(f"{config_path} not found: {model_dir!r} is not a "
-                      "tfdis_train model directory")
-  config = TrainConfig.load(config_path)
-  data = config.build_data()
-  indices = inputs.load_indices(config.indices, config.indices_path)
-  model, checkpoint = build_for_config(
-      config, data, tf.distribute.get_strategy(),
-      len(indices) if indices is not None else data.num_examples)
-  latest = checkpoints.restore_newest_readable(
-      checkpoint, os.path.join(model_dir, CHECKPOINT_SUBDIR),
-      assert_matched=False)
-  if latest is None:
-    raise ConfigError(f"no checkpoint under {model_dir}/checkpoints: train "
-                      "the model first")
-  return model, metadata_for(model, config, data)
-
-
-def export_from_checkpoint(model_dir: str,
-                           export_dir: Optional[str] = None) -> str:
-  """Restores ``model_dir``'s latest checkpoint and exports it to
-  ``model_dir/saved_model`` (or ``export_dir``)."""
-  from tfdis.export.saved_model import export_saved_model
-
-  model, metadata = restore_for_export(model_dir)
-  return export_saved_model(model, export_dir or os.path.join(
-      model_dir, "saved_model"), metadata)
