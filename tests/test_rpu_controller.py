@@ -30,24 +30,23 @@ class FakePBT:
     self.fail_at = fail_at
     self.calls = []
 
-  def __call__(self, kwargs):
-    # The real runner is run_pbt(PBTConfig(**kwargs)): building the real
-    # config refuses a keyword PBTConfig does not have (a TypeError), so a
-    # misspelt or removed field fails here instead of passing silently.
-    PBTConfig(**kwargs)
-    self.calls.append(kwargs)
+  def __call__(self, config):
+    # The real runner is run_pbt(config): rPU hands it a typed, validated
+    # PBTConfig (a misspelt or removed field fails where it is built).
+    assert isinstance(config, PBTConfig)
+    self.calls.append(config)
     if self.fail_at is not None and len(self.calls) == self.fail_at:
       raise KeyboardInterrupt("simulated kill")
-    os.makedirs(kwargs["output_dir"], exist_ok=True)
-    if kwargs["eval"] == "surrogate_mig":
+    os.makedirs(config.output_dir, exist_ok=True)
+    if config.eval == "surrogate_mig":
       return {"generations": 2, "best_member": "m0", "best_score": 0.4,
               "best_scores": [0.3, 0.4], "converged": False,
-              "best_saved_model": os.path.join(kwargs["output_dir"], "best"),
+              "best_saved_model": os.path.join(config.output_dir, "best"),
               "generations_csv": "x.csv"}
-    key = _key(kwargs["output_dir"])
+    key = _key(config.output_dir)
     return {"generations": 3, "best_member": "m1",
             "best_score": self.udr.get(key, 0.5), "best_scores": [0.5] * 3,
-            "converged": True, "best_saved_model": kwargs["output_dir"],
+            "converged": True, "best_saved_model": config.output_dir,
             "generations_csv": "x.csv"}
 
 
@@ -101,15 +100,15 @@ def test_full_recursion_and_label_files(tmp_path, small_dsprites):
   root = str(tmp_path / "rpu")
   factors = small_dsprites.index_to_factors(np.arange(2304))
   # root (leaf 0) + leaf 1: 2 metaEpochs + leaf 2: 2 metaEpochs + final
-  assert [c["eval"] for c in pbt.calls] == ["udr"] * 5 + ["surrogate_mig"]
-  assert pbt.calls[0]["indices_path"] is None  # root = all of D
-  assert pbt.calls[1]["indices_path"].endswith("leaf_1/metaepoch_0/subset.npz")
-  assert pbt.calls[0]["convergence_threshold"] == 0.005
-  assert pbt.calls[0]["convergence_patience"] == 6
+  assert [c.eval for c in pbt.calls] == ["udr"] * 5 + ["surrogate_mig"]
+  assert pbt.calls[0].indices_path is None  # root = all of D
+  assert pbt.calls[1].indices_path.endswith("leaf_1/metaepoch_0/subset.npz")
+  assert pbt.calls[0].convergence_threshold == 0.005
+  assert pbt.calls[0].convergence_patience == 6
   # The leaf-run stop rule is checked by PBT after every generation.
-  assert pbt.calls[0]["stop_below_score"] == 0.1
-  assert pbt.calls[0]["kl_estimator"] == "analytic"
-  seeds = [c["seed"] for c in pbt.calls[:5]]
+  assert pbt.calls[0].stop_below_score == 0.1
+  assert pbt.calls[0].kl_estimator == "analytic"
+  seeds = [c.seed for c in pbt.calls[:5]]
   assert seeds == [0, 1000, 1001, 2000, 2001]
 
   leaves = {x["leaf"]: x for x in res["leaves"]}
@@ -146,11 +145,11 @@ def test_full_recursion_and_label_files(tmp_path, small_dsprites):
   assert manifest["files"][1]["metaepochs"][0]["active_latents"] == [0]
 
   final = pbt.calls[-1]
-  assert final["indices_path"] is None
-  assert final["final_supervision"] == "eval"
-  assert [os.path.basename(p) for p in final["surrogate_labels"]] == [
+  assert final.indices_path is None
+  assert final.final_supervision == "eval"
+  assert [os.path.basename(p) for p in final.surrogate_labels] == [
       "leaf_0.npz", "leaf_1.npz", "leaf_2.npz"]
-  assert final["output_dir"] == os.path.join(root, "final")
+  assert final.output_dir == os.path.join(root, "final")
   assert res["final_saved_model"].endswith("final/best")
   state = io_utils.read_json(os.path.join(root, "state.json"))
   assert state["phase"] == "done"
@@ -174,7 +173,7 @@ def test_stop_rules(tmp_path):
   assert leaves[2]["stop_reason"] == "no_active_latent"
   assert leaves[2]["labels_file"] is None
   assert not os.path.exists(os.path.join(root, "surrogate_labels/leaf_2.npz"))
-  assert [os.path.basename(p) for p in pbt.calls[-1]["surrogate_labels"]] == [
+  assert [os.path.basename(p) for p in pbt.calls[-1].surrogate_labels] == [
       "leaf_0.npz", "leaf_1.npz"]
 
 
@@ -188,8 +187,8 @@ def test_dataset_too_small_and_eval_loss(tmp_path):
   assert leaf["stop_reason"] == "dataset_too_small"
   assert leaf["sizes"] == [256] and leaf["final_subset_size"] == 64
   final = pbt.calls[-1]
-  assert final["final_supervision"] == "eval+loss"
-  assert final["population_size"] == 3 and final["max_generations"] == 7
+  assert final.final_supervision == "eval+loss"
+  assert final.population_size == 3 and final.max_generations == 7
 
 
 def test_root_without_peak_skips_leaves(tmp_path):
@@ -201,7 +200,7 @@ def test_root_without_peak_skips_leaves(tmp_path):
       _config(tmp_path), pbt, FactorLabeler(factors_at={(0, 0): (1, -1)}))
   assert res["root"]["stop_reason"] == "no_peak"
   assert [x["stop_reason"] for x in res["leaves"][1:]] == ["root_stopped"] * 2
-  assert len(pbt.calls) == 2 and pbt.calls[-1]["eval"] == "surrogate_mig"
+  assert len(pbt.calls) == 2 and pbt.calls[-1].eval == "surrogate_mig"
 
 
 def test_root_udr_below_threshold_no_final(tmp_path):
@@ -223,7 +222,7 @@ def test_resume_skips_completed_steps(tmp_path):
   second, lab = FakePBT(), FactorLabeler()
   res = controller.run_rpu(_config(tmp_path, num_workers=2), second, lab)
   # Only leaf 2's two metaEpochs and the final run are left.
-  assert [_key(c["output_dir"]) for c in second.calls[:-1]] == [(2, 0), (2, 1)]
+  assert [_key(c.output_dir) for c in second.calls[:-1]] == [(2, 0), (2, 1)]
   assert (0, 0) not in lab.calls
   full = FakePBT()
   ref = controller.run_rpu(_config(tmp_path / "ref"), full, FactorLabeler())
@@ -256,8 +255,8 @@ def test_config_validation(tmp_path):
   # No generation cap on metaEpochs (the authors); the final PBT-S-VAE stops
   # after the authors' 15 generations.
   assert cfg.max_generations is None
-  assert cfg.metaepoch_pbt_kwargs("x", None, 0)["max_generations"] is None
-  assert cfg.final_pbt_kwargs("x", [])["max_generations"] == 15
+  assert cfg.metaepoch_pbt_config("x", None, 0).max_generations is None
+  assert cfg.final_pbt_config("x", []).max_generations == 15
   with pytest.raises(ValueError, match="no stop rule"):
     controller.RPUConfig(final_max_generations=None)
   with pytest.raises(ValueError, match="kl_estimator"):
@@ -288,9 +287,9 @@ def test_leaf_run_curve_reuses_runs_and_resumes_finished_run(tmp_path):
   # the final runs on fewer label files; nothing else is recomputed.
   res = controller.run_rpu(_config(tmp_path, leaf_run_curve=True), pbt, lab)
   new = pbt.calls[n_calls:]
-  assert [c["eval"] for c in new] == ["surrogate_mig"] * 2
-  assert [len(c["surrogate_labels"]) for c in new] == [1, 2]
-  assert new[0]["output_dir"].endswith("final_leaf_runs_0")
+  assert [c.eval for c in new] == ["surrogate_mig"] * 2
+  assert [len(c.surrogate_labels) for c in new] == [1, 2]
+  assert new[0].output_dir.endswith("final_leaf_runs_0")
   curve = res["leaf_run_curve"]
   assert [e["num_leaf_runs"] for e in curve] == [0, 1, 2]
   assert [len(e["label_files"]) for e in curve] == [1, 2, 3]

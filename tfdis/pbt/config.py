@@ -275,17 +275,6 @@ class PBTConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
     d = {RENAMED_FIELDS.get(k, k): v for k, v in d.items()}
     return super().from_dict(d)
 
-  # A PBTConfig also reads as a mapping of its fields (``config["eval"]``,
-  # ``PBTConfig(**config)``): rPU hands its PBT runners typed configs, and
-  # runners written for the earlier keyword-dict interface keep working.
-  def keys(self):
-    return [f.name for f in dataclasses.fields(self)]
-
-  def __getitem__(self, name: str) -> Any:
-    if name not in self.keys():
-      raise KeyError(name)
-    return getattr(self, name)
-
   # ---- members --------------------------------------------------------------
   def resolved_model_options(self) -> Dict[str, Any]:
     """``model_options``, or the authors' setup when none are given: Chen et

@@ -242,10 +242,6 @@ class RPUConfig(DataSpec, ModelSpec, PopulationSpec, Spec):
         convergence_threshold=self.final_convergence_threshold,
         seed=self.seed).replace(**self.pbt_options)
 
-  # Earlier names (they returned keyword dicts; a PBTConfig reads as one).
-  metaepoch_pbt_kwargs = metaepoch_pbt_config
-  final_pbt_kwargs = final_pbt_config
-
 
 # A PBT runner takes a PBTConfig and returns run_pbt's dict.
 PBTRunner = Callable[[PBTConfig], Dict[str, Any]]
