@@ -23,19 +23,11 @@ from tfdis.evaluate_spec import EvaluateSpec
 from tfdis.errors import UserError
 from tfdis.visualize_spec import VisualizeSpec
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _env():
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-  env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-  return env
+from helpers_cli import REPO, cli_env as _env, run_binary
 
 
 def _run(binary, *args):
-  return subprocess.run([sys.executable, "-m", f"tfdis.bin.{binary}", *args],
-                        cwd=REPO, env=_env(), capture_output=True, text=True,
-                        timeout=120)
+  return run_binary(binary, *args, timeout=120)
 
 
 def _one_line_error(proc, prog):

@@ -10,27 +10,16 @@ nothing and exits 1. The summary helper itself is checked in-process.
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from helpers_cli import run_binary
 from helpers_savedmodel import make_linear_saved_model
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _env():
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-  env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-  return env
 
 
 def _run(binary, *args):
-  return subprocess.run([sys.executable, "-m", f"tfdis.bin.{binary}", *args],
-                        cwd=REPO, env=_env(), capture_output=True, text=True,
-                        timeout=300)
+  return run_binary(binary, *args, timeout=300)
 
 
 @pytest.fixture(scope="module")
