@@ -21,8 +21,16 @@ $(STAMP): requirements.txt requirements-ray.txt setup.cfg
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Two pytest-xdist workers: most tests wait on subprocesses (a TensorFlow
+# import, a Ray head), so two workers on 2 cores about halve the wall time.
+# Tests marked xdist_group run on one worker, one after another (the Ray
+# tests; a module's tests sharing a module-scoped fixture, tests/conftest.py).
+# `make test PYTEST_ARGS="-n 0"` runs serially; a plain
+# `pytest tests/test_x.py::test_y` is serial too.
+PYTEST_XDIST ?= -n 2 --dist loadgroup
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 quickstart: $(STAMP)
 	$(BIN)/tfdis_study --study=quickstart --output_dir=runs/quickstart $(ARGS)

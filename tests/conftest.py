@@ -38,3 +38,19 @@ def small_dsprites():
 @pytest.fixture
 def rng():
   return np.random.RandomState(0)
+
+
+def pytest_collection_modifyitems(config, items):
+  """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) the
+  tests of a module that share a module- or class-scoped fixture (a model
+  trained once, an exported SavedModel) go to one worker, so the fixture is
+  built once rather than once per worker. Tests with their own
+  ``xdist_group`` mark (the Ray tests) keep it. Without xdist the mark does
+  nothing."""
+  for item in items:
+    if item.get_closest_marker("xdist_group"):
+      continue
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info else ()
+    if any(d[-1].scope in ("module", "class") for d in defs if d):
+      item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
