@@ -23,11 +23,12 @@ $(STAMP): requirements.txt requirements-ray.txt setup.cfg
 
 # Two pytest-xdist workers: most tests wait on subprocesses (a TensorFlow
 # import, a Ray head), so two workers on 2 cores about halve the wall time.
-# Tests marked xdist_group run on one worker, one after another (the Ray
-# tests; a module's tests sharing a module-scoped fixture, tests/conftest.py).
+# A test module runs on one worker (its module-scoped fixtures are built
+# once); the Ray test modules all run on one worker, one after another
+# (tests/conftest.py; xdist's loadgroup ignores its marks under pytest 9.2).
 # `make test PYTEST_ARGS="-n 0"` runs serially; a plain
 # `pytest tests/test_x.py::test_y` is serial too.
-PYTEST_XDIST ?= -n 2 --dist loadgroup
+PYTEST_XDIST ?= -n 2 --dist loadfile
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS)

@@ -40,17 +40,27 @@ def rng():
   return np.random.RandomState(0)
 
 
-def pytest_collection_modifyitems(config, items):
-  """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) the
-  tests of a module that share a module- or class-scoped fixture (a model
-  trained once, an exported SavedModel) go to one worker, so the fixture is
-  built once rather than once per worker. Tests with their own
-  ``xdist_group`` mark (the Ray tests) keep it. Without xdist the mark does
-  nothing."""
-  for item in items:
-    if item.get_closest_marker("xdist_group"):
-      continue
-    info = getattr(item, "_fixtureinfo", None)
-    defs = info.name2fixturedefs.values() if info else ()
-    if any(d[-1].scope in ("module", "class") for d in defs if d):
-      item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+# Test modules that start a Ray instance or look for one ("auto"): under
+# pytest-xdist they run on one worker, one after another, so none of them
+# meets a Ray instance another test started.
+RAY_MODULES = ("tests/test_execution_ray.py", "tests/test_ray_security.py",
+               "tests/test_ray_token_cluster.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+  """``make test`` (``-n 2 --dist loadfile``): each test module on one worker
+  (its module-scoped fixtures are built once), the Ray modules together as one
+  unit. xdist's own ``loadgroup`` would do this with marks, but xdist 3.8
+  renames node ids in a way pytest 9.2 ignores, so its groups are split."""
+  if config.getvalue("dist") != "loadfile":
+    return None
+  from xdist.scheduler import LoadFileScheduling
+
+  class _RayTogether(LoadFileScheduling):
+
+    def _split_scope(self, nodeid):
+      scope = super()._split_scope(nodeid)
+      return "ray" if scope in RAY_MODULES else scope
+
+  return _RayTogether(config, log)

@@ -19,9 +19,6 @@ import sys
 import pytest
 
 ray = pytest.importorskip("ray")  # the test target installs tfdis[ray]
-# Under pytest-xdist (make test) the Ray tests run one after another on one
-# worker: none overlaps a Ray instance another test started.
-pytestmark = pytest.mark.xdist_group("ray")
 
 from tfdis.execution import ExecutionConfig, LocalExecutor  # noqa: E402
 from tfdis.execution.ray_executor import (RayExecutor,  # noqa: E402

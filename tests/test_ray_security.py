@@ -26,9 +26,6 @@ import time
 import pytest
 
 pytest.importorskip("ray")
-# Under pytest-xdist (make test) the Ray tests run one after another on one
-# worker: none overlaps a Ray instance another test started.
-pytestmark = pytest.mark.xdist_group("ray")
 
 from tfdis.execution import ExecutionConfig, ExecutionConfigError  # noqa: E402
 from tfdis.execution import ray_security  # noqa: E402

@@ -35,9 +35,6 @@ import time
 import pytest
 
 pytest.importorskip("ray")
-# Under pytest-xdist (make test) the Ray tests run one after another on one
-# worker: none overlaps a Ray instance another test started.
-pytestmark = pytest.mark.xdist_group("ray")
 
 RAY_CLI = os.path.join(os.path.dirname(sys.executable), "ray")
 AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH",
