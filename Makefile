@@ -21,8 +21,17 @@ $(STAMP): requirements.txt requirements-ray.txt setup.cfg
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Two pytest-xdist workers: most tests wait on subprocesses (a TensorFlow
+# import, a Ray head), so two workers on 2 cores about halve the wall time.
+# A test module runs on one worker (its module-scoped fixtures are built
+# once); the Ray test modules all run on one worker, one after another
+# (tests/conftest.py; xdist's loadgroup ignores its marks under pytest 9.2).
+# `make test PYTEST_ARGS="-n 0"` runs serially; a plain
+# `pytest tests/test_x.py::test_y` is serial too.
+PYTEST_XDIST ?= -n 2 --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 quickstart: $(STAMP)
 	$(BIN)/tfdis_study --study=quickstart --output_dir=runs/quickstart $(ARGS)

@@ -38,3 +38,29 @@ def small_dsprites():
 @pytest.fixture
 def rng():
   return np.random.RandomState(0)
+
+
+# Test modules that start a Ray instance or look for one ("auto"): under
+# pytest-xdist they run on one worker, one after another, so none of them
+# meets a Ray instance another test started.
+RAY_MODULES = ("tests/test_execution_ray.py", "tests/test_ray_security.py",
+               "tests/test_ray_token_cluster.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+  """``make test`` (``-n 2 --dist loadfile``): each test module on one worker
+  (its module-scoped fixtures are built once), the Ray modules together as one
+  unit. xdist's own ``loadgroup`` would do this with marks, but xdist 3.8
+  renames node ids in a way pytest 9.2 ignores, so its groups are split."""
+  if config.getvalue("dist") != "loadfile":
+    return None
+  from xdist.scheduler import LoadFileScheduling
+
+  class _RayTogether(LoadFileScheduling):
+
+    def _split_scope(self, nodeid):
+      scope = super()._split_scope(nodeid)
+      return "ray" if scope in RAY_MODULES else scope
+
+  return _RayTogether(config, log)
