@@ -35,6 +35,9 @@ data_sources.define_flags()  # --nodownload, --dataset_mirror, ...
 config_flags.define_config_flags(TrainConfig)
 flags.adopt_module_key_flags(config_flags)  # listed by --help
 config_flags.define_hyperparameter_flags()
+# The two flags a spec does not hold, on purpose: they are actions on the
+# directory, not settings of the run, so they must not enter config.json
+# (which a resumed run is compared against) or its immutability check.
 flags.DEFINE_bool("export_only", False,
                   "Only export model_dir's latest checkpoint.")
 flags.DEFINE_bool("overwrite", False, "Delete what --model_dir holds "

@@ -11,6 +11,12 @@ Every binary that reads data (``tfdis_train``, ``tfdis_evaluate``,
 * ``--dataset_manual_dir=DIR``: the folder with files downloaded by hand;
 * ``--noverify_dataset_files``: skip the size/hash checks.
 
+These are hand-written absl flags rather than spec fields on purpose: they
+say where files come from on this machine, not what a run is, so they are
+not saved in config.json / study.json (a run resumed on another machine with
+a mirror must not be refused as "different"), and they are shared as they
+are by the build binary and every data-reading binary.
+
 ``apply_flags()`` exports the flags that were given as environment variables
 (``TFDIS_DATASET_DOWNLOAD``, ``TFDIS_DATASET_MIRROR``,
 ``DISENTANGLEMENT_LIB_DATA``, ``TFDIS_DATASET_MANUAL_DIR``,
