@@ -6,32 +6,43 @@
   the path and the space the write needed; no temporary is left; the
   previous checkpoint / SavedModel keeps its bytes; after the filler is
   removed the same call finishes.
+* The grid cache of a prepared dataset (``store="disk"``) on a 64 KiB
+  tmpfs, too small for its 192 KiB of images: ``tfdis_train`` ends in one
+  message naming the space needed and the two ways out, nothing is left in
+  the cache folder, and each way out (the images in memory, the cache
+  elsewhere) trains.
 * EFBIG: ``RLIMIT_FSIZE`` in a subprocess (SIGXFSZ ignored, so the write
   fails instead of killing the process) while writing a JSON record, an
   encoding-cache NPZ and a report: same message, previous file intact, no
   temporary.
 """
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.helpers_cli import cli_env
 from tfdis.io_utils import DiskFullError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-  mount = tmp_path / "tmpfs"
+def _mount_tmpfs(mount, size):
   mount.mkdir()
-  proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs",
-                         str(mount)], capture_output=True, text=True)
+  proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}",
+                         "tmpfs", str(mount)], capture_output=True, text=True)
   if proc.returncode != 0:
     pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()}); the "
                 "file-size-limit test covers the same code path")
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+  mount = tmp_path / "tmpfs"
+  _mount_tmpfs(mount, "40m")
   try:
     yield mount
   finally:
@@ -137,3 +148,43 @@ def test_file_size_limit_while_writing_a_record(tmp_path, kind, name):
   assert "bytes" in msg and "\n" not in msg
   assert path.read_text() == "previous\n"
   assert os.listdir(tmp_path) == [name]  # no temporary left
+
+
+def test_full_disk_while_writing_the_grid_cache(tmp_path):
+  from tfds_builders.build import prepare
+  data_dir = tmp_path / "tfds"
+  prepare("dsprites", data_dir=str(data_dir),
+          manual_dir=os.path.join(REPO, "tfds_builders", "dsprites",
+                                  "dummy_data"))
+  small = tmp_path / "small"
+  _mount_tmpfs(small, "64k")  # the dummy build's images need 192 KiB
+  try:
+    def train(cache_dir, *flags):
+      env = dict(cli_env(), TFDS_DATA_DIR=str(data_dir),
+                 TFDIS_GRID_CACHE_DIR=str(cache_dir))
+      return subprocess.run(
+          [sys.executable, "-m", "tfdis.bin.train", "--dataset=dsprites",
+           "--nodownload", "--steps=2", "--batch_size=4", "--noexport",
+           f"--model_dir={tmp_path / 'model' / cache_dir.name}", *flags],
+          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+    full = train(small)
+    assert full.returncode == 2, full.stderr[-3000:]
+    assert "Traceback" not in full.stderr
+    message = full.stderr.strip().splitlines()[-1]
+    assert message.startswith("tfdis_train: error: dsprites: no space to write "), message
+    assert "no space to write " + str(small) in message
+    assert "it needed 192.0 KiB (196608 bytes)" in message
+    assert "TFDIS_GRID_CACHE_DIR" in message
+    assert "--dataset_options=store=memory" in message
+    left = [os.path.join(root, n) for root, dirs, files in os.walk(small)
+            for n in files]
+    assert not [p for p in left if not p.endswith(".lock")], left
+
+    # Both ways out train: the images in memory, or the cache elsewhere.
+    for done in (train(small, "--dataset_options=store=memory"),
+                 train(tmp_path / "roomy")):
+      assert done.returncode == 0, done.stderr[-3000:]
+      assert json.loads(done.stdout.strip().splitlines()[-1])["steps"] == 2
+  finally:
+    subprocess.run(["umount", "-l", str(small)], check=False)

@@ -29,7 +29,6 @@ one process builds it and the others wait and then read it.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
@@ -41,6 +40,7 @@ from typing import Sequence
 from absl import logging
 import numpy as np
 
+from tfdis import io_utils
 from tfdis.data import grid_store
 from tfdis.data.ground_truth import row_strides
 from tfdis.errors import UserError
@@ -174,45 +174,39 @@ def _write_entry(builder, name: str, tmp: str, grid_names, num_classes,
   image_shape = tuple(builder.info.features["image"].shape)
   shape = (len(index),) + image_shape
   needed = int(np.prod(shape, dtype=np.int64))
-  os.makedirs(tmp)
-  path = os.path.join(tmp, "images.u8")
-  try:
-    writer = grid_store.GridWriter(path, shape)
-  except OSError as e:
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-      raise UserError(
-          f"No room for the grid cache of {name} ({needed / 1e9:.1f} GB) in "
-          f"{os.path.dirname(tmp)}. Free disk space there, point "
-          f"${ENV_CACHE_DIR} at a disk with room, or load the dataset into "
-          "memory with the dataset option store=\"memory\".") from None
-    raise
-  # Pass 2: decode the images batch by batch (same order as pass 1) and put
-  # each batch at its rows.
-  ds = builder.as_dataset(split="train", batch_size=batch_size,
-                          shuffle_files=False)
-  start = 0
-  try:
-    for batch in tfds.as_numpy(ds):
-      n = len(batch["image"])
-      if not np.array_equal(batch[first], examples[first][start:start + n]):
-        raise ValueError(f"{name}: the split's order changed between two "
-                         "reads; cannot build the grid cache")
-      writer.write(index[start:start + n], batch["image"])
-      start += n
-  except BaseException:
-    writer.abort()
-    raise
-  writer.close()
-  if start != len(index):
-    raise ValueError(f"{name}: read {start} of {len(index)} images")
-  np.savez(os.path.join(tmp, "values.npz"),
-           **{f"value_{n}": v for n, v in zip(grid_names, values)})
-  with open(os.path.join(tmp, "grid.json"), "w") as f:
-    json.dump({"format": CACHE_FORMAT, "shape": list(shape),
-               "grid_names": list(grid_names), "grid_sizes": sizes,
-               "builder": builder.name, "version": str(builder.version),
-               "data_dir": os.fspath(builder.data_dir),
-               "seconds": round(time.time() - t0, 1)}, f, indent=1)
+  # Every write of the entry (the reserved image file first, then the small
+  # files) turns a full disk into one DiskFullError naming the cache.
+  with io_utils.no_space_as_user_error(os.path.dirname(tmp), needed):
+    os.makedirs(tmp)
+    writer = grid_store.GridWriter(os.path.join(tmp, "images.u8"), shape)
+    # Pass 2: decode the images batch by batch (same order as pass 1) and
+    # put each batch at its rows.
+    ds = builder.as_dataset(split="train", batch_size=batch_size,
+                            shuffle_files=False)
+    start = 0
+    try:
+      for batch in tfds.as_numpy(ds):
+        n = len(batch["image"])
+        if not np.array_equal(batch[first],
+                              examples[first][start:start + n]):
+          raise ValueError(f"{name}: the split's order changed between two "
+                           "reads; cannot build the grid cache")
+        writer.write(index[start:start + n], batch["image"])
+        start += n
+    except BaseException:
+      writer.abort()
+      raise
+    writer.close()
+    if start != len(index):
+      raise ValueError(f"{name}: read {start} of {len(index)} images")
+    np.savez(os.path.join(tmp, "values.npz"),
+             **{f"value_{n}": v for n, v in zip(grid_names, values)})
+    with open(os.path.join(tmp, "grid.json"), "w") as f:
+      json.dump({"format": CACHE_FORMAT, "shape": list(shape),
+                 "grid_names": list(grid_names), "grid_sizes": sizes,
+                 "builder": builder.name, "version": str(builder.version),
+                 "data_dir": os.fspath(builder.data_dir),
+                 "seconds": round(time.time() - t0, 1)}, f, indent=1)
   logging.info("%s: grid cache of %d rows (%.2f GB) written in %.0f s", name,
                len(index), needed / 1e9, time.time() - t0)
 
@@ -249,6 +243,13 @@ def open_grid_cache(builder, name: str, grid_names: Sequence[str],
           _write_entry(builder, name, tmp, grid_names, num_classes,
                        batch_size)
           os.rename(tmp, entry)
+        except io_utils.DiskFullError as e:
+          shutil.rmtree(tmp, ignore_errors=True)
+          raise UserError(
+              f"{name}: {e} Or write the grid cache elsewhere (point "
+              f"${ENV_CACHE_DIR} at a disk with room) or load the dataset "
+              "into memory (store=\"memory\", on the command line "
+              "--dataset_options=store=memory).") from None
         except BaseException:
           shutil.rmtree(tmp, ignore_errors=True)
           raise
