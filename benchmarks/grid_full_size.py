@@ -15,7 +15,10 @@ measures what tfdis itself does with a grid of that size, from the synthetic
    (``tfdis.evaluate.evaluate_model_dirs``, encoding cache off so every point
    is gathered and encoded), with either store;
 4. ``ab``: MIG with both stores in one process, alternating, ``--repeats``
-   rounds (the fair throughput comparison on a shared machine).
+   rounds (the fair throughput comparison on a shared machine); ``--cold``
+   evicts the grid file from the page cache before every disk round;
+5. ``reads`` (run it by hand with ``--step=reads``): random gathers with
+   and without the store's readahead, cold and warm.
 
 Each step runs as its own process under ``/usr/bin/time -v`` (peak RSS).
 
@@ -123,7 +126,10 @@ def step_evaluate(args):
 
 def step_ab(args):
   """MIG encoding rows/s of both stores in one process, alternating
-  (disk, memory, disk, memory, ...), so the machine's load hits both alike."""
+  (disk, memory, disk, memory, ...), so the machine's load hits both alike.
+  ``--cold`` drops the grid file's pages from the page cache before each
+  disk round (the rows of a seed repeat, so later rounds would otherwise
+  read warm pages)."""
   from tfdis.data import grid_store  # pylint: disable=g-import-not-at-top
   from tfdis.data.tfds_data import TFDSGroundTruthData  # pylint: disable=g-import-not-at-top
   from tfdis.export.load import load_saved_model  # pylint: disable=g-import-not-at-top
@@ -137,6 +143,10 @@ def step_ab(args):
   scores = {}
   for _ in range(args.repeats):
     for name, images in stores.items():
+      if name == "disk" and args.cold:
+        fd = os.open(args.grid, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
       data = TFDSGroundTruthData("mpi3d_real", images, NAMES, sizes)
       t = time.perf_counter()
       result = compute_mig(data, rep, np.random.RandomState(0),
@@ -144,11 +154,44 @@ def step_ab(args):
       times[name].append(time.perf_counter() - t)
       scores[name] = result["discrete_mig"]
   print(json.dumps({
-      "seconds": times, "discrete_mig": scores,
+      "cold_disk": bool(args.cold), "seconds": times,
+      "discrete_mig": scores,
       "rows_per_s": {k: round(args.mig_points / float(np.median(v)))
                      for k, v in times.items()},
       "ratio_disk_to_memory": float(np.median(times["memory"]) /
                                     np.median(times["disk"]))}))
+
+
+def step_reads(args):
+  """Rows/s of random gathers of ``--read_batch`` rows from the grid file,
+  cold (file evicted from the page cache first) and warm, with the store's
+  readahead (every run announced with POSIX_FADV_WILLNEED before the reads)
+  and without (run by run), alternating ``--repeats`` rounds."""
+  from tfdis.data import grid_store  # pylint: disable=g-import-not-at-top
+  _, shape = _sizes(args.colours)
+  stores = {"readahead": grid_store.GridStore(args.grid, shape),
+            "run_by_run": grid_store.GridStore(args.grid, shape,
+                                               readahead=False)}
+  rates = {}
+  for r in range(args.repeats):
+    for name, store in stores.items():
+      rs = np.random.RandomState(r)
+      batches = [rs.randint(0, shape[0], args.read_batch)
+                 for _ in range(max(1, 8000 // args.read_batch))]
+      for temp in ("cold", "warm"):
+        if temp == "cold":
+          os.posix_fadvise(store._fd, 0, 0, os.POSIX_FADV_DONTNEED)  # pylint: disable=protected-access
+        t = time.perf_counter()
+        for rows in batches:
+          store[rows]
+        rates.setdefault(f"{temp}-{name}", []).append(
+            len(batches) * args.read_batch / (time.perf_counter() - t))
+  median = {k: round(float(np.median(v))) for k, v in rates.items()}
+  print(json.dumps({
+      "read_batch": args.read_batch, "rows_per_s": median,
+      "readahead_speedup": {
+          temp: median[f"{temp}-readahead"] / median[f"{temp}-run_by_run"]
+          for temp in ("cold", "warm")}}))
 
 
 def main():
@@ -165,6 +208,13 @@ def main():
                       "on a machine without 18 GB free).")
   parser.add_argument("--repeats", type=int, default=3,
                       help="Alternating rounds of the in-process A/B.")
+  parser.add_argument("--cold", action="store_true",
+                      help="A/B: evict the grid file from the page cache "
+                      "before each disk round.")
+  parser.add_argument("--read_batch", type=int, default=16,
+                      help="Rows per gather of --step=reads (16: dlib's "
+                      "metric sampling batch; training uses its batch "
+                      "size).")
   parser.add_argument("--output", default=None)
   parser.add_argument("--step", default=None, help=argparse.SUPPRESS)
   parser.add_argument("--store", default="disk", help=argparse.SUPPRESS)
@@ -173,7 +223,8 @@ def main():
   sizes, shape = _sizes(args.colours)
   if args.step:
     return {"write": step_write, "train": step_train,
-            "evaluate": step_evaluate, "ab": step_ab}[args.step](args)
+            "evaluate": step_evaluate, "ab": step_ab,
+            "reads": step_reads}[args.step](args)
 
   os.makedirs(args.work, exist_ok=True)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO + (
