@@ -70,6 +70,15 @@ def _register():
   DATASETS.register(DATASET, load)
 
 
+def _evict(path: str) -> None:
+  """Drops ``path``'s pages from the page cache (the next reads are cold)."""
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+  finally:
+    os.close(fd)
+
+
 def step_write(args):
   from tfdis.data import grid_store  # pylint: disable=g-import-not-at-top
   t = time.time()
@@ -144,9 +153,7 @@ def step_ab(args):
   for _ in range(args.repeats):
     for name, images in stores.items():
       if name == "disk" and args.cold:
-        fd = os.open(args.grid, os.O_RDONLY)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(fd)
+        _evict(args.grid)
       data = TFDSGroundTruthData("mpi3d_real", images, NAMES, sizes)
       t = time.perf_counter()
       result = compute_mig(data, rep, np.random.RandomState(0),
@@ -180,7 +187,7 @@ def step_reads(args):
                  for _ in range(max(1, 8000 // args.read_batch))]
       for temp in ("cold", "warm"):
         if temp == "cold":
-          os.posix_fadvise(store._fd, 0, 0, os.POSIX_FADV_DONTNEED)  # pylint: disable=protected-access
+          _evict(args.grid)
         t = time.perf_counter()
         for rows in batches:
           store[rows]

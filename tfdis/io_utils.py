@@ -31,13 +31,15 @@ _NO_SPACE_TEXT = ("No space left on device", "File too large",
 
 class DiskFullError(OSError):
   """A write failed for lack of space (or a file-size limit). ``path``: what
-  was being written; ``needed``: bytes the write needed (None if unknown).
-  The temporary files of the write are removed and the previous artifact, if
-  any, is intact; free space and rerun."""
+  was being written; ``needed``: bytes the write needed (None if unknown);
+  ``hint``: another way out, appended to the message. The temporary files
+  of the write are removed and the previous artifact, if any, is intact;
+  free space and rerun."""
 
   user_facing = True
 
-  def __init__(self, path: str, needed: Any = None, reason: str = ""):
+  def __init__(self, path: str, needed: Any = None, reason: str = "",
+               hint: str = ""):
     self.path = os.fspath(path)
     self.needed = needed
     need = (f"it needed {format_bytes(needed)}" if isinstance(needed, int)
@@ -51,7 +53,7 @@ class DiskFullError(OSError):
         f"no space to write {self.path} ({reason or 'disk full'}; {need}"
         f"{free_text}). The partial files were removed and the previous "
         "version, if any, is intact: free space (or raise the file-size "
-        "limit) and rerun the same command.")
+        "limit) and rerun the same command." + (f" {hint}" if hint else ""))
 
   def __str__(self) -> str:
     return self.strerror
@@ -109,11 +111,13 @@ def tree_bytes(path: str) -> int:
 
 @contextlib.contextmanager
 def no_space_as_user_error(path: str, needed: Any = None,
-                           measure: Any = None) -> Iterator[None]:
+                           measure: Any = None,
+                           hint: str = "") -> Iterator[None]:
   """Turns a no-space failure inside into :class:`DiskFullError` naming
   ``path``. ``needed`` (bytes or text) is what the write needed; if None,
   ``measure`` (a path whose size at the failure is a lower bound, e.g. the
-  temporary file) is measured: "at least N bytes"."""
+  temporary file) is measured: "at least N bytes". ``hint``: see
+  :class:`DiskFullError`."""
   try:
     yield
   except DiskFullError:
@@ -125,7 +129,7 @@ def no_space_as_user_error(path: str, needed: Any = None,
       needed = f"at least {format_bytes(tree_bytes(measure))}"
     reason = (os.strerror(e.errno) if isinstance(e, OSError) and e.errno
               else str(e).strip().splitlines()[0][:120])
-    raise DiskFullError(path, needed, reason) from None
+    raise DiskFullError(path, needed, reason, hint) from None
 
 
 @contextlib.contextmanager

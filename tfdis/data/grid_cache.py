@@ -43,7 +43,6 @@ import numpy as np
 from tfdis import io_utils
 from tfdis.data import grid_store
 from tfdis.data.ground_truth import row_strides
-from tfdis.errors import UserError
 
 # Bump when the layout of a cache entry changes.
 CACHE_FORMAT = 1
@@ -175,8 +174,14 @@ def _write_entry(builder, name: str, tmp: str, grid_names, num_classes,
   shape = (len(index),) + image_shape
   needed = int(np.prod(shape, dtype=np.int64))
   # Every write of the entry (the reserved image file first, then the small
-  # files) turns a full disk into one DiskFullError naming the cache.
-  with io_utils.no_space_as_user_error(os.path.dirname(tmp), needed):
+  # files) turns a full disk into one DiskFullError naming the cache and the
+  # two ways around it.
+  hint = (f"Or write the grid cache of {name} elsewhere (point "
+          f"${ENV_CACHE_DIR} at a disk with room) or load {name} into memory "
+          "(store=\"memory\", on the command line "
+          "--dataset_options=store=memory).")
+  with io_utils.no_space_as_user_error(os.path.dirname(tmp), needed,
+                                       hint=hint):
     os.makedirs(tmp)
     writer = grid_store.GridWriter(os.path.join(tmp, "images.u8"), shape)
     # Pass 2: decode the images batch by batch (same order as pass 1) and
@@ -243,13 +248,6 @@ def open_grid_cache(builder, name: str, grid_names: Sequence[str],
           _write_entry(builder, name, tmp, grid_names, num_classes,
                        batch_size)
           os.rename(tmp, entry)
-        except io_utils.DiskFullError as e:
-          shutil.rmtree(tmp, ignore_errors=True)
-          raise UserError(
-              f"{name}: {e} Or write the grid cache elsewhere (point "
-              f"${ENV_CACHE_DIR} at a disk with room) or load the dataset "
-              "into memory (store=\"memory\", on the command line "
-              "--dataset_options=store=memory).") from None
         except BaseException:
           shutil.rmtree(tmp, ignore_errors=True)
           raise
